@@ -55,3 +55,57 @@ assert(ADDRESS_LIMIT <= Number.MAX_SAFE_INTEGER, 'Address3D must be a safe integ
 assert(PROGRAM_PLANES_MAX_DEFAULT <= REGION_COUNT_MAX * PLANES_PER_REGION_MAX, 'budget within address space')
 assert(ALLOCATION_SIZE_MAX_BYTES_DEFAULT <= REGION_SIZE_BYTES, 'an allocation fits in one region')
 assert(PLANE_SIZE_BYTES % ALLOCATION_ALIGN_BYTES === 0, 'planes hold whole alignment units')
+
+// ---- messages and programs ----------------------------------------------------------------------------------
+
+/**
+ * A message payload at most 1 MiB: bounds what one message makes the queue, the journal and a mailbox hold.
+ * (Gear allows 8 MiB; Strata's payloads cross threads in batches, so it stays smaller.)
+ */
+export const PAYLOAD_SIZE_MAX_BYTES = 1024 * 1024
+/** The largest gas limit of one message: 50 G, enough to fill a program's whole 2 GiB memory with room left. */
+export const MESSAGE_GAS_LIMIT_MAX = 50_000_000_000
+/** Messages one handler may emit (sends + program creations + reply): bounds a journal entry. */
+export const SENDS_PER_MESSAGE_MAX = 1024
+/** Encoded `ctx.state` at most 4 MiB: state is loaded whole on first access, so it must stay small. */
+export const STATE_SIZE_MAX_BYTES = 4 * 1024 * 1024
+/** Nesting depth of `ctx.state` at most 64: bounds the encoder's recursion. */
+export const STATE_DEPTH_MAX = 64
+/** Error text carried in an error reply's payload at most 1 KiB: enough for a message, not for a dump. */
+export const ERROR_TEXT_MAX_BYTES = 1024
+/** Console lines kept per message (for debugging output in the journal). */
+export const LOG_LINES_MAX = 64
+/** Each kept console line at most 1 KiB. */
+export const LOG_LINE_MAX_BYTES = 1024
+/** A waiting message is removed (with a WAIT_TIMEOUT reply) after this many cycles unless it says otherwise. */
+export const WAIT_CYCLES_DEFAULT = 100
+/** The longest wait a program may ask for: bounds how long the waitlist holds a message and its gas. */
+export const WAIT_CYCLES_MAX = 100_000
+/** The longest delay of a delayed send: bounds the horizon of the delayed-message schedule. */
+export const DELAY_CYCLES_MAX = 1_000_000
+/** A createProgram salt at most 256 bytes: it is hashed into the program id and stored nowhere else. */
+export const SALT_SIZE_MAX_BYTES = 256
+/** A bundled code blob at most 4 MiB: codes are stored forever and loaded into every stream that runs them. */
+export const CODE_SIZE_MAX_BYTES = 4 * 1024 * 1024
+/** Default gas for `query` and the ceiling of `estimateGas`'s search. */
+export const QUERY_GAS_LIMIT_DEFAULT = 10_000_000_000
+
+assert(SALT_SIZE_MAX_BYTES <= PAYLOAD_SIZE_MAX_BYTES, 'a salt is never larger than a payload')
+assert(STATE_SIZE_MAX_BYTES <= ALLOCATION_SIZE_MAX_BYTES_DEFAULT, 'encoded state fits one heap allocation')
+assert(MESSAGE_GAS_LIMIT_MAX <= GAS_MAX, 'message gas limits are gas')
+/** Evaluating a code's top level (at upload and on first load in a stream) must finish within 1 s. */
+export const CODE_LOAD_TIMEOUT_MS = 1000
+
+// ---- scheduler ------------------------------------------------------------------------------------------------
+
+/**
+ * Summed gas limits one cycle may take from the queue by default: 10^12, a million messages of 1 M gas. A cycle
+ * always takes at least one message, so a large one never blocks the queue.
+ */
+export const CYCLE_GAS_BUDGET_DEFAULT = 1_000_000_000_000
+/** Messages the queue may hold before `send` is refused (backpressure, never silent loss). */
+export const QUEUE_LENGTH_MAX_DEFAULT = 1_000_000
+/** Messages one cycle takes at most, whatever their gas: bounds a cycle's journal and commit. */
+export const CYCLE_MESSAGES_MAX = 100_000
+/** Entries a user's mailbox keeps; older ones are dropped first (their gas was refunded on arrival). */
+export const MAILBOX_SIZE_MAX = 10_000

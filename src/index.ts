@@ -12,3 +12,18 @@ export {
   type RegionStats, type CompactionReport, type CompactionResult, type ExecuteResult, type MemoryView,
   type DirtySet, type AllocationRecord,
 } from './memory/index.js'
+export {
+  ReplyCode, isErrorReply, replyCodeName, MessageKind, IdErrorCode, toId,
+  type Message, type ActorId, type CodeId, type MessageId, type ProgramId, type UserId,
+} from './message/index.js'
+export {
+  defineProgram, ProgramStatus, ProgramErrorCode, ExecutionResult,
+  type ProgramDefinition, type ProgramContext, type ProgramMemoryApi, type IncomingMessage, type Handler,
+  type SendOptions, type ReplyOptions, type CreateProgramOptions, type WaitOptions, type PayloadInput,
+  type ProgramRecord, type MessageOutcome,
+} from './program/index.js'
+export {
+  Runtime, DEFAULT_USER_ID, RuntimeErrorCode,
+  type RuntimeOptions, type RuntimeEvents, type CycleReport, type SendInput, type CreateProgramInput,
+  type QueryResult, type ProgramView, type MailboxEntry,
+} from './scheduler/index.js'

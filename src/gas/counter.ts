@@ -27,6 +27,7 @@ export class GasCounter {
   readonly #limit: number
   #used = 0
   #refunded = 0
+  #exhausted = false
 
   constructor(limit: number = GAS_MAX) {
     this.#limit = checkGas(limit, 'gasLimit')
@@ -50,9 +51,20 @@ export class GasCounter {
     return this.#refunded
   }
 
+  /**
+   * True once any charge did not fit. Sticky: a program that catches the resulting error cannot carry on as if
+   * it had gas; the executor fails the message with OUT_OF_GAS all the same.
+   */
+  get exhausted(): boolean {
+    return this.#exhausted
+  }
+
   /** Charges `amount` if it fits and returns true; otherwise charges nothing and returns false. */
   charge(amount: number): boolean {
-    if (amount > this.#limit - this.#used) return false
+    if (amount > this.#limit - this.#used) {
+      this.#exhausted = true
+      return false
+    }
     this.#used += amount
     return true
   }

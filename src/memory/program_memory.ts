@@ -22,6 +22,7 @@ import {
   ALLOCATION_SIZE_MAX_BYTES_DEFAULT, PLANE_SIZE_BYTES, PROGRAM_PLANES_MAX_DEFAULT, REGION_COUNT_MAX,
   REGION_SIZE_BYTES, PLANES_PER_REGION_MAX,
 } from '../constants.js'
+import { isBytes } from '../bytes.js'
 import { StrataError, assert, describeValue } from '../errors.js'
 import { GAS_SCHEDULE, GasCounter, gasCost, type GasSchedule } from '../gas/index.js'
 import { formatAddress, type Address3D, type PlaneKey } from './address.js'
@@ -293,7 +294,7 @@ export class ProgramMemory implements MemoryView {
 
   /** Writes `bytes` at `address`; the range must lie inside one live allocation. */
   store(address: number, bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) {
+    if (!isBytes(bytes)) {
       throw new StrataError(MemoryErrorCode.INVALID_ARGUMENT,
         `store expects a Uint8Array, got ${describeValue(bytes)}`, { bytes: describeValue(bytes) })
     }

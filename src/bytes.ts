@@ -1,0 +1,23 @@
+/** Byte helpers shared by every folder. */
+import { StrataError, describeValue } from './errors.js'
+
+/** A Uint8Array from any realm (programs run in their own vm context, whose Uint8Array is another class). */
+export function isBytes(value: unknown): value is Uint8Array {
+  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]'
+}
+
+const encoder = new TextEncoder()
+
+/** Bytes as given, or a string as UTF-8; anything else is `code`. */
+export function toBytes(value: unknown, name: string, code: string): Uint8Array {
+  if (isBytes(value)) return value
+  if (typeof value === 'string') return encoder.encode(value)
+  throw new StrataError(code, `${name} must be a Uint8Array or a string, got ${describeValue(value)}`,
+    { [name]: describeValue(value) })
+}
+
+/** Truncates UTF-8 text to at most `maxBytes` bytes. */
+export function utf8Truncated(text: string, maxBytes: number): Uint8Array {
+  const bytes = encoder.encode(text)
+  return bytes.length <= maxBytes ? bytes : bytes.subarray(0, maxBytes)
+}

@@ -1,0 +1,74 @@
+/**
+ * Identifiers: 32-byte values written as 64 lowercase hex characters (stable Map keys, JSON-friendly).
+ * Every derived id is SHA-256 over a domain tag and its inputs, so ids of different kinds never collide:
+ *
+ *   codeId     = SHA-256(code blob)
+ *   programId  = SHA-256("strata/program" || creator id || code id || salt)
+ *   message id = SHA-256("strata/message/external" || user id || nonce u64 BE)      (sent by a user)
+ *              = SHA-256("strata/message/child" || cause id || cycle u64 BE || index u32 BE)
+ *                (emitted while the cause ran in that cycle; a message runs at most once per cycle, and a
+ *                message that waits runs again in a later cycle, so its children never reuse an id)
+ */
+import { createHash } from 'node:crypto'
+import { isBytes } from '../bytes.js'
+import { StrataError, describeValue } from '../errors.js'
+
+declare const idBrand: unique symbol
+type Id<Kind extends string> = string & { readonly [idBrand]: Kind }
+
+export type ProgramId = Id<'program'>
+export type UserId = Id<'user'>
+export type MessageId = Id<'message'>
+export type CodeId = Id<'code'>
+/** Anything that can send or receive: a program or an external user. */
+export type ActorId = ProgramId | UserId
+
+export const ID_SIZE_BYTES = 32
+const HEX_ID = /^[0-9a-f]{64}$/
+
+export const IdErrorCode = {
+  /** Not 32 bytes written as 64 lowercase hex characters (or a 32-byte Uint8Array). */
+  INVALID_ID: 'INVALID_ID',
+} as const
+
+/** Accepts a 64-char hex string (any case, optional 0x) or a 32-byte Uint8Array; returns canonical hex. */
+export function toId<T extends string>(value: unknown, name = 'id'): T {
+  if (typeof value === 'string') {
+    const hex = (value.startsWith('0x') ? value.slice(2) : value).toLowerCase()
+    if (HEX_ID.test(hex)) return hex as T
+  } else if (isBytes(value) && value.length === ID_SIZE_BYTES) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') as T
+  }
+  throw new StrataError(IdErrorCode.INVALID_ID,
+    `${name} must be 32 bytes as 64 hex characters, got ${describeValue(value)}`, { [name]: describeValue(value) })
+}
+
+export function idBytes(id: string): Uint8Array {
+  return Buffer.from(id, 'hex')
+}
+
+const TAG_PROGRAM = Buffer.from('strata/program')
+const TAG_EXTERNAL = Buffer.from('strata/message/external')
+const TAG_CHILD = Buffer.from('strata/message/child')
+
+export function codeIdOf(blob: Uint8Array): CodeId {
+  return createHash('sha256').update(blob).digest('hex') as CodeId
+}
+
+export function deriveProgramId(creator: ActorId, codeId: CodeId, salt: Uint8Array): ProgramId {
+  return createHash('sha256').update(TAG_PROGRAM).update(idBytes(creator)).update(idBytes(codeId)).update(salt)
+    .digest('hex') as ProgramId
+}
+
+export function externalMessageId(user: UserId, nonce: number): MessageId {
+  const n = Buffer.alloc(8)
+  n.writeBigUInt64BE(BigInt(nonce))
+  return createHash('sha256').update(TAG_EXTERNAL).update(idBytes(user)).update(n).digest('hex') as MessageId
+}
+
+export function childMessageId(cause: MessageId, cycle: number, index: number): MessageId {
+  const n = Buffer.alloc(12)
+  n.writeBigUInt64BE(BigInt(cycle), 0)
+  n.writeUInt32BE(index, 8)
+  return createHash('sha256').update(TAG_CHILD).update(idBytes(cause)).update(n).digest('hex') as MessageId
+}

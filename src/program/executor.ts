@@ -1,0 +1,264 @@
+/**
+ * The executor: runs one message against one program's memory and returns a journal entry. Pure with respect
+ * to the outside world: no threads, no I/O, no routing. Whether a destination is a program or a user, and
+ * whether a created program may exist, is decided when journals are applied (scheduler/).
+ *
+ * Gas, for a message with limit L (docs/programs.md):
+ *   burned   = fees charged (the whole L when the message ran out of gas)
+ *   given    = gas handed to emitted messages (sends, program inits, a reply with its own gasLimit)
+ *   unused   = L - burned - given; it rides on the reply (or the exit signal) so the receiver can use it;
+ *              for reply and signal messages, which get no reply, it is refunded.
+ * So L = burned + refunded + gas carried by emitted messages, message by message: gas is conserved.
+ */
+import { ERROR_TEXT_MAX_BYTES } from '../constants.js'
+import { utf8Truncated } from '../bytes.js'
+import { isStrataError } from '../errors.js'
+import { GasCounter } from '../gas/counter.js'
+import { gasCost, type GasSchedule } from '../gas/schedule.js'
+import { MemoryErrorCode } from '../memory/errors.js'
+import type { ProgramMemory } from '../memory/program_memory.js'
+import { childMessageId, idBytes, type ActorId, type MessageId, type ProgramId } from '../message/ids.js'
+import { ReplyCode } from '../message/reply_codes.js'
+import { MessageKind, type Message } from '../message/types.js'
+import type { Handler } from './api.js'
+import { MessageContext, StopSignal, type CreatedProgram } from './context.js'
+import { ProgramErrorCode } from './errors.js'
+import { ProgramStatus, type ProgramRecord } from './records.js'
+import { describeThrown, type LoadedCode } from './sandbox.js'
+import { saveState } from './state.js'
+
+export const ExecutionResult = {
+  SUCCESS: 'success',
+  /** Failed: memory, state and sends rolled back; an error reply (for init/handle). */
+  ERROR: 'error',
+  /** Parked in the waitlist; memory changes and sends kept. */
+  WAITED: 'waited',
+  /** The program exited. */
+  EXITED: 'exited',
+  /** Not run: the program is unavailable (exited, init failed, not initialized). */
+  SKIPPED: 'skipped',
+} as const
+export type ExecutionResult = (typeof ExecutionResult)[keyof typeof ExecutionResult]
+
+export interface MessageOutcome {
+  readonly messageId: MessageId
+  /** The external message whose tree this message belongs to. */
+  readonly origin: MessageId
+  readonly programId: ProgramId
+  readonly kind: MessageKind
+  readonly result: ExecutionResult
+  /** The code of the reply this message produced (null for reply/signal messages and waits). */
+  readonly replyCode: number | null
+  readonly gasBurned: number
+  /** Gas returned to the origin: neither burned nor carried by an emitted message. */
+  readonly gasRefunded: number
+  readonly error?: string
+  readonly logs: readonly string[]
+}
+
+export interface JournalEntry {
+  readonly outcome: MessageOutcome
+  /** Emitted messages in emission order (sends, program inits, the reply or exit signal last). */
+  readonly outgoing: readonly Message[]
+  readonly created: readonly CreatedProgram[]
+  readonly wakes: readonly MessageId[]
+  /** Set when the message waits: the message to park (carrying its unused gas) and its deadline. */
+  readonly wait?: { readonly message: Message; readonly untilCycle: number }
+  /** The program's record after the message, when it changed. */
+  readonly program?: ProgramRecord
+}
+
+export interface ExecutionEnv {
+  readonly cycle: number
+  readonly schedule: GasSchedule
+  /** query: run, report, and roll everything back. */
+  readonly readOnly?: boolean
+}
+
+export function executeMessage(
+  message: Message, program: ProgramRecord, memory: ProgramMemory, code: LoadedCode, env: ExecutionEnv,
+): JournalEntry {
+  const unavailable = unavailableCode(message, program)
+  if (unavailable !== undefined) return skip(message, program, env.cycle, unavailable)
+
+  const counter = new GasCounter(message.gasLimit)
+  memory.gas = counter
+  memory.begin()
+  const logs: string[] = []
+  const ctx = new MessageContext(message, program.id, env.cycle, counter, memory, env.schedule, program.stateAddress)
+  let failure: { code: number; text: string } | undefined
+  let stateAddress = program.stateAddress
+
+  if (!counter.charge(gasCost(env.schedule, 'message', message.payload.length))) {
+    failure = { code: ReplyCode.OUT_OF_GAS, text: `the message fee is ${gasCost(env.schedule, 'message', message.payload.length)} gas, the limit ${message.gasLimit}` }
+  } else {
+    code.setLogSink(logs)
+    try {
+      const returned = handlerFor(message.kind, code)?.(ctx) as unknown
+      if (typeof returned === 'object' && returned !== null && typeof (returned as { then?: unknown }).then === 'function') {
+        failure = { code: ReplyCode.ASYNC_HANDLER, text: 'the handler returned a Promise: handlers are synchronous' }
+      }
+    } catch (error) {
+      if (!(error instanceof StopSignal)) failure = classify(error)
+    } finally {
+      code.setLogSink(null)
+    }
+    // Out of gas is sticky: a program that caught the error still ran out.
+    if (counter.exhausted) failure = { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas' }
+    // Read-only runs save too (so estimateGas prices the save), then roll everything back.
+    if (failure === undefined) {
+      try {
+        const encoded = ctx.changedState()
+        if (encoded !== undefined) stateAddress = saveState(memory, env.schedule, stateAddress, encoded)
+      } catch (error) {
+        failure = counter.exhausted ? { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas saving state' } : classify(error)
+      }
+    }
+  }
+
+  if (failure !== undefined || env.readOnly) {
+    memory.rollback()
+  } else {
+    memory.commit()
+  }
+  if (failure !== undefined) return fail(message, program, env.cycle, counter.used - ctx.given, failure, logs)
+
+  const burned = counter.used - ctx.given
+  let unused = message.gasLimit - counter.used
+  const outgoing = ctx.outgoing.slice()
+  let result: ExecutionResult = ExecutionResult.SUCCESS
+  let status = program.status
+  let wait: JournalEntry['wait']
+  let replyCode: number | null = null
+  const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
+
+  if (ctx.waitCycles !== null) {
+    result = ExecutionResult.WAITED
+    wait = { message: { ...message, gasLimit: unused }, untilCycle: env.cycle + ctx.waitCycles }
+    unused = 0
+  } else {
+    if (ctx.inheritor !== null) {
+      result = ExecutionResult.EXITED
+      status = ProgramStatus.EXITED
+      // The exit signal carries what is left; an automatic reply, if any, carries nothing.
+      outgoing.push({
+        id: childMessageId(message.id, env.cycle, outgoing.length), kind: MessageKind.SIGNAL, source: program.id,
+        destination: ctx.inheritor, payload: idBytes(program.id), gasLimit: unused, origin: message.origin,
+      })
+      unused = 0
+    }
+    if (repliable) {
+      if (ctx.replyIndex >= 0) {
+        replyCode = ReplyCode.SUCCESS_MANUAL
+        if (!ctx.replyGasGiven) {
+          outgoing[ctx.replyIndex] = { ...outgoing[ctx.replyIndex]!, gasLimit: unused }
+          unused = 0
+        }
+      } else {
+        replyCode = ReplyCode.SUCCESS_AUTO
+        outgoing.push(replyMessage(message, program.id, env.cycle, outgoing.length, ReplyCode.SUCCESS_AUTO, new Uint8Array(0), unused))
+        unused = 0
+      }
+    }
+    if (message.kind === MessageKind.INIT && status === ProgramStatus.INITIALIZING) status = ProgramStatus.ACTIVE
+  }
+
+  const changed = status !== program.status || stateAddress !== program.stateAddress
+  const record: ProgramRecord | undefined = changed
+    ? { ...program, status, stateAddress, ...(ctx.inheritor !== null ? { inheritor: ctx.inheritor } : {}) }
+    : undefined
+  return {
+    outcome: {
+      messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result, replyCode,
+      gasBurned: burned, gasRefunded: unused, logs,
+    },
+    outgoing, created: ctx.created.slice(), wakes: ctx.wakes.slice(),
+    ...(wait !== undefined ? { wait } : {}),
+    ...(record !== undefined && !env.readOnly ? { program: record } : {}),
+  }
+}
+
+function handlerFor(kind: MessageKind, code: LoadedCode): Handler | undefined {
+  const definition = code.definition
+  switch (kind) {
+    case MessageKind.INIT: return definition.init
+    case MessageKind.HANDLE: return definition.handle
+    case MessageKind.REPLY: return definition.handleReply
+    case MessageKind.SIGNAL: return definition.handleSignal
+  }
+}
+
+function unavailableCode(message: Message, program: ProgramRecord): number | undefined {
+  switch (program.status) {
+    case ProgramStatus.EXITED: return ReplyCode.PROGRAM_EXITED
+    case ProgramStatus.INIT_FAILED: return ReplyCode.PROGRAM_INIT_FAILED
+    case ProgramStatus.INITIALIZING:
+      return message.kind === MessageKind.HANDLE ? ReplyCode.PROGRAM_NOT_INITIALIZED : undefined
+    case ProgramStatus.ACTIVE:
+      return message.kind === MessageKind.INIT ? ReplyCode.PROGRAM_EXISTS : undefined
+  }
+}
+
+/** Maps a thrown value to a reply code and text. */
+function classify(error: unknown): { code: number; text: string } {
+  const text = describeThrown(error)
+  if (isStrataError(error)) {
+    switch (error.code) {
+      case MemoryErrorCode.OUT_OF_GAS: return { code: ReplyCode.OUT_OF_GAS, text }
+      case MemoryErrorCode.MEMORY_BUDGET_EXCEEDED: return { code: ReplyCode.MEMORY_BUDGET_EXCEEDED, text }
+      case ProgramErrorCode.STATE_ENCODING: return { code: ReplyCode.STATE_ENCODING, text }
+      case ProgramErrorCode.SYSCALL_MISUSE: return { code: ReplyCode.SYSCALL_ERROR, text }
+      default:
+        if (error.code in MemoryErrorCode) return { code: ReplyCode.MEMORY_FAULT, text }
+    }
+  }
+  return { code: ReplyCode.EXECUTION_ERROR, text }
+}
+
+export function replyMessage(
+  message: Message, source: ActorId, cycle: number, index: number, code: number, payload: Uint8Array,
+  gasLimit: number,
+): Message {
+  return {
+    id: childMessageId(message.id, cycle, index), kind: MessageKind.REPLY, source, destination: message.source,
+    payload, gasLimit, origin: message.origin, replyTo: message.id, replyCode: code,
+  }
+}
+
+/** A failed message: everything rolled back, fees burned, an error reply (init/handle) carrying the rest. */
+function fail(
+  message: Message, program: ProgramRecord, cycle: number, feesCharged: number,
+  failure: { code: number; text: string },
+  logs: string[],
+): JournalEntry {
+  // Gas handed to rolled-back sends comes back; out of gas burns the whole limit, as in Gear.
+  const burned = failure.code === ReplyCode.OUT_OF_GAS ? message.gasLimit : feesCharged
+  const rest = message.gasLimit - burned
+  const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
+  const outgoing = repliable
+    ? [replyMessage(message, program.id, cycle, 0, failure.code, utf8Truncated(failure.text, ERROR_TEXT_MAX_BYTES), rest)]
+    : []
+  const initFailed = message.kind === MessageKind.INIT && program.status === ProgramStatus.INITIALIZING
+  return {
+    outcome: {
+      messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result: ExecutionResult.ERROR,
+      replyCode: repliable ? failure.code : null, gasBurned: burned, gasRefunded: repliable ? 0 : rest,
+      error: failure.text, logs,
+    },
+    outgoing, created: [], wakes: [],
+    ...(initFailed ? { program: { ...program, status: ProgramStatus.INIT_FAILED } } : {}),
+  }
+}
+
+/** The program cannot take the message: nothing runs, nothing is burned. */
+function skip(message: Message, program: ProgramRecord, cycle: number, code: number): JournalEntry {
+  const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
+  return {
+    outcome: {
+      messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result: ExecutionResult.SKIPPED,
+      replyCode: repliable ? code : null, gasBurned: 0, gasRefunded: repliable ? 0 : message.gasLimit, logs: [],
+    },
+    outgoing: repliable ? [replyMessage(message, program.id, cycle, 0, code, new Uint8Array(0), message.gasLimit)] : [],
+    created: [], wakes: [],
+  }
+}

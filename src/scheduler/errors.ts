@@ -1,0 +1,22 @@
+/** Error codes of the Runtime's public methods. */
+export const RuntimeErrorCode = {
+  /** The runtime was closed. */
+  CLOSED: 'CLOSED',
+  /** An option of Runtime.open that is out of range or of the wrong type. */
+  INVALID_OPTION: 'INVALID_OPTION',
+  /** No program with that id exists. */
+  UNKNOWN_PROGRAM: 'UNKNOWN_PROGRAM',
+  /** A user message whose source is a program id (users cannot speak for programs). */
+  INVALID_SOURCE: 'INVALID_SOURCE',
+  /** A payload that is not a Uint8Array. */
+  INVALID_PAYLOAD: 'INVALID_PAYLOAD',
+  /** A payload over PAYLOAD_SIZE_MAX_BYTES. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** The queue holds queueLengthMax messages: run cycles, then send again. */
+  QUEUE_FULL: 'QUEUE_FULL',
+  /** createProgram for an id that exists already. */
+  PROGRAM_EXISTS: 'PROGRAM_EXISTS',
+  /** A cycle is already running (runCycle is not reentrant). */
+  BUSY: 'BUSY',
+} as const
+export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode]

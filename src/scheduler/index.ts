@@ -1,0 +1,9 @@
+export {
+  Runtime, DEFAULT_USER_ID, type RuntimeOptions, type RuntimeEvents, type CycleReport, type SendInput,
+  type CreateProgramInput, type QueryResult, type ProgramView,
+} from './runtime.js'
+export { RuntimeErrorCode } from './errors.js'
+export { SchedulerState, type MailboxEntry, type WaitEntry } from './state.js'
+export { MessageQueue } from './queue.js'
+export { CycleEffects, applyEntry, beginCycle } from './apply.js'
+export { StreamExecutor, type StreamExecutorOptions } from './stream_executor.js'
