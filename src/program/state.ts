@@ -26,14 +26,17 @@ const HEADER_SIZE_BYTES = 16
 /** The smallest data allocation: small states grow a few times before settling. */
 const STATE_CAPACITY_MIN_BYTES = 64
 
+const EMPTY_STATE = Uint8Array.from(packr.pack({}))
+
 export interface LoadedState {
   readonly value: Record<string, unknown>
-  /** The encoding it was loaded from (empty for a fresh state). */
+  /** The encoding it was loaded from (that of {} for a fresh state). */
   readonly encoded: Uint8Array
 }
 
 export function loadState(memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null): LoadedState {
-  if (headerAddress === null) return { value: {}, encoded: new Uint8Array(0) }
+  // A program that never saved state compares against the encoding of {}: reading it saves nothing.
+  if (headerAddress === null) return { value: {}, encoded: EMPTY_STATE }
   const header = new DataView(memory.load(headerAddress, HEADER_SIZE_BYTES).buffer)
   const length = header.getUint32(0, true)
   const encoded = memory.load(header.getFloat64(8, true), length)
