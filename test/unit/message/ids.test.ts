@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import {
+  childMessageId, codeIdOf, deriveProgramId, externalMessageId, toId, type CodeId, type UserId,
+} from '../../../src/message/index.js'
+
+const USER = '11'.repeat(32) as UserId
+const CODE = 'cc'.repeat(32) as CodeId
+
+describe('ids', () => {
+  it('are deterministic and domain separated', () => {
+    const external = externalMessageId(USER, 0)
+    expect(externalMessageId(USER, 0)).toBe(external)
+    expect(externalMessageId(USER, 1)).not.toBe(external)
+    expect(childMessageId(external, 1, 0)).toBe(childMessageId(external, 1, 0))
+    expect(childMessageId(external, 1, 0)).not.toBe(childMessageId(external, 2, 0))
+    expect(childMessageId(external, 1, 0)).not.toBe(childMessageId(external, 1, 1))
+    const salt = new TextEncoder().encode('s')
+    expect(deriveProgramId(USER, CODE, salt)).toBe(deriveProgramId(USER, CODE, salt))
+    expect(deriveProgramId(USER, CODE, salt)).not.toBe(deriveProgramId('22'.repeat(32) as UserId, CODE, salt))
+    expect(codeIdOf(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  })
+
+  it('pins known values so an accidental change of derivation is caught', () => {
+    expect(externalMessageId(USER, 0)).toMatchInlineSnapshot(`"b45e6690a4b9bd3bcc1e5baefea4cbc7da4b981e07edb7ff3e300a2990260ed6"`)
+    expect(deriveProgramId(USER, CODE, new Uint8Array(0))).toMatchInlineSnapshot(`"7c364a8e5d723f75d94cc6fddd7b7a04032480db58dfc6c644c7705996156952"`)
+  })
+
+  it('toId accepts hex in any case, 0x prefixes and 32-byte arrays, and rejects the rest', () => {
+    expect(toId('0x' + 'AB'.repeat(32))).toBe('ab'.repeat(32))
+    expect(toId(new Uint8Array(32).fill(1))).toBe('01'.repeat(32))
+    for (const bad of ['ab', 'zz'.repeat(32), 5, null, new Uint8Array(31)]) {
+      expect(() => toId(bad)).toThrow(expect.objectContaining({ code: 'INVALID_ID' }))
+    }
+  })
+})
