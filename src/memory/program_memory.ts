@@ -5,8 +5,9 @@
  * rules are in region.ts. A plane holds bytes only once written (it reads as zeros before and costs nothing).
  *
  * Bookkeeping, all keyed by absolute (packed) addresses:
- *   #allocs    start -> size of every live allocation
- *   #starts    plane index -> ascending starts of the allocations that begin in that plane
+ *   #planeAllocs plane index -> ascending starts (and sizes) of the allocations that begin in that plane;
+ *              keyed by plane index, a small integer, because packed addresses above 2^30 are boxed numbers in
+ *              V8 and make Map keys slow
  *   #spans     plane index -> start of the (plane-aligned, multi-plane) allocation covering it from before
  *   #refs      plane index -> number of live allocations covering the plane; at 0 the plane is dropped
  *   #freeSize / #freeEnd / region.bins: coalesced heap free blocks, binned by size class, bins ascending by
@@ -31,7 +32,7 @@ import { MemoryErrorCode } from './errors.js'
 import {
   RegionType, SIZE_CLASS_COUNT, footprintOf, isRegionType, placeAt, planeSpan, sizeClassOf,
 } from './region.js'
-import { floorValue, insertSorted, removeSorted } from './sorted.js'
+import { insertSorted, lowerBound, removeSorted } from './sorted.js'
 import type { AllocationRecord, DirtySet, MemoryView } from './view.js'
 
 /**
@@ -119,6 +120,22 @@ interface RegionState {
 /** A plane's state before the open transaction first changed it: bytes, absent, or "committed in the source". */
 type PlaneSnapshot = Uint8Array | null | 'source'
 
+/** Allocations that begin in one plane, ascending; sizes[i] belongs to starts[i]. */
+interface PlaneAllocs {
+  readonly starts: number[]
+  readonly sizes: number[]
+}
+
+// Undo log opcodes. The log is a flat number array (arguments, then the opcode) so that a transaction allocates
+// no closure per mutation; rollback pops it backwards.
+const UNDO_REGION_CREATED = 1 // index
+const UNDO_TOP = 2 // index, previous top, previous peak
+const UNDO_FREE_INSERTED = 3 // index, start, size
+const UNDO_FREE_REMOVED = 4 // index, start, size
+const UNDO_ALLOC_ADDED = 5 // index, start, size
+const UNDO_ALLOC_REMOVED = 6 // index, start, size
+const UNDO_DIRTY_PLANE = 7 // plane key
+
 const MAX_RANGE_LENGTH = REGION_SIZE_BYTES
 
 export class ProgramMemory implements MemoryView {
@@ -129,8 +146,9 @@ export class ProgramMemory implements MemoryView {
   readonly #planeSource: ((key: PlaneKey) => Uint8Array) | undefined
 
   readonly #regions: (RegionState | undefined)[] = new Array(REGION_COUNT_MAX).fill(undefined)
-  readonly #allocs = new Map<number, number>()
-  readonly #starts = new Map<number, number[]>()
+  /** Indexes of the regions in use, ascending. */
+  readonly #live: number[] = []
+  readonly #planeAllocs = new Map<number, PlaneAllocs>()
   readonly #spans = new Map<number, number>()
   readonly #refs = new Map<number, number>()
   readonly #freeSize = new Map<number, number>()
@@ -142,10 +160,13 @@ export class ProgramMemory implements MemoryView {
   readonly #accessed = new Set<number>()
   readonly #written = new Set<number>()
   readonly #dirtyPlanes = new Set<number>()
-  readonly #dirtyAllocs = new Set<number>()
+  /** Starts of allocations created or freed, in order, with repeats (deduplicated by takeDirty). */
+  #dirtyAllocs: number[] = []
+  /** Length of #dirtyAllocs when the open transaction began (rollback truncates to it). */
+  #dirtyAllocsMark = 0
 
   #txn = false
-  readonly #undo: (() => void)[] = []
+  readonly #undo: number[] = []
   readonly #undoPlanes = new Map<number, PlaneSnapshot>()
 
   readonly #gasByClass: Record<GasClass, number> = {
@@ -231,8 +252,8 @@ export class ProgramMemory implements MemoryView {
   /** Frees the allocation starting at `address`; its bytes read as zeros if allocated again. */
   free(address: number): void {
     this.#checkAddress(address, 'address')
-    const size = this.#allocs.get(address)
-    if (size === undefined) throw this.#freeMiss(address)
+    const size = this.#sizeAt(address)
+    if (size < 0) throw this.#freeMiss(address)
     const region = this.#regions[regionIndexOf(address)]!
     if (region.type === RegionType.STATIC) {
       throw new StrataError(MemoryErrorCode.WRONG_REGION_TYPE,
@@ -262,7 +283,7 @@ export class ProgramMemory implements MemoryView {
     } else {
       const stack = region.stack!
       const last = stack[stack.length - 1]
-      this.#setTop(region, last === undefined ? regionBase(region.index) : last + footprintOf(this.#allocs.get(last)!))
+      this.#setTop(region, last === undefined ? regionBase(region.index) : last + footprintOf(this.#sizeAt(last)))
     }
   }
 
@@ -347,7 +368,7 @@ export class ProgramMemory implements MemoryView {
     this.#checkAddress(address, 'address')
     this.#charge('query', gasCost(this.#schedule, 'query'), 0)
     const start = this.#containing(address)
-    return start < 0 ? undefined : this.#allocs.get(start)
+    return start < 0 ? undefined : this.#sizeAt(start)
   }
 
   /** Start address of the live allocation containing `address`, or undefined. Not metered (inspection). */
@@ -420,6 +441,7 @@ export class ProgramMemory implements MemoryView {
   begin(): void {
     if (this.#txn) throw txnError('begin() called while a transaction is open')
     this.#txn = true
+    this.#dirtyAllocsMark = this.#dirtyAllocs.length
     this.#accessed.clear()
     this.#written.clear()
   }
@@ -433,7 +455,8 @@ export class ProgramMemory implements MemoryView {
   /** Restores bytes and allocator state exactly as before `begin()`; resets the stack. */
   rollback(): void {
     if (!this.#txn) throw txnError('rollback() called without begin()')
-    for (let i = this.#undo.length - 1; i >= 0; i -= 1) this.#undo[i]!()
+    this.#replayUndo()
+    this.#dirtyAllocs.length = this.#dirtyAllocsMark
     for (const [key, snapshot] of this.#undoPlanes) {
       const persistent = !this.#isStackPlane(key)
       if (snapshot === null) {
@@ -480,8 +503,8 @@ export class ProgramMemory implements MemoryView {
   }
 
   allocationAt(address: number): number | undefined {
-    const size = this.#allocs.get(address)
-    if (size === undefined) return undefined
+    const size = this.#sizeAt(address)
+    if (size < 0) return undefined
     return this.#regions[regionIndexOf(address)]!.type === RegionType.STACK ? undefined : size
   }
 
@@ -496,9 +519,10 @@ export class ProgramMemory implements MemoryView {
 
   takeDirty(): DirtySet {
     if (this.#txn) throw txnError('takeDirty() called inside a transaction')
-    const dirty = { planes: sortedKeys(this.#dirtyPlanes), allocations: [...this.#dirtyAllocs].sort((a, b) => a - b) }
+    const allocations = [...new Set(this.#dirtyAllocs)].sort((a, b) => a - b)
+    const dirty = { planes: sortedKeys(this.#dirtyPlanes), allocations }
     this.#dirtyPlanes.clear()
-    this.#dirtyAllocs.clear()
+    this.#dirtyAllocs = []
     return dirty
   }
 
@@ -552,7 +576,7 @@ export class ProgramMemory implements MemoryView {
   /** @internal Marks planes as holding committed data (restored from metadata), then clears dirty state. */
   restoreMaterialized(keys: readonly number[]): void {
     for (const key of keys) this.#materialized.add(key)
-    this.#dirtyAllocs.clear()
+    this.#dirtyAllocs = []
     this.#dirtyPlanes.clear()
   }
 
@@ -586,7 +610,7 @@ export class ProgramMemory implements MemoryView {
     }
     const start = this.#containing(address)
     if (start < 0) throw this.#accessMiss(address, name)
-    const size = this.#allocs.get(start)!
+    const size = this.#sizeAt(start)
     if (address + length > start + size) {
       throw new StrataError(MemoryErrorCode.OUT_OF_BOUNDS,
         `${name} range ${formatAddress(address)} + ${length} bytes ends past the allocation at ` +
@@ -621,16 +645,23 @@ export class ProgramMemory implements MemoryView {
 
   /** Start of the live allocation containing `address`, or -1. */
   #containing(address: number): number {
-    if (this.#allocs.has(address)) return address
     const plane = Math.floor(address / PLANE_SIZE_BYTES)
-    const starts = this.#starts.get(plane)
-    if (starts !== undefined) {
-      const start = floorValue(starts, address)
-      if (start >= 0 && address < start + this.#allocs.get(start)!) return start
+    const entry = this.#planeAllocs.get(plane)
+    if (entry !== undefined) {
+      const i = lowerBound(entry.starts, address + 1) - 1
+      if (i >= 0 && address < entry.starts[i]! + entry.sizes[i]!) return entry.starts[i]!
     }
     const span = this.#spans.get(plane)
-    if (span !== undefined && address < span + this.#allocs.get(span)!) return span
+    if (span !== undefined && address < span + this.#sizeAt(span)) return span
     return -1
+  }
+
+  /** Size of the live allocation starting exactly at `start`, or -1. */
+  #sizeAt(start: number): number {
+    const entry = this.#planeAllocs.get(Math.floor(start / PLANE_SIZE_BYTES))
+    if (entry === undefined) return -1
+    const i = lowerBound(entry.starts, start)
+    return entry.starts[i] === start ? entry.sizes[i]! : -1
   }
 
   // ---- internals: gas --------------------------------------------------------------------------------------
@@ -724,7 +755,7 @@ export class ProgramMemory implements MemoryView {
   #markDirtyPlane(key: number): void {
     if (this.#dirtyPlanes.has(key)) return
     this.#dirtyPlanes.add(key)
-    if (this.#txn) this.#undo.push(() => this.#dirtyPlanes.delete(key))
+    if (this.#txn) this.#undo.push(key, UNDO_DIRTY_PLANE)
   }
 
   #readInto(address: number, out: Uint8Array): void {
@@ -770,23 +801,19 @@ export class ProgramMemory implements MemoryView {
 
   #findPlacement(size: number, footprint: number, type: RegionType):
     { region: RegionState | undefined; regionIndex: number; start: number; blockStart: number } {
-    let freeIndex = -1
-    for (let i = 0; i < REGION_COUNT_MAX; i += 1) {
-      const region = this.#regions[i]
-      if (region === undefined) {
-        if (freeIndex < 0) freeIndex = i
-        continue
-      }
+    for (const index of this.#live) {
+      const region = this.#regions[index]!
       if (region.type !== type) continue
       if (region.bins !== undefined) {
         const found = this.#findFreeBlock(region, size, footprint)
-        if (found !== undefined) return { region, regionIndex: i, start: found[1], blockStart: found[0] }
+        if (found !== undefined) return { region, regionIndex: index, start: found[1], blockStart: found[0] }
       }
       const start = placeAt(region.top, size)
-      if (start + footprint <= regionBase(i) + REGION_SIZE_BYTES) {
-        return { region, regionIndex: i, start, blockStart: -1 }
+      if (start + footprint <= regionBase(index) + REGION_SIZE_BYTES) {
+        return { region, regionIndex: index, start, blockStart: -1 }
       }
     }
+    const freeIndex = this.#regions.indexOf(undefined)
     if (freeIndex < 0) {
       throw new StrataError(MemoryErrorCode.REGION_LIMIT,
         `no ${type} region has room for ${size} bytes and all ${REGION_COUNT_MAX} regions are in use`,
@@ -817,51 +844,44 @@ export class ProgramMemory implements MemoryView {
       stack: type === RegionType.STACK ? [] : undefined,
     }
     this.#regions[index] = region
-    if (this.#txn) this.#undo.push(() => { this.#regions[index] = undefined })
+    insertSorted(this.#live, index)
+    if (this.#txn) this.#undo.push(index, UNDO_REGION_CREATED)
     return region
   }
 
+  #deleteRegion(index: number): void {
+    this.#regions[index] = undefined
+    removeSorted(this.#live, index)
+  }
+
   #setTop(region: RegionState, top: number): void {
-    const previous = region.top
-    const previousPeak = region.peak
+    if (this.#txn) this.#undo.push(region.index, region.top, region.peak, UNDO_TOP)
     region.top = top
     if (top > region.peak) region.peak = top
-    if (this.#txn) {
-      this.#undo.push(() => {
-        region.top = previous
-        region.peak = previousPeak
-      })
-    }
   }
 
   #insertFree(region: RegionState, start: number, size: number): void {
-    this.#freeSize.set(start, size)
-    this.#freeEnd.set(start + size, start)
-    const bin = region.bins![sizeClassOf(size)]!
-    insertSorted(bin, start)
-    if (this.#txn) {
-      this.#undo.push(() => {
-        this.#freeSize.delete(start)
-        this.#freeEnd.delete(start + size)
-        removeSorted(bin, start)
-      })
-    }
+    this.#linkFree(region, start, size)
+    if (this.#txn) this.#undo.push(region.index, start, size, UNDO_FREE_INSERTED)
   }
 
   #removeFree(region: RegionState, start: number): number {
     const size = this.#freeSize.get(start)!
+    this.#unlinkFree(region, start, size)
+    if (this.#txn) this.#undo.push(region.index, start, size, UNDO_FREE_REMOVED)
+    return size
+  }
+
+  #linkFree(region: RegionState, start: number, size: number): void {
+    this.#freeSize.set(start, size)
+    this.#freeEnd.set(start + size, start)
+    insertSorted(region.bins![sizeClassOf(size)]!, start)
+  }
+
+  #unlinkFree(region: RegionState, start: number, size: number): void {
     this.#freeSize.delete(start)
     this.#freeEnd.delete(start + size)
-    const bin = region.bins![sizeClassOf(size)]!
-    removeSorted(bin, start)
-    if (this.#txn) {
-      this.#undo.push(() => {
-        this.#freeSize.set(start, size)
-        this.#freeEnd.set(start + size, start)
-        insertSorted(bin, start)
-      })
-    }
-    return size
+    removeSorted(region.bins![sizeClassOf(size)]!, start)
   }
 
   #carveFree(region: RegionState, blockStart: number, start: number, footprint: number): void {
@@ -907,39 +927,55 @@ export class ProgramMemory implements MemoryView {
   }
 
   #addAllocation(region: RegionState, start: number, size: number): void {
-    this.#allocs.set(start, size)
+    this.#indexAllocation(region, start, size)
+    if (region.type !== RegionType.STACK) this.#dirtyAllocs.push(start)
+    if (this.#txn) this.#undo.push(region.index, start, size, UNDO_ALLOC_ADDED)
+  }
+
+  #removeAllocation(region: RegionState, start: number, size: number): void {
+    this.#unindexAllocation(region, start, size)
+    if (this.#txn) this.#undo.push(region.index, start, size, UNDO_ALLOC_REMOVED)
+    if (region.type !== RegionType.STACK) this.#dirtyAllocs.push(start)
+    const [first, end] = planeSpan(start, size)
+    for (let p = first; p < end; p += 1) if (!this.#refs.has(p)) this.#dropPlane(p)
+  }
+
+  /** Adds an allocation to every index (no logging, no dirty marks). */
+  #indexAllocation(region: RegionState, start: number, size: number): void {
     const plane = Math.floor(start / PLANE_SIZE_BYTES)
-    let starts = this.#starts.get(plane)
-    if (starts === undefined) {
-      starts = []
-      this.#starts.set(plane, starts)
+    let entry = this.#planeAllocs.get(plane)
+    if (entry === undefined) {
+      entry = { starts: [], sizes: [] }
+      this.#planeAllocs.set(plane, entry)
     }
-    insertSorted(starts, start)
+    const i = lowerBound(entry.starts, start)
+    if (i === entry.starts.length) {
+      entry.starts.push(start)
+      entry.sizes.push(size)
+    } else {
+      entry.starts.splice(i, 0, start)
+      entry.sizes.splice(i, 0, size)
+    }
     const [first, end] = planeSpan(start, size)
     for (let p = first + 1; p < end; p += 1) this.#spans.set(p, start)
     for (let p = first; p < end; p += 1) this.#refs.set(p, (this.#refs.get(p) ?? 0) + 1)
     region.allocCount += 1
     region.liveBytes += size
-    region.stack?.push(start)
-    if (region.type !== RegionType.STACK) this.#markDirtyAlloc(start)
-    if (this.#txn) this.#undo.push(() => this.#unindexAllocation(region, start, size))
-  }
-
-  #removeAllocation(region: RegionState, start: number, size: number): void {
-    this.#unindexAllocation(region, start, size)
-    if (this.#txn) this.#undo.push(() => this.#reindexAllocation(region, start, size))
-    if (region.type !== RegionType.STACK) this.#markDirtyAlloc(start)
-    const [first, end] = planeSpan(start, size)
-    for (let p = first; p < end; p += 1) if (!this.#refs.has(p)) this.#dropPlane(p)
+    if (region.stack !== undefined) insertSorted(region.stack, start)
   }
 
   /** Removes an allocation from every index (no logging, no plane drops). */
   #unindexAllocation(region: RegionState, start: number, size: number): void {
-    this.#allocs.delete(start)
     const plane = Math.floor(start / PLANE_SIZE_BYTES)
-    const starts = this.#starts.get(plane)!
-    removeSorted(starts, start)
-    if (starts.length === 0) this.#starts.delete(plane)
+    const entry = this.#planeAllocs.get(plane)!
+    const i = lowerBound(entry.starts, start)
+    assert(entry.starts[i] === start, `allocation ${start} is indexed`)
+    if (entry.starts.length === 1) {
+      this.#planeAllocs.delete(plane)
+    } else {
+      entry.starts.splice(i, 1)
+      entry.sizes.splice(i, 1)
+    }
     const [first, end] = planeSpan(start, size)
     for (let p = first + 1; p < end; p += 1) this.#spans.delete(p)
     for (let p = first; p < end; p += 1) {
@@ -952,45 +988,51 @@ export class ProgramMemory implements MemoryView {
     if (region.stack !== undefined) removeSorted(region.stack, start)
   }
 
-  /** Inverse of #unindexAllocation (rollback of a removal). */
-  #reindexAllocation(region: RegionState, start: number, size: number): void {
-    this.#allocs.set(start, size)
-    const plane = Math.floor(start / PLANE_SIZE_BYTES)
-    let starts = this.#starts.get(plane)
-    if (starts === undefined) {
-      starts = []
-      this.#starts.set(plane, starts)
+  /** Pops the undo log back to empty, newest first. */
+  #replayUndo(): void {
+    const log = this.#undo
+    while (log.length > 0) {
+      const op = log.pop()!
+      if (op === UNDO_DIRTY_PLANE) {
+        this.#dirtyPlanes.delete(log.pop()!)
+        continue
+      }
+      if (op === UNDO_REGION_CREATED) {
+        this.#deleteRegion(log.pop()!)
+        continue
+      }
+      const c = log.pop()!
+      const b = log.pop()!
+      const region = this.#regions[log.pop()!]!
+      switch (op) {
+        case UNDO_TOP:
+          region.top = b
+          region.peak = c
+          break
+        case UNDO_FREE_INSERTED: this.#unlinkFree(region, b, c); break
+        case UNDO_FREE_REMOVED: this.#linkFree(region, b, c); break
+        case UNDO_ALLOC_ADDED: this.#unindexAllocation(region, b, c); break
+        case UNDO_ALLOC_REMOVED: this.#indexAllocation(region, b, c); break
+        default: assert(false, `unknown undo opcode ${op}`)
+      }
     }
-    insertSorted(starts, start)
-    const [first, end] = planeSpan(start, size)
-    for (let p = first + 1; p < end; p += 1) this.#spans.set(p, start)
-    for (let p = first; p < end; p += 1) this.#refs.set(p, (this.#refs.get(p) ?? 0) + 1)
-    region.allocCount += 1
-    region.liveBytes += size
-    if (region.stack !== undefined) insertSorted(region.stack, start)
-  }
-
-  #markDirtyAlloc(start: number): void {
-    if (this.#dirtyAllocs.has(start)) return
-    this.#dirtyAllocs.add(start)
-    if (this.#txn) this.#undo.push(() => this.#dirtyAllocs.delete(start))
   }
 
   #regionAllocations(region: RegionState): AllocationRecord[] {
     const out: AllocationRecord[] = []
-    const base = regionBase(region.index)
-    const firstPlane = base / PLANE_SIZE_BYTES
+    const firstPlane = regionBase(region.index) / PLANE_SIZE_BYTES
     const endPlane = Math.ceil(region.top / PLANE_SIZE_BYTES)
-    if (this.#starts.size < endPlane - firstPlane) {
-      for (const [plane, starts] of this.#starts) {
-        if (plane < firstPlane || plane >= endPlane) continue
-        for (const start of starts) out.push({ address: start, size: this.#allocs.get(start)! })
-      }
-      return out.sort((a, b) => a.address - b.address)
+    const collect = (entry: PlaneAllocs): void => {
+      for (let i = 0; i < entry.starts.length; i += 1) out.push({ address: entry.starts[i]!, size: entry.sizes[i]! })
+    }
+    if (this.#planeAllocs.size < endPlane - firstPlane) {
+      const planes = [...this.#planeAllocs.keys()].filter((p) => p >= firstPlane && p < endPlane).sort((a, b) => a - b)
+      for (const plane of planes) collect(this.#planeAllocs.get(plane)!)
+      return out
     }
     for (let p = firstPlane; p < endPlane; p += 1) {
-      const starts = this.#starts.get(p)
-      if (starts !== undefined) for (const start of starts) out.push({ address: start, size: this.#allocs.get(start)! })
+      const entry = this.#planeAllocs.get(p)
+      if (entry !== undefined) collect(entry)
     }
     return out
   }
@@ -1018,15 +1060,16 @@ export class ProgramMemory implements MemoryView {
 
   /** Drops every stack region with its allocations and planes; runs outside transactions. */
   #resetStack(): void {
-    for (const region of this.#regions) {
-      if (region === undefined || region.type !== RegionType.STACK) continue
+    for (const index of [...this.#live]) {
+      const region = this.#regions[index]!
+      if (region.type !== RegionType.STACK) continue
       for (const start of [...region.stack!]) {
-        const size = this.#allocs.get(start)!
+        const size = this.#sizeAt(start)
         this.#unindexAllocation(region, start, size)
         const [first, end] = planeSpan(start, size)
         for (let p = first; p < end; p += 1) if (!this.#refs.has(p)) this.#resident.delete(p)
       }
-      this.#regions[region.index] = undefined
+      this.#deleteRegion(index)
     }
   }
 }

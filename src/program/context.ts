@@ -12,7 +12,7 @@ import { StrataError, describeValue } from '../errors.js'
 import type { GasCounter } from '../gas/counter.js'
 import { gasCost, type GasOperation, type GasSchedule } from '../gas/schedule.js'
 import { MemoryErrorCode } from '../memory/errors.js'
-import type { ProgramMemory } from '../memory/program_memory.js'
+import type { CompactionResult, ProgramMemory } from '../memory/program_memory.js'
 import {
   childMessageId, deriveProgramId, toId, type ActorId, type CodeId, type MessageId, type ProgramId,
 } from '../message/ids.js'
@@ -24,7 +24,7 @@ import type {
 } from './api.js'
 import { ProgramErrorCode } from './errors.js'
 import { seededRandom } from './random.js'
-import { encodeState, loadState, type LoadedState } from './state.js'
+import { encodeState, loadState, relocateState, type LoadedState } from './state.js'
 
 /** Thrown by ctx.wait() / ctx.exit() to unwind the handler; never a failure. */
 export class StopSignal {
@@ -43,7 +43,6 @@ export class MessageContext implements ProgramContext {
   readonly msg: IncomingMessage
   readonly programId: ProgramId
   readonly cycle: number
-  readonly mem: ProgramMemoryApi
 
   /** Emitted messages in emission order (a manual reply included, its gas settled at the end). */
   readonly outgoing: Message[] = []
@@ -66,6 +65,7 @@ export class MessageContext implements ProgramContext {
   #state: LoadedState | undefined
   #stateValue: Record<string, unknown> | undefined
   #random: (() => number) | undefined
+  #mem: ProgramMemoryApi | undefined
 
   constructor(
     message: Message, programId: ProgramId, cycle: number, counter: GasCounter, memory: ProgramMemory,
@@ -79,7 +79,19 @@ export class MessageContext implements ProgramContext {
     this.#schedule = schedule
     this.#stateAddress = stateAddress
     this.msg = incoming(message)
-    this.mem = memoryApi(memory)
+  }
+
+  /** The metered memory. Built on first use: most messages never touch it directly. */
+  get mem(): ProgramMemoryApi {
+    this.#mem ??= Object.freeze({ ...memoryApi(this.#memory), compact: (region?: number) => this.#compact(region) })
+    return this.#mem
+  }
+
+  /** Compaction may move the block holding ctx.state's encoding: keep the state header pointing at it. */
+  #compact(region?: number): CompactionResult {
+    const result = this.#memory.compact(region)
+    if (this.#stateAddress !== null) relocateState(this.#memory, this.#stateAddress, result.relocations)
+    return result
   }
 
   gasLeft(): number {

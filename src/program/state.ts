@@ -87,6 +87,19 @@ export function saveState(
   return header
 }
 
+/**
+ * Compaction moves heap blocks, the state's data block among them: rewrite the header when it moved. The header
+ * lives in the static region, which compaction never touches.
+ */
+export function relocateState(memory: ProgramMemory, headerAddress: number, relocations: ReadonlyMap<number, number>): void {
+  const header = memory.load(headerAddress, HEADER_SIZE_BYTES)
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength)
+  const moved = relocations.get(view.getFloat64(8, true))
+  if (moved === undefined) return
+  view.setFloat64(8, moved, true)
+  memory.store(headerAddress, header)
+}
+
 function normalize(value: unknown, depth: number, path: Set<object>, where: string): unknown {
   switch (typeof value) {
     case 'string': case 'number': case 'boolean': case 'undefined':
