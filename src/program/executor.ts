@@ -24,7 +24,7 @@ import type { Handler } from './api.js'
 import { MessageContext, StopSignal, type CreatedProgram } from './context.js'
 import { ProgramErrorCode } from './errors.js'
 import { ProgramStatus, type ProgramRecord } from './records.js'
-import { describeThrown, type LoadedCode } from './sandbox.js'
+import { SCRIPT_TIMEOUT_CODE, describeThrown, type LoadedCode } from './sandbox.js'
 import { saveState } from './state.js'
 
 export const ExecutionResult = {
@@ -73,6 +73,8 @@ export interface ExecutionEnv {
   readonly schedule: GasSchedule
   /** query: run, report, and roll everything back. */
   readonly readOnly?: boolean
+  /** A per-message deadline, where the caller cannot abort a worker instead (inline stream, queries). */
+  readonly timeoutMs?: number
 }
 
 export function executeMessage(
@@ -94,7 +96,10 @@ export function executeMessage(
   } else {
     code.setLogSink(logs)
     try {
-      const returned = handlerFor(message.kind, code)?.(ctx) as unknown
+      const handler = handlerFor(message.kind, code)
+      const returned = handler === undefined ? undefined
+        : env.timeoutMs === undefined ? handler(ctx) as unknown
+          : code.invokeWithTimeout(handler as (ctx: never) => unknown, ctx, env.timeoutMs)
       if (typeof returned === 'object' && returned !== null && typeof (returned as { then?: unknown }).then === 'function') {
         failure = { code: ReplyCode.ASYNC_HANDLER, text: 'the handler returned a Promise: handlers are synchronous' }
       }
@@ -201,6 +206,9 @@ function unavailableCode(message: Message, program: ProgramRecord): number | und
 
 /** Maps a thrown value to a reply code and text. */
 function classify(error: unknown): { code: number; text: string } {
+  if ((error as { code?: unknown })?.code === SCRIPT_TIMEOUT_CODE) {
+    return { code: ReplyCode.TIMEOUT, text: 'the message ran past its deadline' }
+  }
   const text = describeThrown(error)
   if (isStrataError(error)) {
     switch (error.code) {
@@ -225,14 +233,23 @@ export function replyMessage(
   }
 }
 
+/**
+ * The entry of a message the watchdog stopped: it ran past the stream's deadline, so it is failed with TIMEOUT,
+ * burns its whole limit (like running out of gas) and changes nothing.
+ */
+export function timeoutEntry(message: Message, program: ProgramRecord, cycle: number): JournalEntry {
+  return fail(message, program, cycle, message.gasLimit,
+    { code: ReplyCode.TIMEOUT, text: 'the message ran past the stream\'s cycle deadline and was stopped' }, [])
+}
+
 /** A failed message: everything rolled back, fees burned, an error reply (init/handle) carrying the rest. */
 function fail(
   message: Message, program: ProgramRecord, cycle: number, feesCharged: number,
   failure: { code: number; text: string },
   logs: string[],
 ): JournalEntry {
-  // Gas handed to rolled-back sends comes back; out of gas burns the whole limit, as in Gear.
-  const burned = failure.code === ReplyCode.OUT_OF_GAS ? message.gasLimit : feesCharged
+  // Gas handed to rolled-back sends comes back; out of gas and timeouts burn the whole limit, as in Gear.
+  const burned = failure.code === ReplyCode.OUT_OF_GAS || failure.code === ReplyCode.TIMEOUT ? message.gasLimit : feesCharged
   const rest = message.gasLimit - burned
   const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
   const outgoing = repliable

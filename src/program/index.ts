@@ -7,6 +7,6 @@ export { ProgramStatus, PROGRAM_STATUS_CODE, type ProgramRecord } from './record
 export { bundleProgram, type BundledCode } from './bundle.js'
 export { loadCode, describeThrown, type LoadedCode } from './sandbox.js'
 export {
-  executeMessage, replyMessage, ExecutionResult, type ExecutionEnv, type JournalEntry, type MessageOutcome,
+  executeMessage, replyMessage, timeoutEntry, ExecutionResult, type ExecutionEnv, type JournalEntry, type MessageOutcome,
 } from './executor.js'
 export type { CreatedProgram } from './context.js'

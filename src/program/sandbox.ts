@@ -76,7 +76,18 @@ export interface LoadedCode {
   readonly definition: ProgramDefinition
   /** Where console output goes while a message runs (null: discarded). */
   setLogSink(sink: string[] | null): void
+  /**
+   * Calls `handler(ctx)` inside the program's context with a deadline: past `timeoutMs` the call is terminated
+   * (V8 TerminateExecution, which the program cannot catch) and throws a CODE_TIMEOUT error. Used where no
+   * worker can be aborted: the inline stream and main-thread queries.
+   */
+  invokeWithTimeout(handler: (ctx: never) => unknown, ctx: unknown, timeoutMs: number): unknown
 }
+
+/** The error code node:vm gives a script that ran past its timeout. */
+export const SCRIPT_TIMEOUT_CODE = 'ERR_SCRIPT_EXECUTION_TIMEOUT'
+
+const INVOKER = new vm.Script('__strataInvoke()', { filename: 'strata:invoke.js' })
 
 export function loadCode(codeId: CodeId, blob: Uint8Array): LoadedCode {
   let sink: string[] | null = null
@@ -111,11 +122,20 @@ export function loadCode(codeId: CodeId, blob: Uint8Array): LoadedCode {
       throw new StrataError(ProgramErrorCode.BAD_CODE, `code ${codeId}: ${name} must be a function`, { codeId })
     }
   }
+  const global = context as Record<string, unknown>
   return {
     codeId,
     definition: exported as ProgramDefinition,
     setLogSink(next) {
       sink = next
+    },
+    invokeWithTimeout(handler, ctx, timeoutMs) {
+      global.__strataInvoke = () => handler(ctx as never)
+      try {
+        return INVOKER.runInContext(context, { timeout: timeoutMs })
+      } finally {
+        delete global.__strataInvoke
+      }
     },
   }
 }

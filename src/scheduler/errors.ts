@@ -18,5 +18,7 @@ export const RuntimeErrorCode = {
   PROGRAM_EXISTS: 'PROGRAM_EXISTS',
   /** A cycle is already running (runCycle is not reentrant). */
   BUSY: 'BUSY',
+  /** A system error stopped the runtime; it runs no more cycles (reopen it). */
+  FAULTED: 'FAULTED',
 } as const
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode]

@@ -2,12 +2,12 @@
  * The Runtime: the public face of Strata. Users upload code, create programs, send messages and run cycles;
  * every cycle takes a queue prefix, executes it (on streams), applies the journals in queue order, and reports.
  */
-import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'eventemitter3'
 import {
-  CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES,
-  PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT, QUEUE_LENGTH_MAX_DEFAULT, SALT_SIZE_MAX_BYTES,
+  CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, CYCLE_TIMEOUT_MS_DEFAULT, MESSAGE_GAS_LIMIT_MAX,
+  PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT, QUERY_TIMEOUT_MS_DEFAULT,
+  QUEUE_LENGTH_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
 import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
@@ -19,11 +19,15 @@ import {
 } from '../message/ids.js'
 import { MessageKind, type Message } from '../message/types.js'
 import { bundleProgram } from '../program/bundle.js'
-import { ExecutionResult, type MessageOutcome } from '../program/executor.js'
+import { ExecutionResult, timeoutEntry, type JournalEntry, type MessageOutcome } from '../program/executor.js'
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
 import { loadCode } from '../program/sandbox.js'
+import { MemoryImage } from '../store/memory_image.js'
 import { CycleEffects, applyEntry, beginCycle } from './apply.js'
+import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
+import { StreamPool, defaultStreamCount } from './pool.js'
+import type { MemoryDelta, StreamResult, StreamTask } from './protocol.js'
 import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
@@ -31,8 +35,17 @@ import { StreamExecutor } from './stream_executor.js'
 export const DEFAULT_USER_ID = '0000000000000000000000000000000000000000000000000000000000000001' as UserId
 
 export interface RuntimeOptions {
-  /** Parallel streams; 0 runs every message on the calling thread. */
+  /**
+   * Parallel streams, each a pinned worker thread (default: one per core). 0 runs every message on the calling
+   * thread, in one stream: the sequential reference, with a per-message deadline instead of a worker abort.
+   */
   readonly streams?: number
+  /** The watchdog: a stream still running a cycle after this long is aborted (per message when streams is 0). */
+  readonly cycleTimeoutMs?: number
+  /** Deadline of one query or estimateGas run (they execute on the calling thread). */
+  readonly queryTimeoutMs?: number
+  /** Heap limit of each stream worker, in MiB. */
+  readonly workerHeapMb?: number
   /** Summed gas limits one cycle may take from the queue. */
   readonly cycleGasBudget?: number
   /** Messages the queue may hold before `send` is refused. */
@@ -101,23 +114,46 @@ export interface ProgramView {
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #state = new SchedulerState()
-  readonly #blobs = new Map<CodeId, Uint8Array>()
-  readonly #executor: StreamExecutor
+  readonly #image: MemoryImage
   readonly #streams: number
   readonly #cycleGasBudget: number
   readonly #queueLengthMax: number
+  readonly #cycleTimeoutMs: number
+  /** Streams on worker threads (streams > 0) ... */
+  readonly #pool: StreamPool | undefined
+  /** ... or one executor on this thread (streams = 0). */
+  readonly #inline: StreamExecutor | undefined
+  /** Per stream: programs whose committed memory the stream holds, and codes it has loaded. */
+  readonly #resident: Set<ProgramId>[]
+  readonly #loadedCodes: Set<CodeId>[]
+  /** Runs queries and gas estimates on this thread against committed memory (refreshed when it changes). */
+  readonly #queries: StreamExecutor
+  readonly #queryFresh = new Set<ProgramId>()
   #closed = false
-  #running = false
+  #running: Promise<CycleReport> | undefined
+  /** Set when a system error stopped the runtime: no further cycles run. */
+  #fault: Error | undefined
 
   private constructor(options: RuntimeOptions) {
     super()
-    this.#streams = option('streams', options.streams ?? Math.min(availableParallelism(), 8), 0, 64)
+    this.#streams = option('streams', options.streams ?? defaultStreamCount(), 0, STREAMS_MAX)
     this.#cycleGasBudget = option('cycleGasBudget', options.cycleGasBudget ?? CYCLE_GAS_BUDGET_DEFAULT, 1, Number.MAX_SAFE_INTEGER)
     this.#queueLengthMax = option('queueLengthMax', options.queueLengthMax ?? QUEUE_LENGTH_MAX_DEFAULT, 1, 100_000_000)
+    this.#cycleTimeoutMs = option('cycleTimeoutMs', options.cycleTimeoutMs ?? CYCLE_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
+    const queryTimeoutMs = option('queryTimeoutMs', options.queryTimeoutMs ?? QUERY_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
+    const workerHeapMb = option('workerHeapMb', options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT, 16, 65_536)
     const planesMax = option('planesMax', options.planesMax ?? PROGRAM_PLANES_MAX_DEFAULT, 1, PROGRAM_PLANES_MAX_DEFAULT * 8)
-    this.#executor = new StreamExecutor({
-      schedule: options.schedule ?? GAS_SCHEDULE, planesMax, codeBlob: (codeId) => this.#blobs.get(codeId)!,
-    })
+    const schedule = options.schedule ?? GAS_SCHEDULE
+    this.#image = new MemoryImage({ schedule, planesMax })
+    const lanes = Math.max(this.#streams, 1)
+    this.#resident = Array.from({ length: lanes }, () => new Set())
+    this.#loadedCodes = Array.from({ length: lanes }, () => new Set())
+    if (this.#streams > 0) {
+      this.#pool = new StreamPool({ streams: this.#streams, schedule, planesMax, workerHeapMb })
+    } else {
+      this.#inline = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: this.#cycleTimeoutMs })
+    }
+    this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs })
   }
 
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -144,9 +180,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async uploadCode(path: string): Promise<CodeId> {
     this.#open()
     const { codeId, blob } = await bundleProgram(path)
-    if (!this.#blobs.has(codeId)) {
+    if (!this.#state.codes.has(codeId)) {
       loadCode(codeId, blob) // rejects code whose top level throws or that has no valid default export
-      this.#blobs.set(codeId, blob)
+      this.#image.putCode(codeId, blob)
       this.#state.codes.add(codeId)
     }
     return codeId
@@ -198,12 +234,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Runs one cycle. */
   async runCycle(): Promise<CycleReport> {
     this.#open()
-    if (this.#running) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
-    this.#running = true
+    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
+    if (this.#fault !== undefined) {
+      throw new StrataError(RuntimeErrorCode.FAULTED, `the runtime stopped after a system error: ${this.#fault.message}`)
+    }
+    this.#running = this.#runCycle()
     try {
-      return this.#runCycle()
+      return await this.#running
     } finally {
-      this.#running = false
+      this.#running = undefined
     }
   }
 
@@ -223,14 +262,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   program(id: string): ProgramView {
     this.#open()
     const programId = this.#programId(id, 'programId')
-    const executor = this.#executor
+    const image = this.#image
     const state = this.#state
     return {
       id: programId,
       record: () => state.programs.get(programId)!,
-      read: (address, length) => executor.memory(programId).readRaw(address, length),
-      stats: () => executor.memory(programId).stats(),
-      allocations: () => executor.memory(programId).allocations(),
+      read: (address, length) => image.view(programId).readRaw(address, length),
+      stats: () => image.view(programId).stats(),
+      allocations: () => image.view(programId).allocations(),
     }
   }
 
@@ -249,7 +288,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const destination = this.#programId(programId, 'programId')
     const source = toId<UserId>(options.source ?? DEFAULT_USER_ID, 'source')
     const message = this.#probe(source, destination, payload, options.gasLimit ?? QUERY_GAS_LIMIT_DEFAULT)
-    const entry = this.#executor.executeReadOnly(message, this.#state.programs.get(destination)!, this.#state.cycle + 1)
+    const entry = this.#readOnly(message)
     const reply = entry.outgoing.find((m) => m.kind === MessageKind.REPLY && m.replyTo === message.id)
     return {
       replyCode: entry.outcome.replyCode, payload: reply?.payload ?? new Uint8Array(0), gasBurned: entry.outcome.gasBurned,
@@ -266,9 +305,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#open()
     const destination = this.#programId(input.destination, 'destination')
     const source = toId<UserId>(input.source ?? DEFAULT_USER_ID, 'source')
-    const record = this.#state.programs.get(destination)!
     const succeeds = (gasLimit: number): boolean => {
-      const entry = this.#executor.executeReadOnly(this.#probe(source, destination, input.payload, gasLimit), record, this.#state.cycle + 1)
+      const entry = this.#readOnly(this.#probe(source, destination, input.payload, gasLimit))
       return entry.outcome.result === ExecutionResult.SUCCESS || entry.outcome.result === ExecutionResult.WAITED
         || entry.outcome.result === ExecutionResult.EXITED
     }
@@ -283,20 +321,36 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return low
   }
 
+  /** Waits for a running cycle, then stops the stream workers. Idempotent. */
   async close(): Promise<void> {
+    if (this.#closed) return
     this.#closed = true
+    await this.#running?.catch(() => undefined)
+    await this.#pool?.close()
     this.removeAllListeners()
   }
 
-  #runCycle(): CycleReport {
+  async #runCycle(): Promise<CycleReport> {
     const started = performance.now()
     const state = this.#state
     const cycle = state.cycle + 1
     const effects = new CycleEffects()
     beginCycle(state, cycle, effects)
     const batch = state.queue.takePrefix(this.#cycleGasBudget, CYCLE_MESSAGES_MAX)
-    const entries = this.#executor.executeBatch(batch, state.programs, cycle)
-    for (const entry of entries) applyEntry(state, entry, cycle, effects)
+    let executed: { entries: JournalEntry[]; deltas: MemoryDelta[] }
+    try {
+      executed = await this.#execute(batch, cycle)
+    } catch (error) {
+      // A system error (a bug, not a program's fault): stop rather than commit a partial cycle.
+      this.#fault = error as Error
+      if (this.listenerCount('error') > 0) this.emit('error', error as Error)
+      throw error
+    }
+    for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
+    for (const delta of executed.deltas) {
+      this.#image.apply(delta)
+      this.#queryFresh.delete(delta.programId)
+    }
     state.cycle = cycle
 
     let failed = 0
@@ -320,6 +374,76 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     this.emit('cycle', report)
     return report
+  }
+
+  /** Runs the batch on the streams and returns its entries in batch order with every memory delta. */
+  async #execute(batch: readonly Message[], cycle: number): Promise<{ entries: JournalEntry[]; deltas: MemoryDelta[] }> {
+    const entries = new Array<JournalEntry>(batch.length)
+    const deltas: MemoryDelta[] = []
+    const lanes = Math.max(this.#streams, 1)
+    const groups = Array.from({ length: lanes }, () => ({ messages: [] as Message[], positions: [] as number[] }))
+    batch.forEach((message, position) => {
+      const group = groups[this.#streams === 0 ? 0 : streamOf(message.destination, this.#streams)]!
+      group.messages.push(message)
+      group.positions.push(position)
+    })
+    const collect = (stream: number, positions: readonly number[], result: StreamResult): void => {
+      result.entries.forEach((entry, i) => { entries[positions[i]!] = entry })
+      for (const delta of result.deltas) {
+        deltas.push(delta)
+        if (delta.dropped) this.#resident[stream]!.delete(delta.programId)
+      }
+    }
+    await Promise.all(groups.map(async ({ messages, positions }, stream) => {
+      if (messages.length === 0) return
+      // The watchdog: a stream that overruns is aborted (its worker replaced), the message it was running fails
+      // with TIMEOUT, and the stream's cycle runs again without it from committed memory.
+      for (;;) {
+        const task = this.#task(stream, messages, cycle)
+        const outcome = this.#pool === undefined ? this.#inline!.run(task)
+          : await this.#pool.run(task, AbortSignal.timeout(this.#cycleTimeoutMs))
+        if ('entries' in outcome) {
+          for (const programId of new Set(messages.map((m) => m.destination as ProgramId))) this.#resident[stream]!.add(programId)
+          for (const { codeId } of task.codes) this.#loadedCodes[stream]!.add(codeId)
+          collect(stream, positions, outcome)
+          return
+        }
+        this.#resident[stream]!.clear()
+        this.#loadedCodes[stream]!.clear()
+        const culprit = messages[outcome.messageIndex]
+        if (culprit === undefined) throw outcome.error
+        const record = this.#state.programs.get(culprit.destination as ProgramId)!
+        entries[positions[outcome.messageIndex]!] = timeoutEntry(culprit, record, cycle)
+        messages = messages.filter((_, i) => i !== outcome.messageIndex)
+        positions = positions.filter((_, i) => i !== outcome.messageIndex)
+        if (messages.length === 0) return
+      }
+    }))
+    return { entries, deltas }
+  }
+
+  #task(stream: number, messages: readonly Message[], cycle: number): StreamTask {
+    const programs = [...new Set(messages.map((m) => m.destination as ProgramId))]
+    const records = programs.map((id) => this.#state.programs.get(id)!)
+    const resident = this.#resident[stream]!
+    const loaded = this.#loadedCodes[stream]!
+    const preload = programs.filter((id) => !resident.has(id)).flatMap((id) => this.#image.image(id) ?? [])
+    const codes = [...new Set(records.map((r) => r.codeId))].filter((id) => !loaded.has(id))
+      .map((codeId) => ({ codeId, blob: this.#image.code(codeId)! }))
+    return { cycle, stream, messages, records, preload, drop: [], codes }
+  }
+
+  /** A read-only run on this thread against the committed memory (query, estimateGas). */
+  #readOnly(message: Message): JournalEntry {
+    const programId = message.destination as ProgramId
+    const record = this.#state.programs.get(programId)!
+    if (!this.#queries.hasCode(record.codeId)) this.#queries.addCode(record.codeId, this.#image.code(record.codeId)!)
+    if (!this.#queryFresh.has(programId)) {
+      const image = this.#image.image(programId)
+      if (image !== undefined) this.#queries.preload(image)
+      this.#queryFresh.add(programId)
+    }
+    return this.#queries.executeReadOnly(message, record, this.#state.cycle + 1)
   }
 
   #userMessage(

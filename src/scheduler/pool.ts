@@ -1,0 +1,84 @@
+/**
+ * The only module that imports Piscina. One single-thread pool per stream pins stream k to its own worker:
+ * `minThreads === maxThreads === 1` and `idleTimeout: Infinity`, so the worker (with the stream's resident
+ * memories and loaded codes) lives as long as the runtime. Aborting a stream's task terminates exactly that
+ * worker; Piscina starts a fresh one for the next task, and the runtime reloads its programs from the store.
+ *
+ * Measured choice (REFERENCE.md): a custom load balancer reaches ~36k tasks/s and per-stream pools ~15k. Strata
+ * sends one task per stream per cycle, so that is ~28 us against ~66 us per cycle, lost in any real batch, and
+ * per-stream pools make abort and replacement exact without tracking worker identities.
+ */
+import { availableParallelism } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import { Piscina } from 'piscina'
+import type { GasSchedule } from '../gas/schedule.js'
+import { decodeResult, encodeMessage, type StreamResult, type StreamTask } from './protocol.js'
+import type { WorkerConfig } from './worker.js'
+
+/** Where the compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url)
+  return here.endsWith('.ts')
+    ? path.resolve(path.dirname(here), '../../dist/scheduler/worker.js')
+    : path.join(path.dirname(here), 'worker.js')
+}
+
+export interface StreamPoolOptions {
+  readonly streams: number
+  readonly schedule: GasSchedule
+  readonly planesMax: number
+  /** Old-generation heap limit of each worker: a program that exhausts it kills only its stream's worker. */
+  readonly workerHeapMb: number
+}
+
+/** Why a stream's task did not return a result. */
+export type StreamFailure = { readonly kind: 'timeout' | 'crash'; readonly messageIndex: number; readonly error: Error }
+
+export class StreamPool {
+  readonly #pools: Piscina[]
+  readonly #progress: Int32Array[]
+
+  constructor(options: StreamPoolOptions) {
+    this.#pools = []
+    this.#progress = []
+    for (let stream = 0; stream < options.streams; stream += 1) {
+      const progress = new SharedArrayBuffer(4)
+      this.#progress.push(new Int32Array(progress))
+      const workerData: WorkerConfig = { planesMax: options.planesMax, schedule: options.schedule, progress }
+      this.#pools.push(new Piscina({
+        filename: workerFile(), minThreads: 1, maxThreads: 1, idleTimeout: Infinity, concurrentTasksPerWorker: 1,
+        workerData, resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb },
+      }))
+    }
+  }
+
+  get streams(): number {
+    return this.#pools.length
+  }
+
+  /**
+   * Runs one task on its stream's worker. Resolves with the result, or with a failure when the deadline passed
+   * (the worker is terminated) or the worker died; the failure names the message that was running.
+   */
+  async run(task: StreamTask, deadline: AbortSignal): Promise<StreamResult | StreamFailure> {
+    const progress = this.#progress[task.stream]!
+    Atomics.store(progress, 0, -1)
+    const encoded = encodeMessage(task)
+    try {
+      const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: deadline }) as Uint8Array
+      return decodeResult(result)
+    } catch (error) {
+      const messageIndex = Atomics.load(progress, 0)
+      return { kind: deadline.aborted ? 'timeout' : 'crash', messageIndex, error: error as Error }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#pools.map((pool) => pool.destroy()))
+  }
+}
+
+export function defaultStreamCount(): number {
+  return availableParallelism()
+}

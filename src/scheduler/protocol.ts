@@ -1,0 +1,93 @@
+/**
+ * Everything that crosses between the main thread and a stream worker, in one place. A task carries one
+ * stream's whole batch for a cycle; the result carries its journal entries and the memory changes of every
+ * program it touched. Both are msgpackr-encoded into one buffer that is transferred, not copied.
+ */
+import { Packr } from 'msgpackr'
+import type { CodeId, ProgramId } from '../message/ids.js'
+import type { Message } from '../message/types.js'
+import type { JournalEntry } from '../program/executor.js'
+import type { ProgramRecord } from '../program/records.js'
+
+/** A program's committed memory, shipped to a stream that does not hold it (memory store; LMDB reads directly). */
+export interface ProgramImage {
+  readonly programId: ProgramId
+  /** encodeMemoryMetadata output. */
+  readonly meta: Uint8Array
+  /** [plane key, 65,536 bytes] for every materialized plane. */
+  readonly planes: readonly (readonly [number, Uint8Array])[]
+}
+
+export interface StreamTask {
+  readonly cycle: number
+  readonly stream: number
+  readonly messages: readonly Message[]
+  /** Start-of-cycle records of the programs the messages are for. */
+  readonly records: readonly ProgramRecord[]
+  /** Committed memories of programs in this batch that the stream does not hold. */
+  readonly preload: readonly ProgramImage[]
+  /** Programs whose resident memory the stream must discard first. */
+  readonly drop: readonly ProgramId[]
+  /** Code blobs the stream has not loaded yet. */
+  readonly codes: readonly { readonly codeId: CodeId; readonly blob: Uint8Array }[]
+}
+
+/** One plane's change: new bytes and their commitment root, or null bytes when the plane was dropped. */
+export interface PlaneChange {
+  readonly key: number
+  readonly bytes: Uint8Array | null
+  /** hashPlane(bytes), computed in the stream so that hashing runs in parallel. */
+  readonly root: Uint8Array | null
+}
+
+/** The memory changes of one program in one cycle. */
+export interface MemoryDelta {
+  readonly programId: ProgramId
+  /** The program exited: its whole memory is gone. */
+  readonly dropped: boolean
+  /** Metadata after the cycle (allocator state, materialized planes). */
+  readonly meta: Uint8Array
+  readonly planes: readonly PlaneChange[]
+  /** Allocation starts created or freed, with their size now (0 = freed). */
+  readonly allocations: readonly (readonly [address: number, size: number])[]
+}
+
+export interface StreamResult {
+  readonly stream: number
+  /** In batch order. */
+  readonly entries: readonly JournalEntry[]
+  readonly deltas: readonly MemoryDelta[]
+}
+
+// Plain msgpack maps (no shared record structures): tasks and results cross to freshly replaced workers too.
+const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false })
+
+export function encodeMessage(value: StreamTask | StreamResult): Uint8Array {
+  const packed = packr.pack(value)
+  // A fresh ArrayBuffer of exactly this length, so it can be transferred without exposing a shared pool.
+  return new Uint8Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength))
+}
+
+export function decodeTask(bytes: Uint8Array): StreamTask {
+  return revive(packr.unpack(bytes)) as StreamTask
+}
+
+export function decodeResult(bytes: Uint8Array): StreamResult {
+  return revive(packr.unpack(bytes)) as StreamResult
+}
+
+/** msgpackr decodes binary as Buffer; the rest of Strata expects plain Uint8Arrays. Walks and converts. */
+function revive(value: unknown): unknown {
+  if (value instanceof Uint8Array) {
+    return Object.getPrototypeOf(value) === Uint8Array.prototype ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) value[i] = revive(value[i])
+    return value
+  }
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) record[key] = revive(record[key])
+  }
+  return value
+}

@@ -1,0 +1,29 @@
+/**
+ * A stream worker's entry: wiring only. It keeps one StreamExecutor (and so the stream's resident memories and
+ * loaded codes) for its whole life, decodes each task, runs it, and returns the encoded result. Before each
+ * message it records the message's index in a shared counter, so the main thread can tell which message was
+ * running if it has to abort the stream (watchdog).
+ */
+import { workerData } from 'node:worker_threads'
+import { Piscina } from 'piscina'
+import type { GasSchedule } from '../gas/schedule.js'
+import { decodeTask, encodeMessage } from './protocol.js'
+import { StreamExecutor } from './stream_executor.js'
+
+export interface WorkerConfig {
+  readonly planesMax: number
+  readonly schedule: GasSchedule
+  /** Int32Array over a SharedArrayBuffer: [index of the message running]. */
+  readonly progress: SharedArrayBuffer
+}
+
+const config = workerData as WorkerConfig
+const executor = new StreamExecutor({ schedule: config.schedule, planesMax: config.planesMax })
+const progress = new Int32Array(config.progress)
+
+export default function runStream(task: Uint8Array): unknown {
+  const result = executor.run(decodeTask(task), (index) => Atomics.store(progress, 0, index))
+  Atomics.store(progress, 0, -1)
+  const encoded = encodeMessage(result)
+  return Piscina.move(encoded)
+}
