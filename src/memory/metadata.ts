@@ -28,6 +28,12 @@ export function encodeMemoryMetadata(memory: ProgramMemory): Uint8Array {
   if (memory.inTransaction) {
     throw new StrataError(MemoryErrorCode.TRANSACTION_STATE, 'metadata cannot be taken inside a transaction')
   }
+  if (memory.regions().some((r) => r.type === RegionType.STACK)) {
+    // Stack memory lives only within a message; a stack region outside one would make a restored memory
+    // number its regions differently from the original.
+    throw new StrataError(MemoryErrorCode.TRANSACTION_STATE,
+      'metadata cannot be taken while stack allocations are live: end the message (commit or rollback) first')
+  }
   const regions: [number, number, number, number, number[]][] = []
   for (const { index, type, top, peak } of memory.regions()) {
     if (type === RegionType.STACK) continue

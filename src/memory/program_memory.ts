@@ -51,7 +51,8 @@ export interface ProgramMemoryOptions {
   readonly allocationSizeMaxBytes?: number
   /**
    * Supplies the committed bytes of a materialized plane that is not resident (lazy loading from the store).
-   * Required when the memory is restored from metadata whose planes are not provided otherwise.
+   * Required when the memory is restored from metadata whose planes are not provided otherwise. The memory takes
+   * ownership of the returned array and writes into it: return a copy, never a shared buffer.
    */
   readonly planeSource?: (key: PlaneKey) => Uint8Array
 }
@@ -113,12 +114,23 @@ interface RegionState {
   liveBytes: number
   /** Heap only: per size class, ascending starts of free blocks. */
   readonly bins: number[][] | undefined
+  /** Free blocks in the bins: the bump path skips the bins when there are none. */
+  freeCount: number
   /** Stack only: live starts in push order. */
   readonly stack: number[] | undefined
 }
 
-/** A plane's state before the open transaction first changed it: bytes, absent, or "committed in the source". */
+/** A plane's state before the open transaction created or dropped it: bytes, absent, or "committed in the source". */
 type PlaneSnapshot = Uint8Array | null | 'source'
+
+/**
+ * Byte undo, in the order things happened: the previous bytes of a written range of a plane that existed before
+ * the transaction (offset >= 0), or the whole previous state of a plane the transaction created or dropped
+ * (offset -1). Rollback replays it backwards, so its cost follows the bytes a message wrote, not 64 KiB per plane.
+ */
+type ByteUndo =
+  | { readonly key: number; readonly offset: number; readonly bytes: Uint8Array }
+  | { readonly key: number; readonly offset: -1; readonly snapshot: PlaneSnapshot }
 
 /** Allocations that begin in one plane, ascending; sizes[i] belongs to starts[i]. */
 interface PlaneAllocs {
@@ -167,7 +179,9 @@ export class ProgramMemory implements MemoryView {
 
   #txn = false
   readonly #undo: number[] = []
-  readonly #undoPlanes = new Map<number, PlaneSnapshot>()
+  readonly #undoBytes: ByteUndo[] = []
+  /** Planes whose whole previous state is in #undoBytes: writes to them need no range undo. */
+  readonly #wholePlaneSaved = new Set<number>()
 
   readonly #gasByClass: Record<GasClass, number> = {
     alloc: 0, free: 0, load: 0, store: 0, copy: 0, compact: 0, page: 0, query: 0,
@@ -315,7 +329,7 @@ export class ProgramMemory implements MemoryView {
 
   /** Writes `bytes` at `address`; the range must lie inside one live allocation. */
   store(address: number, bytes: Uint8Array): void {
-    if (!isBytes(bytes)) {
+    if (!(bytes instanceof Uint8Array) && !isBytes(bytes)) {
       throw new StrataError(MemoryErrorCode.INVALID_ARGUMENT,
         `store expects a Uint8Array, got ${describeValue(bytes)}`, { bytes: describeValue(bytes) })
     }
@@ -331,8 +345,9 @@ export class ProgramMemory implements MemoryView {
     for (let p = first; p <= last; p += 1) fee += this.#pageFee(p, true)
     this.#charge('store', this.#schedule.store.base + this.#schedule.store.perByte * length, fee)
     if (first === last) {
-      const plane = this.#markAccess(first, true)!
-      plane.set(bytes, address - first * PLANE_SIZE_BYTES)
+      this.#markAccess(first, true)
+      const offset = address - first * PLANE_SIZE_BYTES
+      this.#writablePlane(first, offset, length).set(bytes, offset)
       return
     }
     for (let p = first; p <= last; p += 1) this.#markAccess(p, true)
@@ -457,8 +472,14 @@ export class ProgramMemory implements MemoryView {
     if (!this.#txn) throw txnError('rollback() called without begin()')
     this.#replayUndo()
     this.#dirtyAllocs.length = this.#dirtyAllocsMark
-    for (const [key, snapshot] of this.#undoPlanes) {
-      const persistent = !this.#isStackPlane(key)
+    for (let i = this.#undoBytes.length - 1; i >= 0; i -= 1) {
+      const undo = this.#undoBytes[i]!
+      const key = undo.key
+      if (undo.offset >= 0) {
+        this.#resident.get(key)!.set((undo as { bytes: Uint8Array }).bytes, undo.offset)
+        continue
+      }
+      const snapshot = (undo as { snapshot: PlaneSnapshot }).snapshot
       if (snapshot === null) {
         this.#resident.delete(key)
         this.#materialized.delete(key)
@@ -467,7 +488,7 @@ export class ProgramMemory implements MemoryView {
         this.#materialized.add(key)
       } else {
         this.#resident.set(key, snapshot)
-        if (persistent) this.#materialized.add(key)
+        if (!this.#isStackPlane(key)) this.#materialized.add(key)
       }
     }
     this.#endTransaction()
@@ -476,7 +497,8 @@ export class ProgramMemory implements MemoryView {
   #endTransaction(): void {
     this.#txn = false
     this.#undo.length = 0
-    this.#undoPlanes.clear()
+    this.#undoBytes.length = 0
+    this.#wholePlaneSaved.clear()
     this.#accessed.clear()
     this.#written.clear()
     this.#resetStack()
@@ -709,12 +731,10 @@ export class ProgramMemory implements MemoryView {
     return loaded
   }
 
-  /** Records a charged access; for a write, snapshots and materializes the plane and returns its bytes. */
-  #markAccess(key: number, write: boolean): Uint8Array | undefined {
+  /** Records a charged access: page fees are paid once per plane per message. */
+  #markAccess(key: number, write: boolean): void {
     this.#accessed.add(key)
-    if (!write) return undefined
-    this.#written.add(key)
-    return this.#writablePlane(key)
+    if (write) this.#written.add(key)
   }
 
   /** Records a range as accessed and written, without fees (compaction is priced by its own row). */
@@ -726,20 +746,28 @@ export class ProgramMemory implements MemoryView {
     }
   }
 
-  #snapshot(key: number): void {
-    if (!this.#txn || this.#undoPlanes.has(key)) return
+  /** Records a plane's whole previous state once per transaction (it is being created or dropped). */
+  #saveWholePlane(key: number): void {
+    if (!this.#txn || this.#wholePlaneSaved.has(key)) return
+    this.#wholePlaneSaved.add(key)
     const bytes = this.#resident.get(key)
-    this.#undoPlanes.set(key,
-      bytes !== undefined ? bytes.slice() : this.#materialized.has(key) ? 'source' : null)
+    // A plane being dropped leaves #resident, so its array itself is the snapshot: nothing writes it again.
+    this.#undoBytes.push({ key, offset: -1, snapshot: bytes ?? (this.#materialized.has(key) ? 'source' : null) })
   }
 
-  #writablePlane(key: number): Uint8Array {
-    this.#snapshot(key)
+  /**
+   * The plane's bytes, about to be written at [offset, offset + length): records what the transaction needs to
+   * undo that write, materializes an absent plane, and marks the plane dirty.
+   */
+  #writablePlane(key: number, offset: number, length: number): Uint8Array {
     let bytes = this.#readablePlane(key)
     if (bytes === undefined) {
+      this.#saveWholePlane(key)
       bytes = new Uint8Array(PLANE_SIZE_BYTES)
       this.#resident.set(key, bytes)
       if (!this.#isStackPlane(key)) this.#materialized.add(key)
+    } else if (this.#txn && !this.#wholePlaneSaved.has(key)) {
+      this.#undoBytes.push({ key, offset, bytes: bytes.slice(offset, offset + length) })
     }
     if (!this.#isStackPlane(key)) this.#markDirtyPlane(key)
     return bytes
@@ -747,7 +775,7 @@ export class ProgramMemory implements MemoryView {
 
   #dropPlane(key: number): void {
     if (!this.#hasData(key)) return
-    this.#snapshot(key)
+    this.#saveWholePlane(key)
     this.#resident.delete(key)
     if (this.#materialized.delete(key)) this.#markDirtyPlane(key)
   }
@@ -779,7 +807,7 @@ export class ProgramMemory implements MemoryView {
       const key = Math.floor(at / PLANE_SIZE_BYTES)
       const offset = at - key * PLANE_SIZE_BYTES
       const n = Math.min(PLANE_SIZE_BYTES - offset, data.length - done)
-      this.#writablePlane(key).set(data.subarray(done, done + n), offset)
+      this.#writablePlane(key, offset, n).set(data.subarray(done, done + n), offset)
       done += n
     }
   }
@@ -792,7 +820,7 @@ export class ProgramMemory implements MemoryView {
       const key = Math.floor(at / PLANE_SIZE_BYTES)
       const offset = at - key * PLANE_SIZE_BYTES
       const n = Math.min(PLANE_SIZE_BYTES - offset, length - done)
-      if (this.#refs.has(key) && this.#hasData(key)) this.#writablePlane(key).fill(0, offset, offset + n)
+      if (this.#refs.has(key) && this.#hasData(key)) this.#writablePlane(key, offset, n).fill(0, offset, offset + n)
       done += n
     }
   }
@@ -804,7 +832,7 @@ export class ProgramMemory implements MemoryView {
     for (const index of this.#live) {
       const region = this.#regions[index]!
       if (region.type !== type) continue
-      if (region.bins !== undefined) {
+      if (region.freeCount > 0) {
         const found = this.#findFreeBlock(region, size, footprint)
         if (found !== undefined) return { region, regionIndex: index, start: found[1], blockStart: found[0] }
       }
@@ -839,7 +867,7 @@ export class ProgramMemory implements MemoryView {
 
   #createRegion(index: number, type: RegionType): RegionState {
     const region: RegionState = {
-      index, type, top: regionBase(index), peak: regionBase(index), allocCount: 0, liveBytes: 0,
+      index, type, top: regionBase(index), peak: regionBase(index), allocCount: 0, liveBytes: 0, freeCount: 0,
       bins: type === RegionType.HEAP ? Array.from({ length: SIZE_CLASS_COUNT }, () => []) : undefined,
       stack: type === RegionType.STACK ? [] : undefined,
     }
@@ -876,12 +904,14 @@ export class ProgramMemory implements MemoryView {
     this.#freeSize.set(start, size)
     this.#freeEnd.set(start + size, start)
     insertSorted(region.bins![sizeClassOf(size)]!, start)
+    region.freeCount += 1
   }
 
   #unlinkFree(region: RegionState, start: number, size: number): void {
     this.#freeSize.delete(start)
     this.#freeEnd.delete(start + size)
     removeSorted(region.bins![sizeClassOf(size)]!, start)
+    region.freeCount -= 1
   }
 
   #carveFree(region: RegionState, blockStart: number, start: number, footprint: number): void {

@@ -18,7 +18,10 @@ export interface DirtySet {
 }
 
 export interface MemoryView {
-  /** A materialized plane's 65,536 bytes, or undefined if the plane holds no data (reads as zeros). */
+  /**
+   * A materialized plane's 65,536 bytes, or undefined if the plane holds no data (reads as zeros). The array is
+   * the memory's live buffer, returned without a copy for hashing: read it, never write it.
+   */
   planeBytes(key: PlaneKey): Uint8Array | undefined
   /** Keys of every materialized plane, ascending. */
   planeKeys(): PlaneKey[]
