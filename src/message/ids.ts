@@ -9,7 +9,7 @@
  *                (emitted while the cause ran in that cycle; a message runs at most once per cycle, and a
  *                message that waits runs again in a later cycle, so its children never reuse an id)
  */
-import { createHash } from 'node:crypto'
+import { createHash, hash as oneShot } from 'node:crypto'
 import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 
@@ -67,8 +67,11 @@ export function externalMessageId(user: UserId, nonce: number): MessageId {
 }
 
 export function childMessageId(cause: MessageId, cycle: number, index: number): MessageId {
-  const n = Buffer.alloc(12)
-  n.writeBigUInt64BE(BigInt(cycle), 0)
-  n.writeUInt32BE(index, 8)
-  return createHash('sha256').update(TAG_CHILD).update(idBytes(cause)).update(n).digest('hex') as MessageId
+  // One buffer, one one-shot hash: this runs for every emitted message, so it avoids createHash's object churn.
+  const input = Buffer.allocUnsafe(TAG_CHILD.length + ID_SIZE_BYTES + 12)
+  TAG_CHILD.copy(input, 0)
+  input.write(cause, TAG_CHILD.length, 'hex')
+  input.writeBigUInt64BE(BigInt(cycle), TAG_CHILD.length + ID_SIZE_BYTES)
+  input.writeUInt32BE(index, TAG_CHILD.length + ID_SIZE_BYTES + 8)
+  return oneShot('sha256', input, 'hex') as MessageId
 }

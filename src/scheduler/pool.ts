@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { Piscina } from 'piscina'
 import type { GasSchedule } from '../gas/schedule.js'
-import { decodeResult, encodeMessage, type StreamResult, type StreamTask } from './protocol.js'
+import { decodeResult, encodeMessage, type EncodedResult, type StreamResult, type StreamTask } from './protocol.js'
 import type { WorkerConfig } from './worker.js'
 
 /** Where the compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */
@@ -66,7 +66,7 @@ export class StreamPool {
     Atomics.store(progress, 0, -1)
     const encoded = encodeMessage(task)
     try {
-      const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: deadline }) as Uint8Array
+      const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: deadline }) as EncodedResult
       return decodeResult(result)
     } catch (error) {
       const messageIndex = Atomics.load(progress, 0)

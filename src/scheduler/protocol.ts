@@ -62,6 +62,43 @@ export interface StreamResult {
 // Plain msgpack maps (no shared record structures): tasks and results cross to freshly replaced workers too.
 const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false })
 
+/**
+ * A result as it crosses threads: plane bytes travel as their own ArrayBuffers in the transfer list (moved, not
+ * copied or packed: a cycle can dirty thousands of 64 KiB planes), everything else as one msgpack header in
+ * which each plane's bytes are replaced by its index in `buffers`.
+ */
+export interface EncodedResult {
+  readonly header: Uint8Array
+  readonly buffers: ArrayBuffer[]
+}
+
+export function encodeResult(result: StreamResult): EncodedResult {
+  const buffers: ArrayBuffer[] = []
+  const deltas = result.deltas.map((delta) => ({
+    ...delta,
+    planes: delta.planes.map((plane) => {
+      if (plane.bytes === null) return plane
+      const bytes = plane.bytes
+      // Planes are fresh copies (stream_executor slices them), so each owns exactly its buffer.
+      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
+      buffers.push(own)
+      return { ...plane, bytes: buffers.length - 1 }
+    }),
+  }))
+  return { header: encodeMessage({ ...result, deltas } as unknown as StreamResult), buffers }
+}
+
+export function decodeResult(encoded: EncodedResult): StreamResult {
+  const result = revive(packr.unpack(encoded.header)) as StreamResult
+  for (const delta of result.deltas) {
+    for (const plane of delta.planes as unknown as { bytes: unknown }[]) {
+      if (typeof plane.bytes === 'number') plane.bytes = new Uint8Array(encoded.buffers[plane.bytes]!)
+    }
+  }
+  return result
+}
+
 export function encodeMessage(value: StreamTask | StreamResult): Uint8Array {
   const packed = packr.pack(value)
   // A fresh ArrayBuffer of exactly this length, so it can be transferred without exposing a shared pool.
@@ -70,10 +107,6 @@ export function encodeMessage(value: StreamTask | StreamResult): Uint8Array {
 
 export function decodeTask(bytes: Uint8Array): StreamTask {
   return revive(packr.unpack(bytes)) as StreamTask
-}
-
-export function decodeResult(bytes: Uint8Array): StreamResult {
-  return revive(packr.unpack(bytes)) as StreamResult
 }
 
 /** msgpackr decodes binary as Buffer; the rest of Strata expects plain Uint8Arrays. Walks and converts. */

@@ -40,8 +40,13 @@ export interface RuntimeOptions {
    * thread, in one stream: the sequential reference, with a per-message deadline instead of a worker abort.
    */
   readonly streams?: number
-  /** The watchdog: a stream still running a cycle after this long is aborted (per message when streams is 0). */
+  /** The watchdog: a stream still running a cycle after this long is aborted and its running message failed. */
   readonly cycleTimeoutMs?: number
+  /**
+   * With streams: 0, a per-message deadline (no worker can be aborted there). Off by default: node:vm starts a
+   * watchdog thread for every timed call, about 0.35 ms a message here.
+   */
+  readonly messageTimeoutMs?: number
   /** Deadline of one query or estimateGas run (they execute on the calling thread). */
   readonly queryTimeoutMs?: number
   /** Heap limit of each stream worker, in MiB. */
@@ -151,7 +156,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.#streams > 0) {
       this.#pool = new StreamPool({ streams: this.#streams, schedule, planesMax, workerHeapMb })
     } else {
-      this.#inline = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: this.#cycleTimeoutMs })
+      const messageTimeoutMs = options.messageTimeoutMs === undefined ? undefined
+        : option('messageTimeoutMs', options.messageTimeoutMs, 1, 3_600_000)
+      this.#inline = new StreamExecutor({ schedule, planesMax, ...(messageTimeoutMs !== undefined ? { messageTimeoutMs } : {}) })
     }
     this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs })
   }

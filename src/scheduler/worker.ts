@@ -7,7 +7,7 @@
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import type { GasSchedule } from '../gas/schedule.js'
-import { decodeTask, encodeMessage } from './protocol.js'
+import { decodeTask, encodeResult } from './protocol.js'
 import { StreamExecutor } from './stream_executor.js'
 
 export interface WorkerConfig {
@@ -24,6 +24,10 @@ const progress = new Int32Array(config.progress)
 export default function runStream(task: Uint8Array): unknown {
   const result = executor.run(decodeTask(task), (index) => Atomics.store(progress, 0, index))
   Atomics.store(progress, 0, -1)
-  const encoded = encodeMessage(result)
-  return Piscina.move(encoded)
+  const { header, buffers } = encodeResult(result)
+  // Header and plane buffers are all moved to the main thread, none copied.
+  return Piscina.move({
+    [Piscina.transferableSymbol]: [header.buffer, ...buffers],
+    [Piscina.valueSymbol]: { header, buffers },
+  } as never)
 }

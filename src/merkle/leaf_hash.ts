@@ -1,0 +1,84 @@
+/**
+ * The byte layout of every tagged hash input, in one place (docs/merkle.md, "Hash inputs"). Integers are
+ * unsigned big-endian. Portable (no Node imports): the verifier recomputes leaves with these functions.
+ */
+import {
+  ALLOCATION_LEAF_INPUT_SIZE_BYTES, CODE_ID_SIZE_BYTES, EMPTY_HASH_HEX, HASH_SIZE_BYTES, HashTag,
+  MEMORY_ROOT_INPUT_SIZE_BYTES, PLANE_LEAF_INPUT_SIZE_BYTES, PROGRAM_ID_SIZE_BYTES, PROGRAM_LEAF_INPUT_SIZE_BYTES,
+  ZERO_PLANE_ROOT_HEX,
+} from './format.js'
+import type { Hasher } from './hasher.js'
+import { hexToBytes } from './hex.js'
+
+function constant(hex: string): Uint8Array {
+  const bytes = hexToBytes(hex, HASH_SIZE_BYTES)
+  if (!bytes) throw new Error(`bad constant ${hex}`)
+  return bytes
+}
+
+/** SHA-256(0x00): the hash of every empty subtree. Treat as read-only. */
+export const EMPTY_HASH: Uint8Array = constant(EMPTY_HASH_HEX)
+/** The root of a plane of zeros; such a plane is committed as absent. Treat as read-only. */
+export const ZERO_PLANE_ROOT: Uint8Array = constant(ZERO_PLANE_ROOT_HEX)
+
+// Scratch inputs, one per layout: hashing is synchronous, so calls never overlap.
+let chunkInput = new Uint8Array(1)
+const planeInput = new Uint8Array(PLANE_LEAF_INPUT_SIZE_BYTES)
+const allocationInput = new Uint8Array(ALLOCATION_LEAF_INPUT_SIZE_BYTES)
+const memoryInput = new Uint8Array(MEMORY_ROOT_INPUT_SIZE_BYTES)
+const programInput = new Uint8Array(PROGRAM_LEAF_INPUT_SIZE_BYTES)
+planeInput[0] = HashTag.PLANE
+allocationInput[0] = HashTag.ALLOCATION
+memoryInput[0] = HashTag.MEMORY
+programInput[0] = HashTag.PROGRAM
+
+/** Writes an unsigned integer below 2^(8 * width) big-endian (`value` may exceed 2^32: no bit operators). */
+export function writeUintBE(target: Uint8Array, offset: number, value: number, width: number): void {
+  let rest = value
+  for (let i = width - 1; i >= 0; i -= 1) {
+    target[offset + i] = rest % 256
+    rest = Math.floor(rest / 256)
+  }
+}
+
+/** Chunk leaf: SHA-256(0x10 || chunk), written into `output[0..32)`. Any chunk length (benchmarks vary it). */
+export function chunkLeafInto(hasher: Hasher, chunk: Uint8Array, output: Uint8Array): void {
+  if (chunkInput.length !== chunk.length + 1) {
+    chunkInput = new Uint8Array(chunk.length + 1)
+    chunkInput[0] = HashTag.CHUNK
+  }
+  chunkInput.set(chunk, 1)
+  hasher.digestInto(chunkInput, output)
+}
+
+/** Plane leaf: SHA-256(0x20 || key u24 || plane root). */
+export function planeLeafHash(hasher: Hasher, key: number, planeRoot: Uint8Array): Uint8Array {
+  writeUintBE(planeInput, 1, key, 3)
+  planeInput.set(planeRoot, 4)
+  return hasher.digest(planeInput)
+}
+
+/** Allocation leaf: SHA-256(0x21 || start address u40 || size u40). */
+export function allocationLeafHash(hasher: Hasher, address: number, sizeBytes: number): Uint8Array {
+  writeUintBE(allocationInput, 1, address, 5)
+  writeUintBE(allocationInput, 6, sizeBytes, 5)
+  return hasher.digest(allocationInput)
+}
+
+/** Memory root: SHA-256(0x22 || planes root || allocations root). */
+export function memoryRootHash(hasher: Hasher, planesRoot: Uint8Array, allocationsRoot: Uint8Array): Uint8Array {
+  memoryInput.set(planesRoot, 1)
+  memoryInput.set(allocationsRoot, 1 + HASH_SIZE_BYTES)
+  return hasher.digest(memoryInput)
+}
+
+/** Program leaf: SHA-256(0x30 || program id || code id || status u8 || memory root). */
+export function programLeafHash(
+  hasher: Hasher, programId: Uint8Array, codeId: Uint8Array, status: number, memoryRoot: Uint8Array,
+): Uint8Array {
+  programInput.set(programId, 1)
+  programInput.set(codeId, 1 + PROGRAM_ID_SIZE_BYTES)
+  programInput[1 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES] = status
+  programInput.set(memoryRoot, 2 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES)
+  return hasher.digest(programInput)
+}
