@@ -24,6 +24,8 @@ export const ReplyCode = {
   SYSCALL_ERROR: 0x16,
   /** The stream's cycle deadline passed while this message ran (depends on the machine, unlike gas). */
   TIMEOUT: 0x17,
+  /** The stream's worker died while this message ran, e.g. it exhausted the worker heap (machine-dependent). */
+  WORKER_DIED: 0x18,
 
   /** The destination program has exited. */
   PROGRAM_EXITED: 0x20,

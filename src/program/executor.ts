@@ -237,9 +237,11 @@ export function replyMessage(
  * The entry of a message the watchdog stopped: it ran past the stream's deadline, so it is failed with TIMEOUT,
  * burns its whole limit (like running out of gas) and changes nothing.
  */
-export function timeoutEntry(message: Message, program: ProgramRecord, cycle: number): JournalEntry {
-  return fail(message, program, cycle, message.gasLimit,
-    { code: ReplyCode.TIMEOUT, text: 'the message ran past the stream\'s cycle deadline and was stopped' }, [])
+export function timeoutEntry(message: Message, program: ProgramRecord, cycle: number, died = false): JournalEntry {
+  const failure = died
+    ? { code: ReplyCode.WORKER_DIED, text: 'the stream\'s worker died while the message ran (for example, out of heap)' }
+    : { code: ReplyCode.TIMEOUT, text: 'the message ran past the stream\'s cycle deadline and was stopped' }
+  return fail(message, program, cycle, message.gasLimit, failure, [])
 }
 
 /** A failed message: everything rolled back, fees burned, an error reply (init/handle) carrying the rest. */
@@ -249,7 +251,9 @@ function fail(
   logs: string[],
 ): JournalEntry {
   // Gas handed to rolled-back sends comes back; out of gas and timeouts burn the whole limit, as in Gear.
-  const burned = failure.code === ReplyCode.OUT_OF_GAS || failure.code === ReplyCode.TIMEOUT ? message.gasLimit : feesCharged
+  const burnsAll = failure.code === ReplyCode.OUT_OF_GAS || failure.code === ReplyCode.TIMEOUT
+    || failure.code === ReplyCode.WORKER_DIED
+  const burned = burnsAll ? message.gasLimit : feesCharged
   const rest = message.gasLimit - burned
   const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
   const outgoing = repliable

@@ -420,7 +420,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         const culprit = messages[outcome.messageIndex]
         if (culprit === undefined) throw outcome.error
         const record = this.#state.programs.get(culprit.destination as ProgramId)!
-        entries[positions[outcome.messageIndex]!] = timeoutEntry(culprit, record, cycle)
+        entries[positions[outcome.messageIndex]!] = timeoutEntry(culprit, record, cycle, outcome.kind === 'crash')
         messages = messages.filter((_, i) => i !== outcome.messageIndex)
         positions = positions.filter((_, i) => i !== outcome.messageIndex)
         if (messages.length === 0) return

@@ -1,0 +1,191 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { ExecutionResult, ReplyCode, Runtime, type MessageOutcome, type ProgramId, type RuntimeOptions } from '../../src/index.js'
+
+const USER = '11'.repeat(32)
+const text = (s: string): Uint8Array => new TextEncoder().encode(s)
+const decode = (b: Uint8Array): string => new TextDecoder().decode(b)
+
+let open: Runtime[] = []
+afterEach(async () => {
+  await Promise.all(open.map((rt) => rt.close()))
+  open = []
+})
+
+async function runtime(options: RuntimeOptions): Promise<Runtime> {
+  const rt = await Runtime.open(options)
+  open.push(rt)
+  return rt
+}
+
+async function programs(rt: Runtime, file: string, count: number): Promise<ProgramId[]> {
+  const code = await rt.uploadCode(file)
+  const ids: ProgramId[] = []
+  for (let i = 0; i < count; i += 1) ids.push(await rt.createProgram(code, { salt: text(String(i)), gasLimit: 10_000_000 }))
+  await rt.runUntilIdle()
+  return ids
+}
+
+function outcomes(rt: Runtime): MessageOutcome[] {
+  const seen: MessageOutcome[] = []
+  rt.on('message', (o) => seen.push(o))
+  return seen
+}
+
+describe('watchdog', () => {
+  it('aborts a stream stuck in an infinite loop, fails that message with TIMEOUT, keeps every other result', async () => {
+    const rt = await runtime({ streams: 2, cycleTimeoutMs: 1000 })
+    const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 6)
+    const seen = outcomes(rt)
+    const spin = rt.send({ source: USER, destination: ids[0]!, payload: text('spin'), gasLimit: 1_000_000 })
+    const others = ids.flatMap((id) => [1, 2].map(() => rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 1_000_000 })))
+    const report = await rt.runCycle()
+    expect(report.processed).toBe(1 + others.length)
+    const stuck = seen.find((o) => o.messageId === spin)!
+    expect(stuck).toMatchObject({ result: ExecutionResult.ERROR, replyCode: ReplyCode.TIMEOUT, gasBurned: 1_000_000 })
+    for (const id of others) expect(seen.find((o) => o.messageId === id)!.result).toBe(ExecutionResult.SUCCESS)
+    // The program that looped is still usable, and its memory is as committed: two increments.
+    const after = rt.send({ source: USER, destination: ids[0]!, payload: text('inc'), gasLimit: 1_000_000 })
+    await rt.runCycle()
+    expect(seen.find((o) => o.messageId === after)!.result).toBe(ExecutionResult.SUCCESS)
+    expect(decode(rt.mailbox(USER).at(-1)!.message.payload)).toBe('3')
+  })
+
+  it('fails a message whose worker dies (heap exhausted) with WORKER_DIED and re-runs the rest', async () => {
+    const rt = await runtime({ streams: 1, workerHeapMb: 64, cycleTimeoutMs: 10_000 })
+    const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 2)
+    const seen = outcomes(rt)
+    const before = rt.send({ source: USER, destination: ids[1]!, payload: text('inc'), gasLimit: 1_000_000 })
+    const hog = rt.send({ source: USER, destination: ids[0]!, payload: text('hog'), gasLimit: 1_000_000 })
+    const later = rt.send({ source: USER, destination: ids[1]!, payload: text('inc'), gasLimit: 1_000_000 })
+    await rt.runCycle()
+    expect(seen.find((o) => o.messageId === hog)!.replyCode).toBe(ReplyCode.WORKER_DIED)
+    expect(seen.find((o) => o.messageId === before)!.result).toBe(ExecutionResult.SUCCESS)
+    expect(seen.find((o) => o.messageId === later)!.result).toBe(ExecutionResult.SUCCESS)
+    // Re-run from committed memory: program 1 counted each of its messages exactly once.
+    expect(rt.mailbox(USER).filter((e) => e.message.replyTo === later).map((e) => decode(e.message.payload))).toEqual(['2'])
+  }, 60_000)
+
+  it('with streams: 0 and messageTimeoutMs, stops a runaway message on the calling thread', async () => {
+    const rt = await runtime({ streams: 0, messageTimeoutMs: 200 })
+    const [id] = await programs(rt, 'test/fixtures/programs/spin.ts', 1)
+    const seen = outcomes(rt)
+    rt.send({ source: USER, destination: id!, payload: text('spin'), gasLimit: 1_000_000 })
+    await rt.runCycle()
+    expect(seen[0]!.replyCode).toBe(ReplyCode.TIMEOUT)
+  })
+
+  it('a query that loops is stopped by queryTimeoutMs', async () => {
+    const rt = await runtime({ streams: 1, queryTimeoutMs: 200 })
+    const [id] = await programs(rt, 'test/fixtures/programs/spin.ts', 1)
+    expect((await rt.query(id!, text('spin'))).replyCode).toBe(ReplyCode.TIMEOUT)
+  })
+})
+
+describe('scale', () => {
+  it('1,000 programs with one message each', async () => {
+    const rt = await runtime({ streams: 2 })
+    const ids = await programs(rt, 'programs/counter.ts', 1000)
+    const seen = outcomes(rt)
+    for (const id of ids) rt.send({ source: USER, destination: id, payload: text('add:7'), gasLimit: 1_000_000 })
+    const report = await rt.runCycle()
+    expect(report.processed).toBe(1000)
+    expect(seen.every((o) => o.result === ExecutionResult.SUCCESS)).toBe(true)
+    expect(new Set(rt.mailbox(USER).slice(-1000).map((e) => decode(e.message.payload)))).toEqual(new Set(['7']))
+  }, 60_000)
+
+  it('one program with 10,000 messages, in queue order', async () => {
+    const rt = await runtime({ streams: 2 })
+    const [id] = await programs(rt, 'programs/counter.ts', 1)
+    for (let i = 0; i < 10_000; i += 1) rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 200_000 })
+    const reports = await rt.runUntilIdle()
+    expect(reports.reduce((sum, r) => sum + r.processed, 0)).toBe(10_000)
+    const replies = rt.mailbox(USER).slice(-10_000).map((e) => Number(decode(e.message.payload)))
+    expect(replies).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1))
+  }, 60_000)
+
+  it('a program that allocates until its budget ends gets MEMORY_BUDGET_EXCEEDED, on a stream', async () => {
+    const rt = await runtime({ streams: 1, planesMax: 16 })
+    const code = await rt.uploadCode('test/fixtures/programs/probe.ts')
+    const id = await rt.createProgram(code, { gasLimit: 10_000_000 })
+    await rt.runUntilIdle()
+    const seen = outcomes(rt)
+    rt.send({ source: USER, destination: id, payload: text(JSON.stringify([{ do: 'grow' }])), gasLimit: 50_000_000 })
+    await rt.runCycle()
+    expect(seen[0]!.replyCode).toBe(ReplyCode.MEMORY_BUDGET_EXCEEDED)
+    expect(rt.program(id).stats().planesInUse).toBe(0)
+  })
+})
+
+describe('reads and lifecycle', () => {
+  it('reads see the last committed cycle while a cycle runs', async () => {
+    const rt = await runtime({ streams: 1 })
+    const [id] = await programs(rt, 'programs/counter.ts', 1)
+    const [header] = rt.program(id!).allocations()
+    const before = rt.program(id!).read(header!.address, header!.size)
+    for (let i = 0; i < 2000; i += 1) rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 200_000 })
+    const running = rt.runCycle()
+    expect(rt.program(id!).read(header!.address, header!.size)).toEqual(before)
+    await expect(rt.runCycle()).rejects.toMatchObject({ code: 'BUSY' })
+    await running
+    expect(decode(rt.mailbox(USER).at(-1)!.message.payload)).toBe('2000')
+  })
+
+  it('close waits for a running cycle, then refuses everything with CLOSED', async () => {
+    const rt = await runtime({ streams: 2 })
+    const [id] = await programs(rt, 'programs/counter.ts', 1)
+    for (let i = 0; i < 500; i += 1) rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 200_000 })
+    const running = rt.runCycle()
+    await rt.close()
+    expect((await running).processed).toBe(500)
+    await expect(rt.runCycle()).rejects.toMatchObject({ code: 'CLOSED' })
+    expect(() => rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 1 })).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    await rt.close()
+  })
+})
+
+describe('bad input: typed errors, nothing changes', () => {
+  it.each<[string, string, (rt: Runtime, id: ProgramId) => unknown]>([
+    ['a short source id', 'INVALID_ID', (rt, id) => rt.send({ source: 'abc', destination: id, payload: text('x'), gasLimit: 1 })],
+    ['an unknown destination', 'UNKNOWN_PROGRAM', (rt) => rt.send({ source: USER, destination: 'ff'.repeat(32), payload: text('x'), gasLimit: 1 })],
+    ['a program as source', 'INVALID_SOURCE', (rt, id) => rt.send({ source: id, destination: id, payload: text('x'), gasLimit: 1 })],
+    ['negative gas', 'INVALID_GAS', (rt, id) => rt.send({ source: USER, destination: id, payload: text('x'), gasLimit: -1 })],
+    ['fractional gas', 'INVALID_GAS', (rt, id) => rt.send({ source: USER, destination: id, payload: text('x'), gasLimit: 1.5 })],
+    ['gas over the maximum', 'INVALID_GAS', (rt, id) => rt.send({ source: USER, destination: id, payload: text('x'), gasLimit: 2 ** 53 })],
+    ['a string payload', 'INVALID_PAYLOAD', (rt, id) => rt.send({ source: USER, destination: id, payload: 'x' as never, gasLimit: 1 })],
+    ['a payload over 1 MiB', 'PAYLOAD_TOO_LARGE', (rt, id) => rt.send({ source: USER, destination: id, payload: new Uint8Array(1024 * 1024 + 1), gasLimit: 1 })],
+    ['an unknown program view', 'UNKNOWN_PROGRAM', (rt) => rt.program('ee'.repeat(32))],
+    ['an unknown code', 'UNKNOWN_CODE', (rt) => rt.createProgram('dd'.repeat(32), { gasLimit: 1 })],
+    ['a duplicate program', 'PROGRAM_EXISTS', (rt, id) => rt.createProgram(rt.program(id).record().codeId, { salt: text('0'), gasLimit: 1 })],
+    ['a bad mailbox id', 'INVALID_ID', (rt) => rt.mailbox('nope')],
+  ])('%s -> %s', async (_name, code, call) => {
+    const rt = await runtime({ streams: 0 })
+    const [id] = await programs(rt, 'programs/counter.ts', 1)
+    const queue = rt.queueLength
+    const programsBefore = rt.programIds().length
+    await expect((async () => call(rt, id!))()).rejects.toMatchObject({ code })
+    expect(rt.queueLength).toBe(queue)
+    expect(rt.programIds().length).toBe(programsBefore)
+    // The user's nonce was not consumed: the next message gets the id it would have had.
+    const next = rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 1_000_000 })
+    const fresh = await runtime({ streams: 0 })
+    const [other] = await programs(fresh, 'programs/counter.ts', 1)
+    expect(next).toBe(fresh.send({ source: USER, destination: other!, payload: text('inc'), gasLimit: 1_000_000 }))
+  })
+
+  it.each([
+    [{ streams: -1 }], [{ streams: 65 }], [{ streams: 1.5 }], [{ cycleGasBudget: 0 }], [{ queueLengthMax: 0 }],
+    [{ cycleTimeoutMs: 0 }], [{ planesMax: 0 }],
+  ])('Runtime.open(%j) -> INVALID_OPTION', async (options) => {
+    await expect(Runtime.open(options as RuntimeOptions)).rejects.toMatchObject({ code: 'INVALID_OPTION' })
+  })
+
+  it('refuses sends past the queue limit with QUEUE_FULL, never dropping one silently', async () => {
+    const rt = await runtime({ streams: 0, queueLengthMax: 3 })
+    const [id] = await programs(rt, 'programs/counter.ts', 1)
+    for (let i = 0; i < 3; i += 1) rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 1_000_000 })
+    expect(() => rt.send({ source: USER, destination: id!, payload: text('inc'), gasLimit: 1_000_000 })).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }))
+    expect(rt.queueLength).toBe(3)
+    await rt.runUntilIdle()
+    expect(rt.mailbox(USER).slice(-3).map((e) => decode(e.message.payload))).toEqual(['1', '2', '3'])
+  })
+})
