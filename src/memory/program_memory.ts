@@ -41,6 +41,13 @@ import type { AllocationRecord, DirtySet, MemoryView } from './view.js'
  */
 export const FREE_SCAN_MAX = 16
 
+/**
+ * Range undo saved for one plane in one transaction before it switches to a single whole-plane copy: past 8 KiB of
+ * ranges, one 64 KiB copy is cheaper than more of them (a message rewriting a plane in a loop stops paying per
+ * write). Rollback replays undo backwards, so the whole copy, taken after the earlier ranges, is restored first.
+ */
+export const RANGE_UNDO_BYTES_MAX_PER_PLANE = 8192
+
 export interface ProgramMemoryOptions {
   /** Meters every operation; defaults to an unlimited counter. */
   readonly gas?: GasCounter
@@ -182,6 +189,8 @@ export class ProgramMemory implements MemoryView {
   readonly #undoBytes: ByteUndo[] = []
   /** Planes whose whole previous state is in #undoBytes: writes to them need no range undo. */
   readonly #wholePlaneSaved = new Set<number>()
+  /** Range-undo bytes saved per plane in the open transaction. */
+  readonly #rangeUndoBytes = new Map<number, number>()
 
   readonly #gasByClass: Record<GasClass, number> = {
     alloc: 0, free: 0, load: 0, store: 0, copy: 0, compact: 0, page: 0, query: 0,
@@ -499,6 +508,7 @@ export class ProgramMemory implements MemoryView {
     this.#undo.length = 0
     this.#undoBytes.length = 0
     this.#wholePlaneSaved.clear()
+    this.#rangeUndoBytes.clear()
     this.#accessed.clear()
     this.#written.clear()
     this.#resetStack()
@@ -767,7 +777,14 @@ export class ProgramMemory implements MemoryView {
       this.#resident.set(key, bytes)
       if (!this.#isStackPlane(key)) this.#materialized.add(key)
     } else if (this.#txn && !this.#wholePlaneSaved.has(key)) {
-      this.#undoBytes.push({ key, offset, bytes: bytes.slice(offset, offset + length) })
+      const saved = (this.#rangeUndoBytes.get(key) ?? 0) + length
+      if (saved > RANGE_UNDO_BYTES_MAX_PER_PLANE) {
+        this.#wholePlaneSaved.add(key)
+        this.#undoBytes.push({ key, offset: -1, snapshot: bytes.slice() })
+      } else {
+        this.#rangeUndoBytes.set(key, saved)
+        this.#undoBytes.push({ key, offset, bytes: bytes.slice(offset, offset + length) })
+      }
     }
     if (!this.#isStackPlane(key)) this.#markDirtyPlane(key)
     return bytes
