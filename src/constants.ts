@@ -8,6 +8,11 @@ import { assert } from './errors.js'
 
 /** A plane is 64 KiB: Memory3D's plane and Gear's wasm page; the unit of storage, dirty tracking and page gas. */
 export const PLANE_SIZE_BYTES = 65_536
+/**
+ * Dirty tracking inside a plane is per 4 KiB chunk, the Merkle chunk size: a stream rehashes and ships only the
+ * chunks a cycle changed, not whole 64 KiB planes.
+ */
+export const DIRTY_CHUNK_SIZE_BYTES = 4096
 /** Offsets are 16 bits: an offset addresses one byte of a plane. */
 export const OFFSET_BITS = 16
 /** Planes per region are 16 bits: a region is 2^16 planes x 64 KiB = a 4 GiB linear space. */
@@ -55,6 +60,7 @@ assert(ADDRESS_LIMIT <= Number.MAX_SAFE_INTEGER, 'Address3D must be a safe integ
 assert(PROGRAM_PLANES_MAX_DEFAULT <= REGION_COUNT_MAX * PLANES_PER_REGION_MAX, 'budget within address space')
 assert(ALLOCATION_SIZE_MAX_BYTES_DEFAULT <= REGION_SIZE_BYTES, 'an allocation fits in one region')
 assert(PLANE_SIZE_BYTES % ALLOCATION_ALIGN_BYTES === 0, 'planes hold whole alignment units')
+assert(PLANE_SIZE_BYTES / DIRTY_CHUNK_SIZE_BYTES <= 31, 'a plane\'s dirty chunks fit a small-integer bitmask')
 
 // ---- messages and programs ----------------------------------------------------------------------------------
 

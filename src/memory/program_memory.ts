@@ -20,7 +20,7 @@
  * touched, not what the memory holds.
  */
 import {
-  ALLOCATION_SIZE_MAX_BYTES_DEFAULT, PLANE_SIZE_BYTES, PROGRAM_PLANES_MAX_DEFAULT, REGION_COUNT_MAX,
+  ALLOCATION_SIZE_MAX_BYTES_DEFAULT, DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES, PROGRAM_PLANES_MAX_DEFAULT, REGION_COUNT_MAX,
   REGION_SIZE_BYTES, PLANES_PER_REGION_MAX,
 } from '../constants.js'
 import { isBytes } from '../bytes.js'
@@ -154,6 +154,7 @@ const UNDO_FREE_REMOVED = 4 // index, start, size
 const UNDO_ALLOC_ADDED = 5 // index, start, size
 const UNDO_ALLOC_REMOVED = 6 // index, start, size
 const UNDO_DIRTY_PLANE = 7 // plane key
+const UNDO_FRESH_PLANE = 8 // plane key
 
 const MAX_RANGE_LENGTH = REGION_SIZE_BYTES
 
@@ -179,6 +180,10 @@ export class ProgramMemory implements MemoryView {
   readonly #accessed = new Set<number>()
   readonly #written = new Set<number>()
   readonly #dirtyPlanes = new Set<number>()
+  /** Dirty planes' written 4 KiB chunks (may over-approximate after a rollback: extra chunks are unchanged). */
+  readonly #dirtyChunks = new Map<number, number>()
+  /** Planes created since the last takeDirty (exact: additions are undone on rollback). */
+  readonly #freshPlanes = new Set<number>()
   /** Starts of allocations created or freed, in order, with repeats (deduplicated by takeDirty). */
   #dirtyAllocs: number[] = []
   /** Length of #dirtyAllocs when the open transaction began (rollback truncates to it). */
@@ -552,10 +557,17 @@ export class ProgramMemory implements MemoryView {
   takeDirty(): DirtySet {
     if (this.#txn) throw txnError('takeDirty() called inside a transaction')
     const allocations = [...new Set(this.#dirtyAllocs)].sort((a, b) => a - b)
-    const dirty = { planes: sortedKeys(this.#dirtyPlanes), allocations }
+    const planes = sortedKeys(this.#dirtyPlanes)
+    const chunkMasks = new Map<PlaneKey, number>()
+    for (const key of planes) {
+      if (this.#materialized.has(key)) chunkMasks.set(key, this.#dirtyChunks.get(key) ?? 0)
+    }
+    const freshPlanes = planes.filter((key) => this.#freshPlanes.has(key) && this.#materialized.has(key))
     this.#dirtyPlanes.clear()
+    this.#dirtyChunks.clear()
+    this.#freshPlanes.clear()
     this.#dirtyAllocs = []
-    return dirty
+    return { planes, allocations, chunkMasks, freshPlanes }
   }
 
   /** Region index -> type, for regions that exist (persistent state only when no transaction is open). */
@@ -610,6 +622,8 @@ export class ProgramMemory implements MemoryView {
     for (const key of keys) this.#materialized.add(key)
     this.#dirtyAllocs = []
     this.#dirtyPlanes.clear()
+    this.#dirtyChunks.clear()
+    this.#freshPlanes.clear()
   }
 
   /** @internal Whether any live allocation covers plane `key`. */
@@ -771,11 +785,18 @@ export class ProgramMemory implements MemoryView {
    */
   #writablePlane(key: number, offset: number, length: number): Uint8Array {
     let bytes = this.#readablePlane(key)
+    const stack = this.#isStackPlane(key)
     if (bytes === undefined) {
       this.#saveWholePlane(key)
       bytes = new Uint8Array(PLANE_SIZE_BYTES)
       this.#resident.set(key, bytes)
-      if (!this.#isStackPlane(key)) this.#materialized.add(key)
+      if (!stack) {
+        this.#materialized.add(key)
+        if (!this.#freshPlanes.has(key)) {
+          this.#freshPlanes.add(key)
+          if (this.#txn) this.#undo.push(key, UNDO_FRESH_PLANE)
+        }
+      }
     } else if (this.#txn && !this.#wholePlaneSaved.has(key)) {
       const saved = (this.#rangeUndoBytes.get(key) ?? 0) + length
       if (saved > RANGE_UNDO_BYTES_MAX_PER_PLANE) {
@@ -786,7 +807,15 @@ export class ProgramMemory implements MemoryView {
         this.#undoBytes.push({ key, offset, bytes: bytes.slice(offset, offset + length) })
       }
     }
-    if (!this.#isStackPlane(key)) this.#markDirtyPlane(key)
+    if (!stack) {
+      this.#markDirtyPlane(key)
+      if (length > 0) {
+        const first = Math.floor(offset / DIRTY_CHUNK_SIZE_BYTES)
+        const last = Math.floor((offset + length - 1) / DIRTY_CHUNK_SIZE_BYTES)
+        const bits = ((1 << (last + 1)) - 1) & ~((1 << first) - 1)
+        this.#dirtyChunks.set(key, (this.#dirtyChunks.get(key) ?? 0) | bits)
+      }
+    }
     return bytes
   }
 
@@ -1042,6 +1071,10 @@ export class ProgramMemory implements MemoryView {
       const op = log.pop()!
       if (op === UNDO_DIRTY_PLANE) {
         this.#dirtyPlanes.delete(log.pop()!)
+        continue
+      }
+      if (op === UNDO_FRESH_PLANE) {
+        this.#freshPlanes.delete(log.pop()!)
         continue
       }
       if (op === UNDO_REGION_CREATED) {

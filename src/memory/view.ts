@@ -15,6 +15,16 @@ export interface DirtySet {
   readonly planes: readonly PlaneKey[]
   /** Start addresses of allocations created or freed since the last `takeDirty`, ascending. */
   readonly allocations: readonly number[]
+  /**
+   * For each dirty plane that still holds data: a bitmask of its 4 KiB chunks that were written
+   * (bit c = bytes [c * 4096, (c + 1) * 4096)). Chunks outside the mask are unchanged since the last call.
+   */
+  readonly chunkMasks: ReadonlyMap<PlaneKey, number>
+  /**
+   * Dirty planes that were created (or dropped and created again) since the last call: their unmasked chunks
+   * are zeros, not their previous contents.
+   */
+  readonly freshPlanes: readonly PlaneKey[]
 }
 
 export interface MemoryView {

@@ -1,6 +1,7 @@
 /**
  * A plane's hash: a complete binary tree over its 4 KiB chunks, with every node cached so that a write of a
- * few bytes rehashes one chunk and the 4 nodes above it.
+ * few bytes rehashes one chunk and the 4 nodes above it. Which chunks changed comes from memory as a chunk mask
+ * (DirtySet.chunkMasks: bit c = bytes c * 4096 .. c * 4096 + 4095).
  *
  *                         plane root (node 1)
  *                 /                               \
@@ -8,7 +9,7 @@
  *          /        \                           /        \
  *       ...          ...                     ...          ...          (4 levels)
  *   node 16  node 17  ...                          node 30  node 31
- *   chunk 0  chunk 1  ...                          chunk 14 chunk 15   leaf = SHA-256(0x10 || 4,096 bytes)
+ *   chunk 0  chunk 1  ...                          chunk 14 chunk 15   leaf = SHA-256(the chunk's 4,096 bytes)
  *
  * Heap numbering: node i has children 2i and 2i+1; chunk c is node CHUNKS_PER_PLANE + c. All node hashes of
  * one plane live in one array of 32 * 2 * CHUNKS_PER_PLANE bytes (1 KiB), so the children of one level are
@@ -17,18 +18,10 @@
 import { PLANE_SIZE_BYTES } from '../constants.js'
 import { StrataError, assert, describeValue } from '../errors.js'
 import { MerkleErrorCode } from './errors.js'
-import { CHUNKS_PER_PLANE, CHUNK_SIZE_BYTES, CHUNK_TREE_DEPTH, HASH_SIZE_BYTES } from './format.js'
+import { ALL_CHUNKS_MASK, CHUNKS_PER_PLANE, CHUNK_SIZE_BYTES, CHUNK_TREE_DEPTH, HASH_SIZE_BYTES } from './format.js'
 import { HASH_WORDS } from './node_store.js'
 import type { Hasher } from './hasher.js'
-import { chunkLeafInto } from './leaf_hash.js'
-
-/** Bytes written inside one plane: the dirty-chunk hint memory may give (see ProgramCommitment.update). */
-export interface PlaneWrite {
-  /** First byte written, 0..65535. */
-  readonly offset: number
-  /** Bytes written, at least 1; offset + length <= 65,536. */
-  readonly length: number
-}
+import { chunkLeafInto, ZERO_CHUNK_HASH } from './leaf_hash.js'
 
 function checkPlane(bytes: Uint8Array): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== PLANE_SIZE_BYTES) {
@@ -39,38 +32,54 @@ function checkPlane(bytes: Uint8Array): void {
   }
 }
 
-/** Hashes every chunk and inner node of a plane into `nodes` (heap layout, 2 * chunks * 32 bytes). */
-function hashAll(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number, nodes: Uint8Array): void {
-  const chunkCount = bytes.length / chunkSizeBytes
-  for (let c = 0; c < chunkCount; c += 1) {
-    const leaf = (chunkCount + c) * HASH_SIZE_BYTES
-    chunkLeafInto(hasher, bytes.subarray(c * chunkSizeBytes, (c + 1) * chunkSizeBytes), nodes.subarray(leaf, leaf + HASH_SIZE_BYTES))
+/** A node array in heap layout and fixed views of its levels (child level -> parent level), per chunk count. */
+interface Scratch {
+  readonly nodes: Uint8Array
+  readonly levels: readonly { readonly children: Uint8Array; readonly parents: Uint8Array }[]
+}
+const scratchByChunkCount = new Map<number, Scratch>()
+
+function scratchFor(chunkCount: number): Scratch {
+  let scratch = scratchByChunkCount.get(chunkCount)
+  if (scratch === undefined) {
+    const nodes = new Uint8Array(2 * chunkCount * HASH_SIZE_BYTES)
+    const levels = []
+    // The level of width w occupies nodes [w, 2w); its children are the level [2w, 4w) just below.
+    for (let width = chunkCount / 2; width >= 1; width /= 2) {
+      levels.push({
+        children: nodes.subarray(2 * width * HASH_SIZE_BYTES, 4 * width * HASH_SIZE_BYTES),
+        parents: nodes.subarray(width * HASH_SIZE_BYTES, 2 * width * HASH_SIZE_BYTES),
+      })
+    }
+    scratch = { nodes, levels }
+    scratchByChunkCount.set(chunkCount, scratch)
   }
-  // Level of width w occupies nodes [w, 2w); its children are the level [2w, 4w) just below.
-  for (let width = chunkCount / 2; width >= 1; width /= 2) {
-    hasher.hashNodesInto(
-      nodes.subarray(2 * width * HASH_SIZE_BYTES, 4 * width * HASH_SIZE_BYTES),
-      nodes.subarray(width * HASH_SIZE_BYTES, 2 * width * HASH_SIZE_BYTES),
-    )
-  }
+  return scratch
 }
 
 /**
- * The chunk-tree root of a plane cut into chunks of `chunkSizeBytes` (a power of two from 64 to 65,536).
+ * Hashes every chunk and inner node of a plane into a shared scratch array (heap layout) and returns it, valid
+ * until the next call. The views are made once: a fresh view per native call measured a few % of a plane.
+ */
+function hashAll(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number): Uint8Array {
+  const chunkCount = bytes.length / chunkSizeBytes
+  const { nodes, levels } = scratchFor(chunkCount)
+  for (let c = 0; c < chunkCount; c += 1) {
+    chunkLeafInto(hasher, bytes.subarray(c * chunkSizeBytes, (c + 1) * chunkSizeBytes), nodes, (chunkCount + c) * HASH_SIZE_BYTES)
+  }
+  for (const { children, parents } of levels) hasher.hashNodesInto(children, parents)
+  return nodes
+}
+
+/**
+ * The chunk-tree root of a plane cut into chunks of `chunkSizeBytes` (a power of two from 128 to 65,536).
  * Strata commits with CHUNK_SIZE_BYTES; other sizes exist so the benchmark can show why that one was chosen.
  */
 export function planeRootWithChunkSize(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number): Uint8Array {
   checkPlane(bytes)
-  assert(Number.isInteger(Math.log2(chunkSizeBytes)) && chunkSizeBytes >= 64 && chunkSizeBytes <= PLANE_SIZE_BYTES, 'chunk size')
-  const chunkCount = PLANE_SIZE_BYTES / chunkSizeBytes
-  if (chunkCount === 1) {
-    const root = new Uint8Array(HASH_SIZE_BYTES)
-    chunkLeafInto(hasher, bytes, root)
-    return root
-  }
-  const nodes = new Uint8Array(2 * chunkCount * HASH_SIZE_BYTES)
-  hashAll(hasher, bytes, chunkSizeBytes, nodes)
-  return nodes.slice(HASH_SIZE_BYTES, 2 * HASH_SIZE_BYTES)
+  assert(Number.isInteger(Math.log2(chunkSizeBytes)) && chunkSizeBytes >= 128 && chunkSizeBytes <= PLANE_SIZE_BYTES, 'chunk size')
+  // With one chunk the leaf is node 1, the root.
+  return hashAll(hasher, bytes, chunkSizeBytes).slice(HASH_SIZE_BYTES, 2 * HASH_SIZE_BYTES)
 }
 
 /** The root of a plane's chunk tree (its hash, as stored with the plane and checked when it is read back). */
@@ -78,23 +87,20 @@ export function hashPlane(hasher: Hasher, bytes: Uint8Array): Uint8Array {
   return planeRootWithChunkSize(hasher, bytes, CHUNK_SIZE_BYTES)
 }
 
-/** The chunk indexes touched by `writes`, ascending and distinct. Throws on a write outside the plane. */
-export function chunksOfWrites(writes: readonly PlaneWrite[]): number[] {
-  const touched = new Uint8Array(CHUNKS_PER_PLANE)
-  for (const write of writes) {
-    const { offset, length } = write
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 1 || offset + length > PLANE_SIZE_BYTES) {
-      throw new StrataError(
-        MerkleErrorCode.INVALID_ARGUMENT,
-        `a plane write must lie in 0..${PLANE_SIZE_BYTES - 1}, got offset ${describeValue(offset)} length ${describeValue(length)}`,
-      )
-    }
-    const last = Math.floor((offset + length - 1) / CHUNK_SIZE_BYTES)
-    for (let c = Math.floor(offset / CHUNK_SIZE_BYTES); c <= last; c += 1) touched[c] = 1
+/** Throws unless `mask` is a chunk mask of a plane (bit c = chunk c). */
+function checkMask(mask: number): void {
+  if (!Number.isInteger(mask) || mask < 0 || mask > ALL_CHUNKS_MASK) {
+    throw new StrataError(
+      MerkleErrorCode.INVALID_ARGUMENT, `a chunk mask must be an integer in 0..${ALL_CHUNKS_MASK}, got ${describeValue(mask)}`,
+    )
   }
-  const chunks: number[] = []
-  for (let c = 0; c < CHUNKS_PER_PLANE; c += 1) if (touched[c] === 1) chunks.push(c)
-  return chunks
+}
+
+/** Number of chunks set in a mask. */
+export function chunkCount(mask: number): number {
+  let count = 0
+  for (let rest = mask; rest !== 0; rest &= rest - 1) count += 1
+  return count
 }
 
 export class ChunkTree {
@@ -110,27 +116,46 @@ export class ChunkTree {
   /** Hashes a whole plane. */
   static build(hasher: Hasher, bytes: Uint8Array): ChunkTree {
     checkPlane(bytes)
-    const nodes = new Uint8Array(2 * CHUNKS_PER_PLANE * HASH_SIZE_BYTES)
-    hashAll(hasher, bytes, CHUNK_SIZE_BYTES, nodes)
-    return new ChunkTree(nodes)
+    return new ChunkTree(hashAll(hasher, bytes, CHUNK_SIZE_BYTES).slice())
   }
 
   /**
-   * Brings the tree up to date with `bytes`, given which chunks changed (ascending chunk indexes; all of them
-   * if omitted). Only those chunks and their paths are rehashed.
+   * Hashes a plane known to be zeros outside the chunks in `chunkMask` (a plane memory created since the last
+   * commit): the other leaves are the zero-chunk hash, copied, not computed.
    */
-  rehash(hasher: Hasher, bytes: Uint8Array, chunks?: readonly number[]): void {
+  static fromZeros(hasher: Hasher, bytes: Uint8Array, chunkMask: number): ChunkTree {
     checkPlane(bytes)
+    checkMask(chunkMask)
+    const nodes = new Uint8Array(2 * CHUNKS_PER_PLANE * HASH_SIZE_BYTES)
+    for (let c = 0; c < CHUNKS_PER_PLANE; c += 1) {
+      const leaf = (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES
+      if (((chunkMask >> c) & 1) === 1) {
+        chunkLeafInto(hasher, bytes.subarray(c * CHUNK_SIZE_BYTES, (c + 1) * CHUNK_SIZE_BYTES), nodes, leaf)
+      } else {
+        nodes.set(ZERO_CHUNK_HASH, leaf)
+      }
+    }
+    const tree = new ChunkTree(nodes)
+    tree.#hashLevels(hasher)
+    return tree
+  }
+
+  /**
+   * Brings the tree up to date with `bytes`, given the chunks that changed (bit c = chunk c; every chunk if
+   * omitted). Only those chunks and their paths are rehashed.
+   */
+  rehash(hasher: Hasher, bytes: Uint8Array, chunkMask: number = ALL_CHUNKS_MASK): void {
+    checkPlane(bytes)
+    checkMask(chunkMask)
     const nodes = this.#nodes
-    if (chunks === undefined || chunks.length === CHUNKS_PER_PLANE) {
-      hashAll(hasher, bytes, CHUNK_SIZE_BYTES, nodes)
+    if (chunkMask === ALL_CHUNKS_MASK) {
+      nodes.set(hashAll(hasher, bytes, CHUNK_SIZE_BYTES))
       return
     }
     let parents: number[] = []
-    for (const c of chunks) {
-      assert(Number.isInteger(c) && c >= 0 && c < CHUNKS_PER_PLANE, 'chunk index in range')
-      const leaf = (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES
-      chunkLeafInto(hasher, bytes.subarray(c * CHUNK_SIZE_BYTES, (c + 1) * CHUNK_SIZE_BYTES), nodes.subarray(leaf, leaf + HASH_SIZE_BYTES))
+    for (let c = 0; c < CHUNKS_PER_PLANE; c += 1) {
+      if (((chunkMask >> c) & 1) === 0) continue
+      chunkLeafInto(hasher, bytes.subarray(c * CHUNK_SIZE_BYTES, (c + 1) * CHUNK_SIZE_BYTES), nodes, (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES)
       const parent = (CHUNKS_PER_PLANE + c) >> 1
       if (parents[parents.length - 1] !== parent) parents.push(parent)
     }
@@ -170,6 +195,17 @@ export class ChunkTree {
     const words = new Int32Array(CHUNK_TREE_DEPTH * HASH_WORDS)
     this.siblingsInto(chunk, words, 0)
     return new Uint8Array(words.buffer)
+  }
+
+  /** Rehashes every inner level from the leaves, one batched call per level. */
+  #hashLevels(hasher: Hasher): void {
+    const nodes = this.#nodes
+    for (let width = CHUNKS_PER_PLANE / 2; width >= 1; width /= 2) {
+      hasher.hashNodesInto(
+        nodes.subarray(2 * width * HASH_SIZE_BYTES, 4 * width * HASH_SIZE_BYTES),
+        nodes.subarray(width * HASH_SIZE_BYTES, 2 * width * HASH_SIZE_BYTES),
+      )
+    }
   }
 
   /** Writes the chunk's sibling hashes (deepest first, 8 words each) into `words` from `offset`. */

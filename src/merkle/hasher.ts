@@ -12,8 +12,8 @@ export interface Hasher {
   readonly name: string
   /** SHA-256 of `data`, as a new array. */
   digest(data: Uint8Array): Uint8Array
-  /** Writes SHA-256 of `data` into `output[0..32)`. */
-  digestInto(data: Uint8Array, output: Uint8Array): void
+  /** Writes SHA-256 of `data` into `output[offset..offset+32)`. */
+  digestInto(data: Uint8Array, output: Uint8Array, offset: number): void
   /**
    * Inner nodes in bulk: for each 64-byte block i of `input`, writes SHA-256(block) into `output[32i..32i+32)`.
    * `input.length` is a multiple of 64 and `output.length` is half of it.

@@ -13,6 +13,7 @@
  * Portable (no Node imports): the verifier uses the bit functions.
  */
 import { ALLOCATION_KEY_BITS, ALLOCATION_PATH_MULTIPLIER, PLANE_KEY_BITS, PLANE_PATH_MULTIPLIER } from './format.js'
+import { NumericPositionSet, type PositionSet } from './position_set.js'
 
 /** 2^0 .. 2^64 as exact doubles. */
 const POW2: readonly number[] = Array.from({ length: 65 }, (_, i) => 2 ** i)
@@ -72,6 +73,8 @@ export interface KeyPath<K, P, Q> {
   /** The position of the child `bit` of the node at `position`, which sits at `depth`. */
   child(position: P, depth: number, bit: number): P
   equal(a: K, b: K): boolean
+  /** An empty set of positions, of the kind fastest for `P`. */
+  positionSet(): PositionSet<P>
 }
 
 /**
@@ -91,6 +94,7 @@ export function numericKeyPath(keyBits: number, multiplier: number): KeyPath<num
     bit: (pathKey, depth) => pathKeyBit(pathKey, keyBits, depth),
     child: (position, _depth, bit) => 2 * position + bit,
     equal: (a, b) => a === b,
+    positionSet: () => new NumericPositionSet(),
   }
 }
 
@@ -110,5 +114,6 @@ export function bytesKeyPath(keyBytes: number): KeyPath<Uint8Array, string, Uint
       for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false
       return true
     },
+    positionSet: () => new Set<string>(),
   }
 }

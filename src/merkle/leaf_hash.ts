@@ -5,7 +5,7 @@
 import {
   ALLOCATION_LEAF_INPUT_SIZE_BYTES, CODE_ID_SIZE_BYTES, EMPTY_HASH_HEX, HASH_SIZE_BYTES, HashTag,
   MEMORY_ROOT_INPUT_SIZE_BYTES, PLANE_LEAF_INPUT_SIZE_BYTES, PROGRAM_ID_SIZE_BYTES, PROGRAM_LEAF_INPUT_SIZE_BYTES,
-  ZERO_PLANE_ROOT_HEX,
+  ZERO_CHUNK_HASH_HEX, ZERO_PLANE_ROOT_HEX,
 } from './format.js'
 import type { Hasher } from './hasher.js'
 import { hexToBytes } from './hex.js'
@@ -18,11 +18,12 @@ function constant(hex: string): Uint8Array {
 
 /** SHA-256(0x00): the hash of every empty subtree. Treat as read-only. */
 export const EMPTY_HASH: Uint8Array = constant(EMPTY_HASH_HEX)
+/** The leaf of a chunk of zeros. Treat as read-only. */
+export const ZERO_CHUNK_HASH: Uint8Array = constant(ZERO_CHUNK_HASH_HEX)
 /** The root of a plane of zeros; such a plane is committed as absent. Treat as read-only. */
 export const ZERO_PLANE_ROOT: Uint8Array = constant(ZERO_PLANE_ROOT_HEX)
 
 // Scratch inputs, one per layout: hashing is synchronous, so calls never overlap.
-let chunkInput = new Uint8Array(1)
 const planeInput = new Uint8Array(PLANE_LEAF_INPUT_SIZE_BYTES)
 const allocationInput = new Uint8Array(ALLOCATION_LEAF_INPUT_SIZE_BYTES)
 const memoryInput = new Uint8Array(MEMORY_ROOT_INPUT_SIZE_BYTES)
@@ -41,14 +42,9 @@ export function writeUintBE(target: Uint8Array, offset: number, value: number, w
   }
 }
 
-/** Chunk leaf: SHA-256(0x10 || chunk), written into `output[0..32)`. Any chunk length (benchmarks vary it). */
-export function chunkLeafInto(hasher: Hasher, chunk: Uint8Array, output: Uint8Array): void {
-  if (chunkInput.length !== chunk.length + 1) {
-    chunkInput = new Uint8Array(chunk.length + 1)
-    chunkInput[0] = HashTag.CHUNK
-  }
-  chunkInput.set(chunk, 1)
-  hasher.digestInto(chunkInput, output)
+/** Chunk leaf: SHA-256(chunk bytes), untagged (format.ts), written into `output[offset..offset+32)`. */
+export function chunkLeafInto(hasher: Hasher, chunk: Uint8Array, output: Uint8Array, offset: number): void {
+  hasher.digestInto(chunk, output, offset)
 }
 
 /** Plane leaf: SHA-256(0x20 || key u24 || plane root). */

@@ -26,9 +26,9 @@ function loadHashtree(): HashtreeBinding | undefined {
   }
 }
 
-function digestInto(data: Uint8Array, output: Uint8Array): void {
+function digestInto(data: Uint8Array, output: Uint8Array, offset: number): void {
   const digest = cryptoHash('sha256', data, 'binary')
-  for (let i = 0; i < HASH_SIZE_BYTES; i += 1) output[i] = digest.charCodeAt(i)
+  for (let i = 0; i < HASH_SIZE_BYTES; i += 1) output[offset + i] = digest.charCodeAt(i)
 }
 
 function cryptoNodesInto(input: Uint8Array, output: Uint8Array): void {
@@ -45,7 +45,7 @@ function makeNativeHasher(hashtree: HashtreeBinding | undefined): Hasher {
     name: hashtree ? 'native (node:crypto + hashtree)' : 'native (node:crypto)',
     digest(data: Uint8Array): Uint8Array {
       const output = new Uint8Array(HASH_SIZE_BYTES)
-      digestInto(data, output)
+      digestInto(data, output, 0)
       return output
     },
     digestInto,

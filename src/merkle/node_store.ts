@@ -100,17 +100,23 @@ export class MapNodeStore<P, K> implements NodeStore<P, K> {
 const FREE = 0
 const DELETED = -1
 const TABLE_CAPACITY_MIN = 64
+/**
+ * One slot is one 64-byte cache line, read through two views of the same memory:
+ *   float64 [0] position, [1] leaf key      int32 [4] kind, [8..15] hash words
+ */
+const SLOT_FLOATS = 8
+const SLOT_INTS = 16
+const KIND_INT = 4
+const WORDS_INT = 8
 
 /**
- * An open-addressing hash table over typed arrays for numeric positions (>= 1) and numeric leaf keys: one
- * probe sequence over a Float64Array of positions, hashes in one Int32Array (8 words per slot), no object per
- * node and no garbage per update. Linear probing, tombstones on delete, doubled when over half full.
+ * An open-addressing hash table over one ArrayBuffer for numeric positions (>= 1) and numeric leaf keys: a
+ * node's position, kind, key and hash share a cache line, there is no object per node and no garbage per
+ * update. Linear probing, tombstones on delete, rebuilt when over half full.
  */
 export class NumericNodeTable implements NodeStore<number, number> {
-  #positions = new Float64Array(TABLE_CAPACITY_MIN)
-  #kinds = new Uint8Array(TABLE_CAPACITY_MIN)
-  #keys = new Float64Array(TABLE_CAPACITY_MIN)
-  #words = new Int32Array(TABLE_CAPACITY_MIN * HASH_WORDS)
+  #floats = new Float64Array(TABLE_CAPACITY_MIN * SLOT_FLOATS)
+  #ints = new Int32Array(this.#floats.buffer)
   #mask = TABLE_CAPACITY_MIN - 1
   #live = 0
   /** Live plus deleted slots: what lengthens probe sequences. */
@@ -122,14 +128,14 @@ export class NumericNodeTable implements NodeStore<number, number> {
 
   kind(position: number): NodeKind {
     const slot = this.#find(position)
-    return slot < 0 ? NodeKind.EMPTY : (this.#kinds[slot]! as NodeKind)
+    return slot < 0 ? NodeKind.EMPTY : (this.#ints[slot * SLOT_INTS + KIND_INT]! as NodeKind)
   }
 
   read(position: number, words: Int32Array, offset: number): NodeKind {
     const slot = this.#find(position)
     if (slot < 0) return NodeKind.EMPTY
-    const from = this.#words
-    const base = slot * HASH_WORDS
+    const from = this.#ints
+    const base = slot * SLOT_INTS + WORDS_INT
     words[offset] = from[base]!
     words[offset + 1] = from[base + 1]!
     words[offset + 2] = from[base + 2]!
@@ -138,26 +144,26 @@ export class NumericNodeTable implements NodeStore<number, number> {
     words[offset + 5] = from[base + 5]!
     words[offset + 6] = from[base + 6]!
     words[offset + 7] = from[base + 7]!
-    return this.#kinds[slot]! as NodeKind
+    return from[slot * SLOT_INTS + KIND_INT]! as NodeKind
   }
 
   leafKey(position: number): number {
     const slot = this.#find(position)
-    assert(slot >= 0 && this.#kinds[slot] === NodeKind.LEAF, 'leafKey of a leaf position')
-    return this.#keys[slot]!
+    assert(slot >= 0 && this.#ints[slot * SLOT_INTS + KIND_INT] === NodeKind.LEAF, 'leafKey of a leaf position')
+    return this.#floats[slot * SLOT_FLOATS + 1]!
   }
 
   write(position: number, words: Int32Array, offset: number, leafKey: number | undefined): void {
     let slot = this.#find(position)
     if (slot < 0) {
-      if ((this.#used + 1) * 2 > this.#positions.length) this.#rehash(this.#live + 1)
+      if ((this.#used + 1) * 2 > this.#mask + 1) this.#rebuild(this.#live + 1)
       slot = this.#insertSlot(position)
       this.#live += 1
     }
-    this.#kinds[slot] = leafKey === undefined ? NodeKind.INNER : NodeKind.LEAF
-    this.#keys[slot] = leafKey ?? 0
-    const to = this.#words
-    const base = slot * HASH_WORDS
+    this.#floats[slot * SLOT_FLOATS + 1] = leafKey ?? 0
+    const to = this.#ints
+    to[slot * SLOT_INTS + KIND_INT] = leafKey === undefined ? NodeKind.INNER : NodeKind.LEAF
+    const base = slot * SLOT_INTS + WORDS_INT
     to[base] = words[offset]!
     to[base + 1] = words[offset + 1]!
     to[base + 2] = words[offset + 2]!
@@ -171,8 +177,8 @@ export class NumericNodeTable implements NodeStore<number, number> {
   delete(position: number): void {
     const slot = this.#find(position)
     if (slot < 0) return
-    this.#positions[slot] = DELETED
-    this.#kinds[slot] = NodeKind.EMPTY
+    this.#floats[slot * SLOT_FLOATS] = DELETED
+    this.#ints[slot * SLOT_INTS + KIND_INT] = NodeKind.EMPTY
     this.#live -= 1
   }
 
@@ -184,10 +190,10 @@ export class NumericNodeTable implements NodeStore<number, number> {
   }
 
   #find(position: number): number {
-    const positions = this.#positions
+    const floats = this.#floats
     const mask = this.#mask
     for (let slot = this.#start(position); ; slot = (slot + 1) & mask) {
-      const at = positions[slot]!
+      const at = floats[slot * SLOT_FLOATS]!
       if (at === position) return slot
       if (at === FREE) return -1
     }
@@ -195,39 +201,34 @@ export class NumericNodeTable implements NodeStore<number, number> {
 
   /** A slot for a position known to be absent: the first deleted or free slot on its probe sequence. */
   #insertSlot(position: number): number {
-    const positions = this.#positions
+    const floats = this.#floats
     const mask = this.#mask
     for (let slot = this.#start(position); ; slot = (slot + 1) & mask) {
-      const at = positions[slot]!
+      const at = floats[slot * SLOT_FLOATS]!
       if (at === FREE || at === DELETED) {
         if (at === FREE) this.#used += 1
-        positions[slot] = position
+        floats[slot * SLOT_FLOATS] = position
         return slot
       }
     }
   }
 
   /** Rebuilds the table with room for `live` nodes at most a quarter full, dropping deleted slots. */
-  #rehash(live: number): void {
+  #rebuild(live: number): void {
     let capacity = TABLE_CAPACITY_MIN
     while (capacity < live * 4) capacity *= 2
-    const oldPositions = this.#positions
-    const oldKinds = this.#kinds
-    const oldKeys = this.#keys
-    const oldWords = this.#words
-    this.#positions = new Float64Array(capacity)
-    this.#kinds = new Uint8Array(capacity)
-    this.#keys = new Float64Array(capacity)
-    this.#words = new Int32Array(capacity * HASH_WORDS)
+    const oldFloats = this.#floats
+    const oldInts = this.#ints
+    this.#floats = new Float64Array(capacity * SLOT_FLOATS)
+    this.#ints = new Int32Array(this.#floats.buffer)
     this.#mask = capacity - 1
     this.#used = 0
-    for (let old = 0; old < oldPositions.length; old += 1) {
-      const position = oldPositions[old]!
+    for (let old = 0; old < oldFloats.length / SLOT_FLOATS; old += 1) {
+      const position = oldFloats[old * SLOT_FLOATS]!
       if (position === FREE || position === DELETED) continue
       const slot = this.#insertSlot(position)
-      this.#kinds[slot] = oldKinds[old]!
-      this.#keys[slot] = oldKeys[old]!
-      this.#words.set(oldWords.subarray(old * HASH_WORDS, (old + 1) * HASH_WORDS), slot * HASH_WORDS)
+      this.#floats[slot * SLOT_FLOATS + 1] = oldFloats[old * SLOT_FLOATS + 1]!
+      this.#ints.set(oldInts.subarray(old * SLOT_INTS + KIND_INT, (old + 1) * SLOT_INTS), slot * SLOT_INTS + KIND_INT)
     }
   }
 }

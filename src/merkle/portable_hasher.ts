@@ -11,8 +11,8 @@ export const portableHasher: Hasher = {
   digest(data: Uint8Array): Uint8Array {
     return sha256(data)
   },
-  digestInto(data: Uint8Array, output: Uint8Array): void {
-    output.set(sha256(data))
+  digestInto(data: Uint8Array, output: Uint8Array, offset: number): void {
+    output.set(sha256(data), offset)
   },
   hashNodesInto(input: Uint8Array, output: Uint8Array): void {
     const count = input.length / NODE_INPUT_SIZE_BYTES

@@ -14,9 +14,8 @@
  */
 import { ADDRESS_LIMIT } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
-import type { PlaneKey } from '../memory/address.js'
-import type { AllocationRecord, DirtySet, MemoryView } from '../memory/view.js'
-import { ChunkTree, chunksOfWrites, type PlaneWrite } from './chunk_tree.js'
+import type { AllocationRecord, MemoryView } from '../memory/view.js'
+import { ChunkTree, chunkCount } from './chunk_tree.js'
 import { MerkleErrorCode } from './errors.js'
 import {
   ALLOCATION_KEY_BITS, ALLOCATION_PATH_MULTIPLIER, CHUNKS_PER_PLANE, PLANE_KEY_BITS, PLANE_PATH_MULTIPLIER,
@@ -30,13 +29,12 @@ import { SparseMerkleTree, type PathEnd, type SparsePath } from './sparse_tree.j
 
 const PLANE_KEY_LIMIT = 2 ** PLANE_KEY_BITS
 
-/**
- * An optional extension of memory's dirty set: the byte ranges written in each dirty plane since the last
- * `takeDirty`. With it a write of a few bytes rehashes one chunk; without it (or for a plane it omits) the
- * whole plane is rehashed. Correct either way; see docs/merkle.md, "Incremental updates".
- */
-export interface PlaneWriteHint {
-  readonly planeWrites?: ReadonlyMap<PlaneKey, readonly PlaneWrite[]>
+/** What changed in a plane since it was last committed, as memory's DirtySet reports it. */
+export interface PlaneChange {
+  /** Chunks written (bit c = chunk c); every other chunk is unchanged, or zero if `fresh`. */
+  readonly chunkMask: number
+  /** The plane was created since the last commit: chunks outside the mask are zeros. */
+  readonly fresh: boolean
 }
 
 export interface ProgramCommitmentOptions {
@@ -124,17 +122,20 @@ export class ProgramCommitment {
   }
 
   /**
-   * Consumes `view.takeDirty()` and rehashes what it lists: dirty planes (only their written chunks if the
-   * dirty set carries `planeWrites`) and created or freed allocations. Roots are recomputed lazily.
+   * Consumes `view.takeDirty()` and rehashes what it lists: the written chunks of dirty planes (a whole plane
+   * if the dirty set has no chunk mask for it) and created or freed allocations. Roots are recomputed lazily.
    */
   update(view: MemoryView): CommitmentUpdateReport {
-    const dirty: DirtySet & PlaneWriteHint = view.takeDirty()
+    const dirty = view.takeDirty()
+    const fresh = new Set<number>(dirty.freshPlanes)
     let planesHashed = 0
     let chunksHashed = 0
     let planesRemoved = 0
     for (const key of dirty.planes) {
       const wasPresent = this.#chunkTrees.has(key)
-      const chunks = this.updatePlane(key, view.planeBytes(key), dirty.planeWrites?.get(key))
+      const chunkMask = dirty.chunkMasks.get(key)
+      const change = chunkMask === undefined ? undefined : { chunkMask, fresh: fresh.has(key) }
+      const chunks = this.updatePlane(key, view.planeBytes(key), change)
       if (chunks > 0) planesHashed += 1
       chunksHashed += chunks
       if (wasPresent && !this.#chunkTrees.has(key)) planesRemoved += 1
@@ -144,11 +145,11 @@ export class ProgramCommitment {
   }
 
   /**
-   * Commits one plane's current bytes (`undefined`: not materialized). `writes`, if given, must cover every
-   * byte changed since this plane was last committed; only the chunks they touch are rehashed. Returns the
-   * number of chunks hashed.
+   * Commits one plane's current bytes (`undefined`: not materialized). With `change`, only the chunks in its
+   * mask are rehashed (it must cover every chunk changed since this plane was last committed); without, the
+   * whole plane. Returns the number of chunks hashed.
    */
-  updatePlane(key: number, bytes: Uint8Array | undefined, writes?: readonly PlaneWrite[]): number {
+  updatePlane(key: number, bytes: Uint8Array | undefined, change?: PlaneChange): number {
     checkPlaneKey(key)
     if (bytes === undefined) {
       this.#removePlane(key)
@@ -156,15 +157,20 @@ export class ProgramCommitment {
     }
     let tree = this.#chunkTrees.get(key)
     let chunks = CHUNKS_PER_PLANE
-    if (tree === undefined) {
-      tree = ChunkTree.build(this.#hasher, bytes)
-    } else if (writes === undefined) {
-      tree.rehash(this.#hasher, bytes)
+    if (change === undefined) {
+      if (tree === undefined) tree = ChunkTree.build(this.#hasher, bytes)
+      else tree.rehash(this.#hasher, bytes)
+    } else if (change.fresh) {
+      tree = ChunkTree.fromZeros(this.#hasher, bytes, change.chunkMask)
+      chunks = chunkCount(change.chunkMask)
+    } else if (tree !== undefined) {
+      if (change.chunkMask === 0) return 0
+      tree.rehash(this.#hasher, bytes, change.chunkMask)
+      chunks = chunkCount(change.chunkMask)
     } else {
-      const touched = chunksOfWrites(writes)
-      if (touched.length === 0) return 0
-      tree.rehash(this.#hasher, bytes, touched)
-      chunks = touched.length
+      // Committed as absent but not new to memory (an all-zero plane written again, or a commitment that
+      // started late): the old contents are not known here, so hash the whole plane.
+      tree = ChunkTree.build(this.#hasher, bytes)
     }
     if (bytesEqual(tree.rootView(), ZERO_PLANE_ROOT)) {
       this.#removePlane(key)

@@ -21,6 +21,7 @@ import { AssertionFailure, assert } from '../errors.js'
 import { HASH_SIZE_BYTES, NODE_INPUT_SIZE_BYTES } from './format.js'
 import type { Hasher } from './hasher.js'
 import type { KeyPath } from './key_path.js'
+import type { PositionSet } from './position_set.js'
 import { EMPTY_HASH } from './leaf_hash.js'
 import {
   HASH_WORDS, MapNodeStore, NodeKind, hashFromWords, wordsFromHash, type NodeStore,
@@ -52,11 +53,15 @@ export class SparseMerkleTree<K, P, Q = K> {
   readonly #hasher: Hasher
   readonly #store: NodeStore<P, K>
   /**
-   * Inner positions whose hash is stale, by depth, queued by every update that passed through them (so one
-   * position may be queued several times; `root()` hashes it once). A stale inner node keeps its old value in
-   * the store until `root()` replaces it.
+   * Inner positions whose hash is stale, by depth, each queued once per batch (`#queued`). A stale inner node
+   * keeps its old value in the store until `root()` replaces it.
    */
   readonly #pending: P[][] = []
+  /**
+   * The positions queued since the last `root()`. Every queued position's ancestors are queued too, so along
+   * one path the queued nodes are a prefix: an update stops asking once it meets the first unqueued one.
+   */
+  readonly #queued: PositionSet<P>
   /** Live entries of each `#pending` array (truncating an array measured slower than keeping a count). */
   readonly #pendingCount: number[] = []
   #pendingDepthMax = -1
@@ -81,6 +86,7 @@ export class SparseMerkleTree<K, P, Q = K> {
     this.#hasher = hasher
     this.#store = store
     this.#pathWords = new Int32Array(path.keyBits * HASH_WORDS)
+    this.#queued = path.positionSet()
   }
 
   /** Inserts or replaces the leaf for `key`. `leafHash` must commit to `key` (leaf_hash.ts). */
@@ -93,6 +99,7 @@ export class SparseMerkleTree<K, P, Q = K> {
     const pathKey = path.pathKey(key)
     let position = path.root
     let depth = 0
+    let sharesQueued = true
     for (;;) {
       const kind = store.kind(position)
       if (kind === NodeKind.EMPTY) {
@@ -100,7 +107,10 @@ export class SparseMerkleTree<K, P, Q = K> {
         return
       }
       if (kind === NodeKind.INNER) {
-        this.#markPending(position, depth)
+        if (!(sharesQueued && this.#queued.has(position))) {
+          sharesQueued = false
+          this.#markPending(position, depth)
+        }
         position = path.child(position, depth, path.bit(pathKey, depth))
         depth += 1
         continue
@@ -116,13 +126,13 @@ export class SparseMerkleTree<K, P, Q = K> {
       const otherPathKey = path.pathKey(other)
       while (path.bit(pathKey, depth) === path.bit(otherPathKey, depth)) {
         store.write(position, PENDING_WORDS, 0, undefined)
-        this.#markPending(position, depth)
+        this.#markPendingOnce(position, depth)
         position = path.child(position, depth, path.bit(pathKey, depth))
         depth += 1
         if (depth >= path.keyBits) throw new AssertionFailure('two distinct keys share every path bit')
       }
       store.write(position, PENDING_WORDS, 0, undefined)
-      this.#markPending(position, depth)
+      this.#markPendingOnce(position, depth)
       store.write(path.child(position, depth, path.bit(pathKey, depth)), scratch, 0, key)
       store.write(path.child(position, depth, path.bit(otherPathKey, depth)), scratch, HASH_WORDS, other)
       return
@@ -172,7 +182,7 @@ export class SparseMerkleTree<K, P, Q = K> {
       }
       store.write(inner[top]!, this.#scratch, 0, siblingKey)
     }
-    for (let d = 0; d < top; d += 1) this.#markPending(inner[d]!, d)
+    for (let d = 0; d < top; d += 1) this.#markPendingOnce(inner[d]!, d)
     return true
   }
 
@@ -210,15 +220,9 @@ export class SparseMerkleTree<K, P, Q = K> {
       const inputWords = this.#inputWords
       const positions = this.#positions
       const checkInner = this.#deletedSinceRoot
-      // One queued position (a single path) needs no deduplication; more may repeat a shared ancestor.
-      const seen = pending > 1 ? new Set<P>() : undefined
       let count = 0
       for (let p = 0; p < pending; p += 1) {
         const position = level[p]!
-        if (seen !== undefined) {
-          if (seen.has(position)) continue
-          seen.add(position)
-        }
         // A later delete may have emptied this position or hoisted a leaf into it.
         if (checkInner && store.kind(position) !== NodeKind.INNER) continue
         const base = count * WORDS_PER_INPUT
@@ -244,6 +248,7 @@ export class SparseMerkleTree<K, P, Q = K> {
     }
     this.#pendingDepthMax = -1
     this.#deletedSinceRoot = false
+    this.#queued.clear()
     if (this.#rootStale) {
       this.#rootStale = false
       const kind = store.read(path.root, this.#scratch, 0)
@@ -299,7 +304,13 @@ export class SparseMerkleTree<K, P, Q = K> {
     return { depth, end }
   }
 
+  #markPendingOnce(position: P, depth: number): void {
+    if (!this.#queued.has(position)) this.#markPending(position, depth)
+  }
+
+  /** Queues a position not queued yet. */
   #markPending(position: P, depth: number): void {
+    this.#queued.add(position)
     let level = this.#pending[depth]
     if (level === undefined) {
       level = []

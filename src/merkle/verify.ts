@@ -200,7 +200,7 @@ function verifyRange(
       }
       const path = siblings(entry.siblings, `plane ${key} chunk ${index} siblings`, CHUNK_TREE_DEPTH)
       if (path.length !== CHUNK_TREE_DEPTH * HASH_SIZE_BYTES) reject(`plane ${key} chunk ${index} needs ${CHUNK_TREE_DEPTH} siblings`)
-      chunkLeafInto(hasher, chunk, chunkRoot)
+      chunkLeafInto(hasher, chunk, chunkRoot, 0)
       const root = climb(hasher, chunkRoot, path, (d) => (index >> (CHUNK_TREE_DEPTH - 1 - d)) & 1)
       if (planeRoot === undefined) planeRoot = root
       else if (!bytesEqual(root, planeRoot)) reject(`plane ${key}: chunk ${index} leads to another plane root`)

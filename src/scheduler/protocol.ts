@@ -32,12 +32,18 @@ export interface StreamTask {
   readonly codes: readonly { readonly codeId: CodeId; readonly blob: Uint8Array }[]
 }
 
-/** One plane's change: new bytes and their commitment root, or null bytes when the plane was dropped. */
+/**
+ * One plane's change in a cycle: only the 4 KiB chunks that were written travel, with the plane's new commitment
+ * root (computed in the stream, so hashing runs in parallel and rehashes only those chunks).
+ */
 export interface PlaneChange {
   readonly key: number
-  readonly bytes: Uint8Array | null
-  /** hashPlane(bytes), computed in the stream so that hashing runs in parallel. */
+  /** The plane's chunk-tree root, or null when the plane was dropped. */
   readonly root: Uint8Array | null
+  /** The plane was created this cycle: its chunks not listed are zeros (not what was committed before). */
+  readonly fresh: boolean
+  /** [chunk index, 4,096 bytes] for every written chunk, ascending. */
+  readonly chunks: readonly (readonly [number, Uint8Array])[]
 }
 
 /** The memory changes of one program in one cycle. */
@@ -63,9 +69,9 @@ export interface StreamResult {
 const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false })
 
 /**
- * A result as it crosses threads: plane bytes travel as their own ArrayBuffers in the transfer list (moved, not
- * copied or packed: a cycle can dirty thousands of 64 KiB planes), everything else as one msgpack header in
- * which each plane's bytes are replaced by its index in `buffers`.
+ * A result as it crosses threads: chunk bytes travel as their own ArrayBuffers in the transfer list (moved, not
+ * copied or packed: a cycle can dirty thousands of chunks), everything else as one msgpack header in which each
+ * chunk's bytes are replaced by its index in `buffers`.
  */
 export interface EncodedResult {
   readonly header: Uint8Array
@@ -76,15 +82,16 @@ export function encodeResult(result: StreamResult): EncodedResult {
   const buffers: ArrayBuffer[] = []
   const deltas = result.deltas.map((delta) => ({
     ...delta,
-    planes: delta.planes.map((plane) => {
-      if (plane.bytes === null) return plane
-      const bytes = plane.bytes
-      // Planes are fresh copies (stream_executor slices them), so each owns exactly its buffer.
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-        ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
-      buffers.push(own)
-      return { ...plane, bytes: buffers.length - 1 }
-    }),
+    planes: delta.planes.map((plane) => ({
+      ...plane,
+      chunks: plane.chunks.map(([index, bytes]) => {
+        // Chunks are fresh copies (stream_executor slices them), so each owns exactly its buffer.
+        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+          ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
+        buffers.push(own)
+        return [index, buffers.length - 1]
+      }),
+    })),
   }))
   return { header: encodeMessage({ ...result, deltas } as unknown as StreamResult), buffers }
 }
@@ -92,8 +99,10 @@ export function encodeResult(result: StreamResult): EncodedResult {
 export function decodeResult(encoded: EncodedResult): StreamResult {
   const result = revive(packr.unpack(encoded.header)) as StreamResult
   for (const delta of result.deltas) {
-    for (const plane of delta.planes as unknown as { bytes: unknown }[]) {
-      if (typeof plane.bytes === 'number') plane.bytes = new Uint8Array(encoded.buffers[plane.bytes]!)
+    for (const plane of delta.planes) {
+      for (const chunk of plane.chunks as unknown as [number, unknown][]) {
+        chunk[1] = new Uint8Array(encoded.buffers[chunk[1] as number]!)
+      }
     }
   }
   return result

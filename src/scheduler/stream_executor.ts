@@ -6,7 +6,9 @@
 import type { GasSchedule } from '../gas/schedule.js'
 import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory } from '../memory/program_memory.js'
-import { hashPlane, nativeHasher } from '../merkle/index.js'
+import { DIRTY_CHUNK_SIZE_BYTES } from '../constants.js'
+import { assert } from '../errors.js'
+import { CHUNK_SIZE_BYTES, ChunkTree, nativeHasher } from '../merkle/index.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import { executeMessage, type JournalEntry } from '../program/executor.js'
@@ -21,11 +23,15 @@ export interface StreamExecutorOptions {
   readonly messageTimeoutMs?: number
 }
 
+assert(CHUNK_SIZE_BYTES === DIRTY_CHUNK_SIZE_BYTES, 'memory tracks dirty bytes in Merkle chunks')
+
 export class StreamExecutor {
   readonly #options: StreamExecutorOptions
   readonly #blobs = new Map<CodeId, Uint8Array>()
   readonly #codes = new Map<CodeId, LoadedCode>()
   readonly #memories = new Map<ProgramId, ProgramMemory>()
+  /** Chunk trees of resident planes, so a cycle rehashes only the chunks it wrote. */
+  readonly #trees = new Map<ProgramId, Map<number, ChunkTree>>()
 
   constructor(options: StreamExecutorOptions) {
     this.#options = options
@@ -33,9 +39,9 @@ export class StreamExecutor {
 
   /** Runs one stream task: discard, preload, execute the batch, and collect every touched program's delta. */
   run(task: StreamTask, onMessage?: (index: number) => void): StreamResult {
-    for (const programId of task.drop) this.#memories.delete(programId)
+    for (const programId of task.drop) this.#forget(programId)
     for (const { codeId, blob } of task.codes) this.#blobs.set(codeId, blob)
-    for (const image of task.preload) this.#memories.set(image.programId, this.#restore(image))
+    for (const image of task.preload) this.preload(image)
     const records = new Map(task.records.map((r) => [r.id, r]))
     const entries = this.executeBatch(task.messages, records, task.cycle, onMessage)
     return { stream: task.stream, entries, deltas: this.collectDeltas(entries) }
@@ -76,17 +82,37 @@ export class StreamExecutor {
     for (const [programId, exited] of touched) {
       const memory = this.#memories.get(programId)
       if (exited) {
-        this.#memories.delete(programId)
+        this.#forget(programId)
         deltas.push({ programId, dropped: true, meta: new Uint8Array(0), planes: [], allocations: [] })
         continue
       }
       if (memory === undefined) continue
       const dirty = memory.takeDirty()
       if (dirty.planes.length === 0 && dirty.allocations.length === 0) continue
+      let trees = this.#trees.get(programId)
+      if (trees === undefined) {
+        trees = new Map()
+        this.#trees.set(programId, trees)
+      }
+      const fresh = new Set(dirty.freshPlanes)
       const planes: PlaneChange[] = dirty.planes.map((key) => {
         const bytes = memory.planeBytes(key)
-        return bytes === undefined ? { key, bytes: null, root: null }
-          : { key, bytes: bytes.slice(), root: hashPlane(nativeHasher, bytes) }
+        if (bytes === undefined) {
+          trees!.delete(key)
+          return { key, root: null, fresh: false, chunks: [] }
+        }
+        const mask = dirty.chunkMasks.get(key) ?? 0
+        const indexes: number[] = []
+        for (let c = 0; mask >>> c !== 0; c += 1) if ((mask >>> c) & 1) indexes.push(c)
+        let tree = trees!.get(key)
+        if (tree === undefined || fresh.has(key)) {
+          tree = ChunkTree.build(nativeHasher, bytes)
+          trees!.set(key, tree)
+        } else {
+          tree.rehash(nativeHasher, bytes, indexes)
+        }
+        const chunks = indexes.map((c) => [c, bytes.slice(c * DIRTY_CHUNK_SIZE_BYTES, (c + 1) * DIRTY_CHUNK_SIZE_BYTES)] as const)
+        return { key, root: tree.root(), fresh: fresh.has(key), chunks }
       })
       const allocations = dirty.allocations.map((address) => [address, memory.allocationAt(address) ?? 0] as const)
       deltas.push({ programId, dropped: false, meta: encodeMemoryMetadata(memory), planes, allocations })
@@ -104,7 +130,13 @@ export class StreamExecutor {
 
   /** Puts a program's committed memory in place (the stream did not hold it). */
   preload(image: ProgramImage): void {
+    this.#forget(image.programId)
     this.#memories.set(image.programId, this.#restore(image))
+  }
+
+  #forget(programId: ProgramId): void {
+    this.#memories.delete(programId)
+    this.#trees.delete(programId)
   }
 
   addCode(codeId: CodeId, blob: Uint8Array): void {

@@ -3,6 +3,7 @@
  * of each materialized plane, updated from stream deltas when a cycle commits. Streams that lack a program get
  * its image; reads through the Runtime decode from it, so they always see the last committed cycle.
  */
+import { DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES } from '../constants.js'
 import { decodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory, type ProgramMemoryOptions } from '../memory/program_memory.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
@@ -49,8 +50,16 @@ export class MemoryImage {
     entry.meta = delta.meta
     entry.view = undefined
     for (const plane of delta.planes) {
-      if (plane.bytes === null) entry.planes.delete(plane.key)
-      else entry.planes.set(plane.key, plane.bytes)
+      if (plane.root === null) {
+        entry.planes.delete(plane.key)
+        continue
+      }
+      let bytes = plane.fresh ? undefined : entry.planes.get(plane.key)
+      if (bytes === undefined) {
+        bytes = new Uint8Array(PLANE_SIZE_BYTES)
+        entry.planes.set(plane.key, bytes)
+      }
+      for (const [index, chunk] of plane.chunks) bytes.set(chunk, index * DIRTY_CHUNK_SIZE_BYTES)
     }
   }
 

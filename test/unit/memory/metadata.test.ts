@@ -37,7 +37,7 @@ describe('memory metadata', () => {
   it('is not dirty after restore', () => {
     const original = populated()
     const restored = decodeMemoryMetadata(encodeMemoryMetadata(original), { planeSource: (k) => original.planeBytes(k)! })
-    expect(restored.takeDirty()).toEqual({ planes: [], allocations: [] })
+    expect(restored.takeDirty()).toEqual({ planes: [], allocations: [], chunkMasks: new Map(), freshPlanes: [] })
   })
 
   it('refuses to encode inside a transaction', () => {

@@ -87,7 +87,7 @@ describe('ProgramMemory allocation', () => {
     memory.takeDirty()
     memory.free(a)
     expect(memory.planeKeys()).toEqual([])
-    expect(memory.takeDirty()).toEqual({ planes: [0], allocations: [a] })
+    expect(memory.takeDirty()).toEqual({ planes: [0], allocations: [a], chunkMasks: new Map(), freshPlanes: [] })
   })
 
   it('never stores a plane that was only allocated, not written', () => {
@@ -120,7 +120,7 @@ describe('ProgramMemory stack', () => {
     memory.commit()
     expect(memory.regions()).toEqual([])
     expect(memory.stats().planesInUse).toBe(0)
-    expect(memory.takeDirty()).toEqual({ planes: [], allocations: [] })
+    expect(memory.takeDirty()).toEqual({ planes: [], allocations: [], chunkMasks: new Map(), freshPlanes: [] })
   })
 })
 
@@ -224,7 +224,7 @@ describe('ProgramMemory transactions', () => {
     memory.alloc(16, RegionType.STATIC)
     memory.rollback()
     expect(observeState(memory)).toEqual(before)
-    expect(memory.takeDirty()).toEqual({ planes: [], allocations: [] })
+    expect(memory.takeDirty()).toEqual({ planes: [], allocations: [], chunkMasks: new Map(), freshPlanes: [] })
     expect(memory.load(keep, 500)).toEqual(bytes(500, 1))
     expect(memory.load(victim + 66_000, 100)).toEqual(bytes(100, 2))
     // The allocator behaves as if the rolled-back message never ran.
@@ -312,5 +312,31 @@ describe('ProgramMemory views', () => {
     const used = memory.gas.used
     expect(memory.readRaw(a, 16)).toEqual(Uint8Array.from([6, 6, 6, 6, 6, 6, 6, 6, 0, 0, 0, 0, 0, 0, 0, 0]))
     expect(memory.gas.used).toBe(used)
+  })
+})
+
+describe('ProgramMemory dirty chunks', () => {
+  it('reports the written 4 KiB chunks of each dirty plane, and which planes are new', () => {
+    const memory = new ProgramMemory()
+    const a = memory.alloc(PLANE_SIZE_BYTES)
+    memory.store(a + 10, bytes(4, 1))
+    memory.store(a + 4096 * 3 + 4090, bytes(10, 1))
+    expect(memory.takeDirty()).toMatchObject({ planes: [0], chunkMasks: new Map([[0, 0b11001]]), freshPlanes: [0] })
+    memory.store(a + 4096 * 15, bytes(1, 2))
+    expect(memory.takeDirty()).toMatchObject({ planes: [0], chunkMasks: new Map([[0, 1 << 15]]), freshPlanes: [] })
+  })
+
+  it('a rolled-back message leaves no fresh plane behind', () => {
+    const memory = new ProgramMemory()
+    const a = memory.alloc(2 * PLANE_SIZE_BYTES)
+    memory.store(a, bytes(4, 1))
+    memory.takeDirty()
+    memory.begin()
+    memory.store(a + PLANE_SIZE_BYTES, bytes(4, 1))
+    memory.store(a, bytes(4, 9))
+    memory.rollback()
+    const dirty = memory.takeDirty()
+    expect(dirty.freshPlanes).toEqual([])
+    expect(dirty.planes).toEqual([])
   })
 })
