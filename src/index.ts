@@ -27,3 +27,7 @@ export {
   type RuntimeOptions, type RuntimeEvents, type CycleReport, type SendInput, type CreateProgramInput,
   type QueryResult, type ProgramView, type MailboxEntry,
 } from './scheduler/index.js'
+export {
+  verifyProof, MerkleErrorCode, EMPTY_STATE_ROOT_HEX, PROOF_FORMAT,
+  type RangeProof, type AbsenceProof, type MerkleProof, type VerifyResult,
+} from './merkle/index.js'

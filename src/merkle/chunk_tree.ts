@@ -87,6 +87,33 @@ export function hashPlane(hasher: Hasher, bytes: Uint8Array): Uint8Array {
   return planeRootWithChunkSize(hasher, bytes, CHUNK_SIZE_BYTES)
 }
 
+/**
+ * Which chunks of a plane changed: a chunk mask (bit c = chunk c, as memory's DirtySet.chunkMasks) or a list
+ * of chunk indexes.
+ */
+export type ChunkSelection = number | readonly number[]
+
+/** The mask of a chunk selection; throws on indexes or masks outside the plane. */
+export function chunkMaskOf(chunks: ChunkSelection): number {
+  if (typeof chunks === 'number') {
+    checkMask(chunks)
+    return chunks
+  }
+  if (!Array.isArray(chunks)) {
+    throw new StrataError(MerkleErrorCode.INVALID_ARGUMENT, `chunks must be a mask or an array of indexes, got ${describeValue(chunks)}`)
+  }
+  let mask = 0
+  for (const c of chunks) {
+    if (!Number.isInteger(c) || c < 0 || c >= CHUNKS_PER_PLANE) {
+      throw new StrataError(
+        MerkleErrorCode.INVALID_ARGUMENT, `a chunk index must be an integer in 0..${CHUNKS_PER_PLANE - 1}, got ${describeValue(c)}`,
+      )
+    }
+    mask |= 1 << c
+  }
+  return mask
+}
+
 /** Throws unless `mask` is a chunk mask of a plane (bit c = chunk c). */
 function checkMask(mask: number): void {
   if (!Number.isInteger(mask) || mask < 0 || mask > ALL_CHUNKS_MASK) {
@@ -123,9 +150,9 @@ export class ChunkTree {
    * Hashes a plane known to be zeros outside the chunks in `chunkMask` (a plane memory created since the last
    * commit): the other leaves are the zero-chunk hash, copied, not computed.
    */
-  static fromZeros(hasher: Hasher, bytes: Uint8Array, chunkMask: number): ChunkTree {
+  static fromZeros(hasher: Hasher, bytes: Uint8Array, chunks: ChunkSelection): ChunkTree {
     checkPlane(bytes)
-    checkMask(chunkMask)
+    const chunkMask = chunkMaskOf(chunks)
     const nodes = new Uint8Array(2 * CHUNKS_PER_PLANE * HASH_SIZE_BYTES)
     for (let c = 0; c < CHUNKS_PER_PLANE; c += 1) {
       const leaf = (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES
@@ -141,12 +168,12 @@ export class ChunkTree {
   }
 
   /**
-   * Brings the tree up to date with `bytes`, given the chunks that changed (bit c = chunk c; every chunk if
-   * omitted). Only those chunks and their paths are rehashed.
+   * Brings the tree up to date with `bytes`, given the chunks that changed (a mask or a list of indexes; every
+   * chunk if omitted). Only those chunks and their paths are rehashed.
    */
-  rehash(hasher: Hasher, bytes: Uint8Array, chunkMask: number = ALL_CHUNKS_MASK): void {
+  rehash(hasher: Hasher, bytes: Uint8Array, chunks: ChunkSelection = ALL_CHUNKS_MASK): void {
     checkPlane(bytes)
-    checkMask(chunkMask)
+    const chunkMask = chunkMaskOf(chunks)
     const nodes = this.#nodes
     if (chunkMask === ALL_CHUNKS_MASK) {
       nodes.set(hashAll(hasher, bytes, CHUNK_SIZE_BYTES))

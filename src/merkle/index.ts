@@ -14,7 +14,9 @@ export {
   allocationLeafHash, chunkLeafInto, EMPTY_HASH, memoryRootHash, planeLeafHash, programLeafHash, ZERO_CHUNK_HASH,
   ZERO_PLANE_ROOT,
 } from './leaf_hash.js'
-export { ChunkTree, chunkCount, hashPlane, planeRootWithChunkSize } from './chunk_tree.js'
+export {
+  ChunkTree, chunkCount, chunkMaskOf, hashPlane, planeRootWithChunkSize, type ChunkSelection,
+} from './chunk_tree.js'
 export {
   allocationPathKey, bytesKeyBit, bytesKeyPath, numericKeyPath, pathKeyBit, pathKeyOf, planePathKey, type KeyPath,
 } from './key_path.js'

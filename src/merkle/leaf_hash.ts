@@ -33,6 +33,11 @@ allocationInput[0] = HashTag.ALLOCATION
 memoryInput[0] = HashTag.MEMORY
 programInput[0] = HashTag.PROGRAM
 
+/** Copies a 32-byte hash into `target` at `offset` (a byte loop: TypedArray.set of 32 bytes measured ~3x slower). */
+function put32(target: Uint8Array, offset: number, hash: Uint8Array): void {
+  for (let i = 0; i < HASH_SIZE_BYTES; i += 1) target[offset + i] = hash[i]!
+}
+
 /** Writes an unsigned integer below 2^(8 * width) big-endian (`value` may exceed 2^32: no bit operators). */
 export function writeUintBE(target: Uint8Array, offset: number, value: number, width: number): void {
   let rest = value
@@ -49,8 +54,10 @@ export function chunkLeafInto(hasher: Hasher, chunk: Uint8Array, output: Uint8Ar
 
 /** Plane leaf: SHA-256(0x20 || key u24 || plane root). */
 export function planeLeafHash(hasher: Hasher, key: number, planeRoot: Uint8Array): Uint8Array {
-  writeUintBE(planeInput, 1, key, 3)
-  planeInput.set(planeRoot, 4)
+  planeInput[1] = key >>> 16
+  planeInput[2] = (key >>> 8) & 0xff
+  planeInput[3] = key & 0xff
+  put32(planeInput, 4, planeRoot)
   return hasher.digest(planeInput)
 }
 
@@ -63,8 +70,8 @@ export function allocationLeafHash(hasher: Hasher, address: number, sizeBytes: n
 
 /** Memory root: SHA-256(0x22 || planes root || allocations root). */
 export function memoryRootHash(hasher: Hasher, planesRoot: Uint8Array, allocationsRoot: Uint8Array): Uint8Array {
-  memoryInput.set(planesRoot, 1)
-  memoryInput.set(allocationsRoot, 1 + HASH_SIZE_BYTES)
+  put32(memoryInput, 1, planesRoot)
+  put32(memoryInput, 1 + HASH_SIZE_BYTES, allocationsRoot)
   return hasher.digest(memoryInput)
 }
 
@@ -72,9 +79,9 @@ export function memoryRootHash(hasher: Hasher, planesRoot: Uint8Array, allocatio
 export function programLeafHash(
   hasher: Hasher, programId: Uint8Array, codeId: Uint8Array, status: number, memoryRoot: Uint8Array,
 ): Uint8Array {
-  programInput.set(programId, 1)
-  programInput.set(codeId, 1 + PROGRAM_ID_SIZE_BYTES)
+  put32(programInput, 1, programId)
+  put32(programInput, 1 + PROGRAM_ID_SIZE_BYTES, codeId)
   programInput[1 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES] = status
-  programInput.set(memoryRoot, 2 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES)
+  put32(programInput, 2 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES, memoryRoot)
   return hasher.digest(programInput)
 }

@@ -4,14 +4,15 @@
  * EMPTY_HASH; any other subtree is an inner node SHA-256(left || right). The shape is canonical (it depends
  * only on the set of keys), so equal contents give equal roots whatever the order of updates.
  *
- *   keys 0b000, 0b010, 0b110 (3 bits, LSB first)       root = H(A, EMPTY)
- *                 root                                  A    = H(leaf 000, B)
- *               /      \                                B    = H(leaf 010, leaf 110)
- *            A           EMPTY        <- bit 0
- *          /   \
- *   leaf 000     B                    <- bit 1
+ *   three keys whose path bits are 000, 001 and 011 (bit 0 is the root's choice):
+ *
+ *                    root                    root = H(A || EMPTY)
+ *                  /      \                  A    = H(B || leaf 011)
+ *                A          EMPTY    bit 0   B    = H(leaf 000 || leaf 001)
  *              /   \
- *       leaf 010   leaf 110           <- bit 2
+ *             B     leaf 011         bit 1   leaf 011 sits at depth 2: it is alone under A's right child
+ *           /   \
+ *    leaf 000   leaf 001             bit 2
  *
  * A leaf hash commits to its full key (see leaf_hash.ts), so a leaf placed high still names its key. An update
  * touches only its path: O(depth) node reads, and hashing is deferred to `root()`, which hashes every changed
@@ -78,6 +79,7 @@ export class SparseMerkleTree<K, P, Q = K> {
   #output1 = this.#output.subarray(0, HASH_SIZE_BYTES)
   #positions: P[] = []
   readonly #scratch = new Int32Array(2 * HASH_WORDS)
+  readonly #carry = new Int32Array(HASH_WORDS)
   /** Sibling words gathered by `path`, root first: one hash per level a key can descend. */
   readonly #pathWords: Int32Array
 
@@ -211,6 +213,10 @@ export class SparseMerkleTree<K, P, Q = K> {
   root(): Uint8Array {
     const path = this.#path
     const store = this.#store
+    // On a single path, the node hashed at one level is a child at the next: it is kept in `carry` instead of
+    // being read back from the store (one table lookup less per level).
+    const carry = this.#carry
+    let lastPosition: P | undefined
     for (let depth = this.#pendingDepthMax; depth >= 0; depth -= 1) {
       const level = this.#pending[depth]
       const pending = this.#pendingCount[depth] ?? 0
@@ -218,6 +224,7 @@ export class SparseMerkleTree<K, P, Q = K> {
       this.#pendingCount[depth] = 0
       this.#reserve(pending)
       const inputWords = this.#inputWords
+      const outputWords = this.#outputWords
       const positions = this.#positions
       const checkInner = this.#deletedSinceRoot
       let count = 0
@@ -226,24 +233,29 @@ export class SparseMerkleTree<K, P, Q = K> {
         // A later delete may have emptied this position or hoisted a leaf into it.
         if (checkInner && store.kind(position) !== NodeKind.INNER) continue
         const base = count * WORDS_PER_INPUT
-        if (store.read(path.child(position, depth, 0), inputWords, base) === NodeKind.EMPTY) {
-          inputWords.set(EMPTY_WORDS, base)
-        }
-        if (store.read(path.child(position, depth, 1), inputWords, base + HASH_WORDS) === NodeKind.EMPTY) {
-          inputWords.set(EMPTY_WORDS, base + HASH_WORDS)
+        for (let bit = 0; bit < 2; bit += 1) {
+          const child = path.child(position, depth, bit)
+          const at = base + bit * HASH_WORDS
+          if (child === lastPosition) {
+            for (let w = 0; w < HASH_WORDS; w += 1) inputWords[at + w] = carry[w]!
+          } else if (store.read(child, inputWords, at) === NodeKind.EMPTY) {
+            inputWords.set(EMPTY_WORDS, at)
+          }
         }
         positions[count] = position
         count += 1
       }
+      lastPosition = undefined
       if (count === 0) continue
       if (count === 1) {
         this.#hasher.hashNodesInto(this.#input1, this.#output1)
+        for (let w = 0; w < HASH_WORDS; w += 1) carry[w] = outputWords[w]!
+        lastPosition = positions[0]
       } else {
         this.#hasher.hashNodesInto(
           this.#input.subarray(0, count * NODE_INPUT_SIZE_BYTES), this.#output.subarray(0, count * HASH_SIZE_BYTES),
         )
       }
-      const outputWords = this.#outputWords
       for (let i = 0; i < count; i += 1) store.write(positions[i]!, outputWords, i * HASH_WORDS, undefined)
     }
     this.#pendingDepthMax = -1

@@ -33,13 +33,13 @@ export interface StreamTask {
 }
 
 /**
- * One plane's change in a cycle: only the 4 KiB chunks that were written travel, with the plane's new commitment
- * root (computed in the stream, so hashing runs in parallel and rehashes only those chunks).
+ * One plane's change in a cycle: only the 4 KiB chunks that were written travel; the main thread patches them
+ * into the committed plane and rehashes just those chunks in the program's commitment.
  */
 export interface PlaneChange {
   readonly key: number
-  /** The plane's chunk-tree root, or null when the plane was dropped. */
-  readonly root: Uint8Array | null
+  /** The plane was dropped (its last allocation freed, or compacted away). */
+  readonly dropped: boolean
   /** The plane was created this cycle: its chunks not listed are zeros (not what was committed before). */
   readonly fresh: boolean
   /** [chunk index, 4,096 bytes] for every written chunk, ascending. */

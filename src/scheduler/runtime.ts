@@ -22,6 +22,10 @@ import { bundleProgram } from '../program/bundle.js'
 import { ExecutionResult, timeoutEntry, type JournalEntry, type MessageOutcome } from '../program/executor.js'
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
 import { loadCode } from '../program/sandbox.js'
+import {
+  ProgramCommitment, StateCommitment, bytesToHex, proveAbsence, proveRange, type AbsenceProof, type RangeProof,
+} from '../merkle/index.js'
+import { PROGRAM_STATUS_CODE } from '../program/records.js'
 import { MemoryImage } from '../store/memory_image.js'
 import { CycleEffects, applyEntry, beginCycle } from './apply.js'
 import { streamOf } from './assign.js'
@@ -30,6 +34,9 @@ import { StreamPool, defaultStreamCount } from './pool.js'
 import type { MemoryDelta, StreamResult, StreamTask } from './protocol.js'
 import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
+
+/** The commitment of an empty memory (a program that never wrote, or one that exited). */
+const EMPTY_MEMORY = new ProgramCommitment()
 
 /** The user that creates programs when `createProgram` names no source. */
 export const DEFAULT_USER_ID = '0000000000000000000000000000000000000000000000000000000000000001' as UserId
@@ -62,6 +69,10 @@ export interface RuntimeOptions {
 
 export interface CycleReport {
   readonly cycle: number
+  /** The state root after this cycle (hex): commits to every program's id, code, status and memory. */
+  readonly stateRoot: string
+  /** Planes whose bytes changed or were dropped in this cycle. */
+  readonly dirtyPlanes: number
   /** Messages executed (including ones skipped because their program was unavailable). */
   readonly processed: number
   /** Messages that failed (error replies). */
@@ -112,6 +123,8 @@ export interface QueryResult {
 export interface ProgramView {
   readonly id: ProgramId
   record(): ProgramRecord
+  /** The program's memory root (hex): planes and allocations (docs/merkle.md). */
+  memoryRoot(): string
   read(address: number, length: number): Uint8Array
   stats(): MemoryStats
   allocations(): AllocationRecord[]
@@ -134,6 +147,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Runs queries and gas estimates on this thread against committed memory (refreshed when it changes). */
   readonly #queries: StreamExecutor
   readonly #queryFresh = new Set<ProgramId>()
+  /** Merkle commitments, updated incrementally at every commit from the cycle's deltas. */
+  readonly #state_ = new StateCommitment()
+  readonly #commitments = new Map<ProgramId, ProgramCommitment>()
   #closed = false
   #running: Promise<CycleReport> | undefined
   /** Set when a system error stopped the runtime: no further cycles run. */
@@ -218,9 +234,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         `program ${programId} exists already (same creator, code and salt)`, { programId })
     }
     const message = this.#userMessage(source, programId, input.payload ?? new Uint8Array(0), input.gasLimit, MessageKind.INIT)
-    this.#state.programs.set(programId, {
-      id: programId, codeId: code, status: ProgramStatus.INITIALIZING, stateAddress: null, creator: source,
-    })
+    const record = { id: programId, codeId: code, status: ProgramStatus.INITIALIZING, stateAddress: null, creator: source }
+    this.#state.programs.set(programId, record)
+    this.#commitRecord(record)
     this.#enqueue(message)
     return programId
   }
@@ -271,9 +287,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const programId = this.#programId(id, 'programId')
     const image = this.#image
     const state = this.#state
+    const commitments = this.#commitments
     return {
       id: programId,
       record: () => state.programs.get(programId)!,
+      memoryRoot: () => bytesToHex((commitments.get(programId) ?? EMPTY_MEMORY).memoryRoot()),
       read: (address, length) => image.view(programId).readRaw(address, length),
       stats: () => image.view(programId).stats(),
       allocations: () => image.view(programId).allocations(),
@@ -328,6 +346,61 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return low
   }
 
+  /** The state root (hex) as of the last committed cycle (or of program creations since). */
+  stateRoot(): string {
+    return bytesToHex(this.#state_.root())
+  }
+
+  /**
+   * A self-contained proof that `length` bytes at `address` of a program's memory are what they are under the
+   * current state root; anyone can check it with `verifyProof(stateRoot, proof)` (docs/merkle.md).
+   */
+  async prove(programId: string, address: number, length: number): Promise<RangeProof> {
+    this.#open()
+    const id = this.#programId(programId, 'programId')
+    return proveRange(this.#proofSource(id), address, length)
+  }
+
+  /** A proof that plane (region, plane) of a program holds no data (reads as zeros) under the state root. */
+  async proveAbsence(programId: string, region: number, plane: number): Promise<AbsenceProof> {
+    this.#open()
+    const id = this.#programId(programId, 'programId')
+    const { state, program, programId: pid } = this.#proofSource(id)
+    return proveAbsence({ state, program, programId: pid }, region, plane)
+  }
+
+  #proofSource(programId: ProgramId) {
+    return {
+      state: this.#state_, program: this.#commitments.get(programId) ?? EMPTY_MEMORY,
+      view: this.#image.view(programId), programId,
+    }
+  }
+
+  /** Applies one program's memory delta to its commitment: only written chunks are rehashed. */
+  #commitMemory(delta: MemoryDelta): void {
+    if (delta.dropped) {
+      this.#commitments.delete(delta.programId)
+      return
+    }
+    let commitment = this.#commitments.get(delta.programId)
+    if (commitment === undefined) {
+      commitment = new ProgramCommitment()
+      this.#commitments.set(delta.programId, commitment)
+    }
+    for (const plane of delta.planes) {
+      let chunkMask = 0
+      for (const [index] of plane.chunks) chunkMask |= 1 << index
+      commitment.updatePlane(plane.key, plane.dropped ? undefined : this.#image.planeBytes(delta.programId, plane.key),
+        { chunkMask, fresh: plane.fresh })
+    }
+    for (const [address, size] of delta.allocations) commitment.setAllocation(address, size === 0 ? undefined : size)
+  }
+
+  #commitRecord(record: ProgramRecord): void {
+    const memoryRoot = (this.#commitments.get(record.id) ?? EMPTY_MEMORY).memoryRoot()
+    this.#state_.setProgram(record.id, { codeId: record.codeId, status: PROGRAM_STATUS_CODE[record.status], memoryRoot })
+  }
+
   /** Waits for a running cycle, then stops the stream workers. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -354,10 +427,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw error
     }
     for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
+    let dirtyPlanes = 0
     for (const delta of executed.deltas) {
       this.#image.apply(delta)
       this.#queryFresh.delete(delta.programId)
+      dirtyPlanes += delta.planes.length
+      this.#commitMemory(delta)
     }
+    const touched = new Set<ProgramId>(executed.deltas.map((d) => d.programId))
+    for (const change of effects.statusChanges) touched.add(change.programId)
+    for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
     state.cycle = cycle
 
     let failed = 0
@@ -370,7 +449,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     for (const message of effects.mailboxed) gasRefunded += message.gasLimit
     const report: CycleReport = {
-      cycle, processed: effects.outcomes.length, failed, gasBurned, gasRefunded, enqueued: effects.enqueued,
+      cycle, stateRoot: this.stateRoot(), dirtyPlanes, processed: effects.outcomes.length, failed, gasBurned, gasRefunded, enqueued: effects.enqueued,
       mailboxed: effects.mailboxed.length, queueLength: state.queue.length, ms: performance.now() - started,
     }
     // Costly payloads are built only for listeners.

@@ -7,8 +7,6 @@ import type { GasSchedule } from '../gas/schedule.js'
 import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory } from '../memory/program_memory.js'
 import { DIRTY_CHUNK_SIZE_BYTES } from '../constants.js'
-import { assert } from '../errors.js'
-import { CHUNK_SIZE_BYTES, ChunkTree, nativeHasher } from '../merkle/index.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import { executeMessage, type JournalEntry } from '../program/executor.js'
@@ -23,15 +21,11 @@ export interface StreamExecutorOptions {
   readonly messageTimeoutMs?: number
 }
 
-assert(CHUNK_SIZE_BYTES === DIRTY_CHUNK_SIZE_BYTES, 'memory tracks dirty bytes in Merkle chunks')
-
 export class StreamExecutor {
   readonly #options: StreamExecutorOptions
   readonly #blobs = new Map<CodeId, Uint8Array>()
   readonly #codes = new Map<CodeId, LoadedCode>()
   readonly #memories = new Map<ProgramId, ProgramMemory>()
-  /** Chunk trees of resident planes, so a cycle rehashes only the chunks it wrote. */
-  readonly #trees = new Map<ProgramId, Map<number, ChunkTree>>()
 
   constructor(options: StreamExecutorOptions) {
     this.#options = options
@@ -89,30 +83,16 @@ export class StreamExecutor {
       if (memory === undefined) continue
       const dirty = memory.takeDirty()
       if (dirty.planes.length === 0 && dirty.allocations.length === 0) continue
-      let trees = this.#trees.get(programId)
-      if (trees === undefined) {
-        trees = new Map()
-        this.#trees.set(programId, trees)
-      }
       const fresh = new Set(dirty.freshPlanes)
       const planes: PlaneChange[] = dirty.planes.map((key) => {
         const bytes = memory.planeBytes(key)
-        if (bytes === undefined) {
-          trees!.delete(key)
-          return { key, root: null, fresh: false, chunks: [] }
-        }
+        if (bytes === undefined) return { key, dropped: true, fresh: false, chunks: [] }
         const mask = dirty.chunkMasks.get(key) ?? 0
-        const indexes: number[] = []
-        for (let c = 0; mask >>> c !== 0; c += 1) if ((mask >>> c) & 1) indexes.push(c)
-        let tree = trees!.get(key)
-        if (tree === undefined || fresh.has(key)) {
-          tree = ChunkTree.build(nativeHasher, bytes)
-          trees!.set(key, tree)
-        } else {
-          tree.rehash(nativeHasher, bytes, indexes)
+        const chunks: (readonly [number, Uint8Array])[] = []
+        for (let c = 0; mask >>> c !== 0; c += 1) {
+          if ((mask >>> c) & 1) chunks.push([c, bytes.slice(c * DIRTY_CHUNK_SIZE_BYTES, (c + 1) * DIRTY_CHUNK_SIZE_BYTES)])
         }
-        const chunks = indexes.map((c) => [c, bytes.slice(c * DIRTY_CHUNK_SIZE_BYTES, (c + 1) * DIRTY_CHUNK_SIZE_BYTES)] as const)
-        return { key, root: tree.root(), fresh: fresh.has(key), chunks }
+        return { key, dropped: false, fresh: fresh.has(key), chunks }
       })
       const allocations = dirty.allocations.map((address) => [address, memory.allocationAt(address) ?? 0] as const)
       deltas.push({ programId, dropped: false, meta: encodeMemoryMetadata(memory), planes, allocations })
@@ -136,7 +116,6 @@ export class StreamExecutor {
 
   #forget(programId: ProgramId): void {
     this.#memories.delete(programId)
-    this.#trees.delete(programId)
   }
 
   addCode(codeId: CodeId, blob: Uint8Array): void {

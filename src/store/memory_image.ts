@@ -50,7 +50,7 @@ export class MemoryImage {
     entry.meta = delta.meta
     entry.view = undefined
     for (const plane of delta.planes) {
-      if (plane.root === null) {
+      if (plane.dropped) {
         entry.planes.delete(plane.key)
         continue
       }

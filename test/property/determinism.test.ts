@@ -28,6 +28,8 @@ function prng(seed: number): () => number {
 interface Run {
   log: string[]
   digest: string
+  stateRoot: string
+  roots: string[]
   messages: number
 }
 
@@ -48,6 +50,8 @@ async function run(streams: number, seed: number): Promise<Run> {
     const auctions = [await create(auction!, 'a0', json({ durationCycles: 4 })), await create(auction!, 'a1', json({ durationCycles: 9 }))]
     const factories = [await create(factory!, 'f0', text(counter!))]
     const log: string[] = []
+    const roots: string[] = []
+    rt.on('cycle', (report) => roots.push(report.stateRoot))
     rt.on('message', (o: MessageOutcome) => log.push(`${o.messageId} ${o.programId} ${o.result} ${o.replyCode} ${o.gasBurned} ${o.gasRefunded}`))
     await rt.runUntilIdle()
 
@@ -109,24 +113,28 @@ async function run(streams: number, seed: number): Promise<Run> {
         hash.update(message.payload)
       }
     }
-    return { log, digest: hash.digest('hex'), messages: log.length }
+    return { log, digest: hash.digest('hex'), stateRoot: rt.stateRoot(), roots, messages: log.length }
   } finally {
     await rt.close()
   }
 }
 
 describe('determinism across stream counts', () => {
-  it.each(SEEDS)('seed %i: streams 0, 1, 2, 3, 4 and 8 give the same log, gas, memory and mailboxes', async (seed) => {
+  it.each(SEEDS)('seed %i: streams 0, 1, 2, 3, 4 and 8 give the same state roots, log, gas, memory and mailboxes', async (seed) => {
     const reference = await run(0, seed)
     expect(reference.messages).toBeGreaterThan(MESSAGES_PER_SEED)
     // Not a trivial workload: successes and failures of several kinds.
     const results = new Set(reference.log.map((line) => line.split(' ')[3]))
     expect(results.size).toBeGreaterThan(4)
+    // The state root moved as the workload changed memory.
+    expect(new Set(reference.roots).size).toBeGreaterThan(ROUNDS / 2)
     for (const streams of [1, 2, 3, 4, 8]) {
       const other = await run(streams, seed)
       expect(other.messages).toBe(reference.messages)
       expect(other.log).toEqual(reference.log)
       expect(other.digest).toBe(reference.digest)
+      expect(other.roots).toEqual(reference.roots)
+      expect(other.stateRoot).toBe(reference.stateRoot)
     }
   }, 120_000)
 })

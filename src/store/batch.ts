@@ -1,0 +1,172 @@
+/**
+ * Validating and encoding a commit batch, shared by both stores: everything that can be wrong with a batch is
+ * found here, before a single write, so a rejected batch changes nothing (DESIGN inv. 7). What comes out is
+ * encoded values and binary keys; the stores only apply them.
+ */
+import { StrataError, describeValue } from '../errors.js'
+import type { MessageId, ProgramId, UserId } from '../message/ids.js'
+import type { Message } from '../message/types.js'
+import {
+  checkedBytes, checkedCount, checkedIdBytes, checkedWaitEntry, encodeMailboxEntry, encodeMessage, encodeProgramRecord,
+  encodeWaitEntry, invalid, type HeadRecord,
+} from './codec.js'
+import { StoreErrorCode } from './errors.js'
+import { checkedMerkleKey } from './checks.js'
+import { deadlineKey } from './keys.js'
+import {
+  STORE_HASH_SIZE_BYTES, STORE_PLANE_KEY_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch,
+  type StoreMemoryDelta,
+} from './store.js'
+
+export interface PreparedPlane {
+  readonly key: number
+  /** The caller's bytes (not copied: a store copies them when it keeps them). */
+  readonly bytes: Uint8Array | null
+  readonly root: Uint8Array | null
+}
+
+export interface PreparedDelta {
+  readonly programId: ProgramId
+  readonly program: Buffer
+  readonly dropped: boolean
+  readonly meta: Uint8Array
+  readonly planes: readonly PreparedPlane[]
+}
+
+export interface PreparedBatch {
+  /** The commit number this batch becomes (head.commitCount + 1). */
+  readonly commitNumber: number
+  readonly cycle: number
+  readonly stateRoot: Uint8Array
+  readonly programs: readonly { readonly id: ProgramId; readonly key: Buffer; readonly value: Uint8Array }[]
+  readonly memory: readonly PreparedDelta[]
+  /** Planes with bytes, over all deltas. */
+  readonly planeWriteCount: number
+  readonly consumed: number
+  readonly appended: readonly Uint8Array[]
+  readonly waitDelete: readonly { readonly id: MessageId; readonly key: Buffer }[]
+  readonly waitPut: readonly {
+    readonly id: MessageId; readonly key: Buffer; readonly deadline: Buffer; readonly value: Uint8Array
+  }[]
+  readonly delayedDelete: readonly number[]
+  readonly delayedAppend: readonly { readonly cycle: number; readonly values: readonly Uint8Array[] }[]
+  readonly mailboxes: readonly { readonly userId: UserId; readonly key: Buffer; readonly values: readonly Uint8Array[] }[]
+  readonly nonces: readonly { readonly userId: UserId; readonly key: Buffer; readonly nonce: number }[]
+  readonly merkleDelete: readonly Buffer[]
+  readonly merklePut: readonly { readonly key: Buffer; readonly value: Uint8Array }[]
+}
+
+export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatch {
+  if (typeof batch !== 'object' || batch === null) throw invalid(`a batch must be an object, got ${describeValue(batch)}`)
+  const cycle = checkedCount(batch.cycle, 'batch.cycle')
+  if (cycle !== head.cycle && cycle !== head.cycle + 1) {
+    throw new StrataError(StoreErrorCode.CYCLE_ORDER,
+      `batch.cycle must be ${head.cycle} (intake) or ${head.cycle + 1} (next cycle), got ${cycle}`,
+      { cycle, headCycle: head.cycle })
+  }
+  const stateRoot = Uint8Array.from(checkedBytes(batch.stateRoot, 'batch.stateRoot', STORE_HASH_SIZE_BYTES))
+  const commitNumber = head.commitCount + 1
+
+  const programs = list(batch.programs, 'batch.programs').map((record, i) => {
+    const name = `batch.programs[${i}]`
+    const value = encodeProgramRecord(record, name)
+    return { id: record.id, key: checkedIdBytes(record.id, `${name}.id`), value }
+  })
+
+  let planeWriteCount = 0
+  const memory = list(batch.memory, 'batch.memory').map((delta, i) => {
+    const prepared = prepareDelta(delta, `batch.memory[${i}]`)
+    for (const plane of prepared.planes) if (plane.bytes !== null) planeWriteCount += 1
+    return prepared
+  })
+
+  const queue = batch.queue ?? {}
+  if (typeof queue !== 'object' || queue === null) throw invalid(`batch.queue must be an object, got ${describeValue(queue)}`)
+  const queueLength = head.queueTail - head.queueHead
+  const consumed = checkedCount(queue.consumed ?? 0, 'batch.queue.consumed', queueLength)
+  const appended = list(queue.appended, 'batch.queue.appended').map((m, i) => encodeMessage(m, `batch.queue.appended[${i}]`))
+
+  const waitlist = batch.waitlist ?? {}
+  const waitDelete = list(waitlist.delete, 'batch.waitlist.delete').map((id, i) => ({
+    id, key: checkedIdBytes(id, `batch.waitlist.delete[${i}]`),
+  }))
+  const waitPut = list(waitlist.put, 'batch.waitlist.put').map((entry, i) => {
+    const name = `batch.waitlist.put[${i}]`
+    const checked = checkedWaitEntry(entry, name)
+    const deadline = deadlineKey(checked.untilCycle, commitNumber, i)
+    return {
+      id: checked.message.id, key: checkedIdBytes(checked.message.id, `${name}.message.id`), deadline,
+      value: encodeWaitEntry(checked, deadline, name),
+    }
+  })
+
+  const delayed = batch.delayed ?? {}
+  const delayedDelete = list(delayed.delete, 'batch.delayed.delete').map((c, i) => checkedCount(c, `batch.delayed.delete[${i}]`))
+  const delayedAppend = list(delayed.append, 'batch.delayed.append').map((pair, i) => {
+    const name = `batch.delayed.append[${i}]`
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`${name} must be [cycle, messages], got ${describeValue(pair)}`)
+    const messages = list(pair[1] as readonly Message[], `${name}[1]`)
+    return { cycle: checkedCount(pair[0], `${name}[0]`), values: messages.map((m, j) => encodeMessage(m, `${name}[1][${j}]`)) }
+  })
+
+  const mailboxes = list(batch.mailboxes, 'batch.mailboxes').map((pair, i) => {
+    const name = `batch.mailboxes[${i}]`
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`${name} must be [userId, entries], got ${describeValue(pair)}`)
+    const entries = list(pair[1] as readonly unknown[], `${name}[1]`)
+    return {
+      userId: pair[0] as UserId, key: checkedIdBytes(pair[0], `${name}[0]`),
+      values: entries.map((e, j) => encodeMailboxEntry(e as never, `${name}[1][${j}]`)),
+    }
+  })
+
+  const nonces = list(batch.nonces, 'batch.nonces').map((pair, i) => {
+    const name = `batch.nonces[${i}]`
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`${name} must be [userId, nonce], got ${describeValue(pair)}`)
+    return { userId: pair[0] as UserId, key: checkedIdBytes(pair[0], `${name}[0]`), nonce: checkedCount(pair[1], `${name}[1]`) }
+  })
+
+  const merkle = batch.merkle ?? {}
+  const merkleDelete = list(merkle.delete, 'batch.merkle.delete').map((key, i) => checkedMerkleKey(key, `batch.merkle.delete[${i}]`))
+  const merklePut = list(merkle.put, 'batch.merkle.put').map((pair, i) => {
+    const name = `batch.merkle.put[${i}]`
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`${name} must be [key, value], got ${describeValue(pair)}`)
+    return {
+      key: checkedMerkleKey(pair[0], `${name}[0]`),
+      value: Uint8Array.from(checkedBytes(pair[1], `${name}[1]`, STORE_HASH_SIZE_BYTES)),
+    }
+  })
+
+  return {
+    commitNumber, cycle, stateRoot, programs, memory, planeWriteCount, consumed, appended, waitDelete, waitPut,
+    delayedDelete, delayedAppend, mailboxes, nonces, merkleDelete, merklePut,
+  }
+}
+
+function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
+  if (typeof delta !== 'object' || delta === null) throw invalid(`${name} must be an object, got ${describeValue(delta)}`)
+  const program = checkedIdBytes(delta.programId, `${name}.programId`)
+  if (typeof delta.dropped !== 'boolean') throw invalid(`${name}.dropped must be a boolean, got ${describeValue(delta.dropped)}`)
+  if (delta.dropped) return { programId: delta.programId, program, dropped: true, meta: new Uint8Array(0), planes: [] }
+  const meta = Uint8Array.from(checkedBytes(delta.meta, `${name}.meta`))
+  const planes = list(delta.planes, `${name}.planes`).map((plane, j) => {
+    const at = `${name}.planes[${j}]`
+    if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)
+    const key = checkedCount(plane.key, `${at}.key`, STORE_PLANE_KEY_LIMIT - 1)
+    if (plane.bytes === null || plane.root === null) {
+      if (plane.bytes !== null || plane.root !== null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
+      return { key, bytes: null, root: null }
+    }
+    return {
+      key,
+      bytes: checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES),
+      root: Uint8Array.from(checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)),
+    }
+  })
+  return { programId: delta.programId, program, dropped: false, meta, planes }
+}
+
+function list<T>(value: readonly T[] | undefined, name: string): readonly T[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw invalid(`${name} must be an array, got ${describeValue(value)}`)
+  return value
+}

@@ -1,0 +1,724 @@
+/**
+ * The default store: one LMDB environment (npm `lmdb`) in a data directory.
+ *
+ * ## Key spaces (named LMDB databases, binary keys, binary values; layouts in keys.ts and codec.ts)
+ *
+ *   meta         'format' -> u32 format version; 'head' -> [cycle, stateRoot, commitCount, queueHead, queueTail]
+ *   codes        code id -> blob                              programs  program id -> record
+ *   memmeta      program id -> allocator metadata             planes    program id | plane key -> root | blob key
+ *   blobs        commit number | index -> 65,536 plane bytes  queue     sequence -> message
+ *   waitlist     message id -> entry                          deadlines untilCycle | commit | index -> message id
+ *   delayed      cycle | sequence -> message                  mailbox   user id | sequence -> entry
+ *   mailboxmeta  user id -> head sequence | tail sequence     nonces    user id -> u64
+ *   merkle       opaque key -> 32-byte value
+ *
+ * ## Atomic commits, chunked when large
+ *
+ * A plane is stored as a blob under a fresh key (commit number, index) and found through the `planes` index,
+ * whose entry holds the plane's committed root and its blob key. Everything a reader can reach goes through the
+ * index, the head and the small key spaces, and all of those change only in a commit's *final* transaction.
+ * For a batch with P plane writes and chunk size C (1,000 by default):
+ *
+ *   1. staging: if P > C, the first P - (P mod C or C) blobs are written in transactions of C blobs each, under
+ *      commit number head.commitCount + 1. No index entry and no head points at them yet: they are pending.
+ *   2. final: one transaction writes the remaining blobs, the index entries (deleting the blobs they replace),
+ *      drops, records, queue, waitlist, delayed, mailboxes, nonces, Merkle nodes and the head with the new
+ *      commit number. LMDB commits it atomically, so readers and a reopen see all of it or none of it.
+ *
+ * A blob is pending exactly when its commit number is greater than the head's commitCount. After a crash at
+ * any instant LMDB reopens at some committed transaction: if it is the final one, every blob it names was
+ * committed before it (LMDB transactions are ordered); if it is a staging one or earlier, the head still names
+ * the previous commit and the staged blobs are pending. Opening deletes pending blobs (one range seek from key
+ * (commitCount + 1, 0), touching only pending keys), and so does a commit that failed, before returning its IO
+ * error (or, if even that fails, the next commit). Open reads only the format, the head and that range: its
+ * time does not depend on how many programs or planes the store holds.
+ *
+ * Durability: by default a commit resolves after LMDB flushed it to disk (lmdb's default `overlappingSync`: the
+ * transaction is committed and visible first, then synced; `await env.flushed`). `sync: false` maps to LMDB's
+ * `noSync`: commits are never fsynced. A crash of the process loses nothing (the OS holds the pages), but a
+ * crash of the machine or a power loss can lose the last commits and, per LMDB's documentation, can corrupt the
+ * database. Use it for benchmarks and throwaway runs only.
+ *
+ * Writers and readers: one writer per directory (lock.ts: a pid lock file checked for liveness, so a second
+ * writer fails LOCKED). `readOnly: true` opens take no lock and may run in worker threads of the writer's
+ * process (lmdb shares one environment per process) or in other processes; they read the head from disk on
+ * every call, so they follow the writer's commits.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import path from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { open, type Database, type RootDatabase } from 'lmdb'
+import { StrataError, describeValue } from '../errors.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
+import type { Message } from '../message/types.js'
+import type { ProgramRecord } from '../program/records.js'
+import { prepareBatch, type PreparedBatch } from './batch.js'
+import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
+import {
+  EMPTY_HEAD, checkedCount, checkedIdBytes, decodeHead, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
+  decodeWaitEntry, encodeHead, invalid, type HeadRecord,
+} from './codec.js'
+import { StoreErrorCode } from './errors.js'
+import {
+  BLOB_KEY_BYTES, ID_BYTES, PLANE_INDEX_VALUE_BYTES, blobKey, delayedKey, hasPrefix, idFromKey, mailboxKey,
+  planeIndexKey, readU32, readU64, u64Key, writeU64,
+} from './keys.js'
+import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
+import {
+  PLANES_PER_TRANSACTION_DEFAULT, STORE_FORMAT_VERSION, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
+  STORE_PLANE_SIZE_BYTES, type CommitBatch, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
+  type StoredMailboxEntry, type StoredWaitEntry,
+} from './store.js'
+
+export interface LmdbStoreOptions extends StoreOpenOptions {
+  /** The data directory; created (with parents) if absent, unless readOnly. */
+  readonly dataDir: string
+  /**
+   * Durable commits (default true): a commit resolves once flushed to disk. false maps to LMDB's noSync: no
+   * fsync at all; a machine crash can lose recent commits or corrupt the database (see the file header).
+   */
+  readonly sync?: boolean
+  /**
+   * Open for reading only: takes no writer lock; allowed beside a writer, in the same process (e.g. stream
+   * workers) or not. Reads follow the writer: each head() starts a fresh snapshot.
+   */
+  readonly readOnly?: boolean
+  /** Planes per staging transaction (default 1,000, where lmdb writes fastest). */
+  readonly planesPerTransaction?: number
+  /** LMDB reader slots (default 126): one per thread or process reading at the same time. */
+  readonly maxReaders?: number
+}
+
+/** What open and the store did that tests and benches look at. */
+export interface LmdbStoreDiagnostics {
+  readonly dataDir: string
+  /** LMDB entries read while opening: a constant, whatever the store holds. */
+  readonly openEntriesRead: number
+  /** Pending blobs of an unfinished commit deleted when opening. */
+  readonly pendingBlobsDeleted: number
+  /** Transactions the last commit used (staging chunks + the final one). */
+  readonly lastCommitTransactions: number
+}
+
+/** Key spaces, each a named LMDB database. */
+const DB_NAMES = [
+  'meta', 'codes', 'programs', 'memmeta', 'planes', 'blobs', 'queue', 'waitlist', 'deadlines', 'delayed', 'mailbox',
+  'mailboxmeta', 'nonces', 'merkle',
+] as const
+type DbName = (typeof DB_NAMES)[number]
+/** Named databases the environment allows: ours plus room for later key spaces. */
+const MAX_DBS = 24
+/** At most this many root entries are read when checking that a directory holds a Strata store. */
+const ROOT_ENTRIES_CHECKED_MAX = 64
+const FORMAT_KEY = Buffer.from('format')
+const HEAD_KEY = Buffer.from('head')
+const DATA_FILE_NAME = 'data.mdb'
+
+type Dbs = { readonly [K in DbName]: Database<Buffer, Buffer> }
+
+export class LmdbStore implements Store {
+  readonly kind = 'lmdb' as const
+  readonly readOnly: boolean
+  readonly #dataDir: string
+  readonly #env: RootDatabase<Buffer, Buffer>
+  readonly #db: Dbs
+  readonly #verify: PlaneVerifier
+  readonly #sync: boolean
+  readonly #mailboxSizeMax: number
+  readonly #planesPerTransaction: number
+  readonly #lock: WriterLock | undefined
+  /** The writer's committed head (readers read it from disk on every call). */
+  #head: HeadRecord
+  #closed = false
+  #committing: Promise<unknown> | undefined
+  /** A commit failed after staging blobs and could not delete them: the next commit deletes them first. */
+  #pendingDirty = false
+  #openEntriesRead: number
+  #pendingBlobsDeleted: number
+  #lastCommitTransactions = 0
+
+  private constructor(init: {
+    dataDir: string; env: RootDatabase<Buffer, Buffer>; db: Dbs; verify: PlaneVerifier; sync: boolean; readOnly: boolean
+    mailboxSizeMax: number; planesPerTransaction: number; lock: WriterLock | undefined; head: HeadRecord
+    openEntriesRead: number; pendingBlobsDeleted: number
+  }) {
+    this.#dataDir = init.dataDir
+    this.#env = init.env
+    this.#db = init.db
+    this.#verify = init.verify
+    this.#sync = init.sync
+    this.readOnly = init.readOnly
+    this.#mailboxSizeMax = init.mailboxSizeMax
+    this.#planesPerTransaction = init.planesPerTransaction
+    this.#lock = init.lock
+    this.#head = init.head
+    this.#openEntriesRead = init.openEntriesRead
+    this.#pendingBlobsDeleted = init.pendingBlobsDeleted
+  }
+
+  /** Opens (creating if needed) the store in `options.dataDir`. See `openLmdbStore`. */
+  static async open(options: LmdbStoreOptions): Promise<LmdbStore> {
+    if (typeof options !== 'object' || options === null) throw invalid(`options must be an object, got ${describeValue(options)}`)
+    if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
+      throw invalid(`dataDir must be a non-empty path, got ${describeValue(options.dataDir)}`)
+    }
+    if (typeof options.verify !== 'function') throw invalid(`verify must be a function, got ${describeValue(options.verify)}`)
+    const readOnly = options.readOnly ?? false
+    const sync = options.sync ?? true
+    if (typeof readOnly !== 'boolean') throw invalid(`readOnly must be a boolean, got ${describeValue(readOnly)}`)
+    if (typeof sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(sync)}`)
+    const mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax', 2 ** 32)
+    const planesPerTransaction = checkedCount(options.planesPerTransaction ?? PLANES_PER_TRANSACTION_DEFAULT,
+      'planesPerTransaction', 1_000_000)
+    const maxReaders = checkedCount(options.maxReaders ?? 126, 'maxReaders', 65_536)
+    if (mailboxSizeMax === 0 || planesPerTransaction === 0 || maxReaders === 0) {
+      throw invalid('mailboxSizeMax, planesPerTransaction and maxReaders must be at least 1')
+    }
+    const dataDir = path.resolve(options.dataDir)
+
+    let lock: WriterLock | undefined
+    if (readOnly) {
+      if (!existsSync(path.join(dataDir, DATA_FILE_NAME))) {
+        throw new StrataError(StoreErrorCode.NOT_FOUND, `no store in ${dataDir} to open read-only`, { dataDir })
+      }
+    } else {
+      try {
+        mkdirSync(dataDir, { recursive: true })
+        if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+      } catch (error) {
+        throw ioError(dataDir, 'create the data directory', error)
+      }
+      lock = acquireWriterLock(dataDir)
+    }
+
+    let env: RootDatabase<Buffer, Buffer> | undefined
+    try {
+      try {
+        // Readers open the environment without LMDB's readOnly flag and are read-only in this class instead:
+        // lmdb shares one environment per process, and one first opened read-only (say, by a worker) would make
+        // every later writer open in the process fail, and a failed open leaks it for the process's life.
+        env = open<Buffer, Buffer>({
+          path: dataDir, noSubdir: false, maxDbs: MAX_DBS, maxReaders, keyEncoding: 'binary', encoding: 'binary',
+          ...(sync || readOnly ? {} : { noSync: true }),
+        })
+      } catch (error) {
+        throw ioError(dataDir, 'open the LMDB environment', error)
+      }
+      let entriesRead = 0
+      const rootNames: string[] = []
+      for (const key of env.getKeys({ limit: ROOT_ENTRIES_CHECKED_MAX + 1 })) {
+        entriesRead += 1
+        rootNames.push(Buffer.from(key).toString('latin1').replace(/\0$/, ''))
+      }
+      const foreign = rootNames.filter((name) => !(DB_NAMES as readonly string[]).includes(name))
+      if (foreign.length > 0) {
+        throw new StrataError(StoreErrorCode.FORMAT_VERSION,
+          `${dataDir} holds an LMDB environment that is not a Strata store (it has ${describeValue(foreign[0])})`, { dataDir })
+      }
+      if (readOnly && !rootNames.includes('meta')) {
+        throw new StrataError(StoreErrorCode.NOT_FOUND, `${dataDir} holds no Strata store yet`, { dataDir })
+      }
+      const db = {} as Record<DbName, Database<Buffer, Buffer>>
+      for (const name of DB_NAMES) {
+        if (readOnly && !rootNames.includes(name)) {
+          throw new StrataError(StoreErrorCode.NOT_FOUND, `${dataDir} holds an incomplete Strata store (no ${name})`, { dataDir })
+        }
+        db[name] = env.openDB<Buffer, Buffer>(name, { keyEncoding: 'binary', encoding: 'binary' })
+      }
+      const format = db.meta.getBinary(FORMAT_KEY)
+      entriesRead += 1
+      let head: HeadRecord
+      if (format === undefined) {
+        if (readOnly) throw new StrataError(StoreErrorCode.NOT_FOUND, `${dataDir} holds no Strata store yet`, { dataDir })
+        // Fresh, or created but killed before its first transaction: every key space must be empty.
+        const nonEmpty = DB_NAMES.find((name) => entryCount(db[name]) > 0)
+        if (nonEmpty !== undefined) {
+          throw new StrataError(StoreErrorCode.FORMAT_VERSION,
+            `${dataDir} holds data (in ${nonEmpty}) but no format version; it was not written by Strata`, { dataDir })
+        }
+        const formatBytes = Buffer.alloc(4)
+        formatBytes.writeUInt32BE(STORE_FORMAT_VERSION)
+        db.meta.transactionSync(() => {
+          db.meta.putSync(FORMAT_KEY, formatBytes)
+          db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(EMPTY_HEAD)))
+        })
+        head = EMPTY_HEAD
+      } else {
+        const version = format.length === 4 ? format.readUInt32BE(0) : -1
+        if (version !== STORE_FORMAT_VERSION) {
+          throw new StrataError(StoreErrorCode.FORMAT_VERSION,
+            `${dataDir} has store format ${version === -1 ? 'unknown' : version}; this build reads format ${STORE_FORMAT_VERSION}`
+            + (version > STORE_FORMAT_VERSION ? ' (written by a newer Strata: upgrade)' : ''),
+            { dataDir, found: version, expected: STORE_FORMAT_VERSION })
+        }
+        head = readHead(db.meta)
+        entriesRead += 1
+      }
+      let pendingBlobsDeleted = 0
+      if (!readOnly) {
+        const swept = deletePendingBlobs(db.blobs, head.commitCount)
+        pendingBlobsDeleted = swept
+        entriesRead += swept + 1
+      }
+      return new LmdbStore({
+        dataDir, env, db, verify: options.verify, sync, readOnly, mailboxSizeMax, planesPerTransaction, lock, head,
+        openEntriesRead: entriesRead, pendingBlobsDeleted,
+      })
+    } catch (error) {
+      await env?.close().catch(() => undefined)
+      lock?.release()
+      if (error instanceof StrataError) throw error
+      throw ioError(dataDir, 'open the store', error)
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  get dataDir(): string {
+    return this.#dataDir
+  }
+
+  diagnostics(): LmdbStoreDiagnostics {
+    return {
+      dataDir: this.#dataDir, openEntriesRead: this.#openEntriesRead, pendingBlobsDeleted: this.#pendingBlobsDeleted,
+      lastCommitTransactions: this.#lastCommitTransactions,
+    }
+  }
+
+  head(): StoreHead {
+    const { cycle, stateRoot, commitCount } = this.#currentHead()
+    return { cycle, stateRoot: stateRoot === null ? null : stateRoot.slice(), commitCount }
+  }
+
+  // ---- codes --------------------------------------------------------------------------------------------------
+
+  async putCode(codeId: CodeId, blob: Uint8Array): Promise<void> {
+    this.#writable()
+    const key = checkedCode(codeId, blob)
+    if (this.#db.codes.doesExist(key)) return
+    try {
+      this.#db.codes.transactionSync(() => this.#db.codes.putSync(key, blob as Buffer))
+      if (this.#sync) await this.#env.flushed
+    } catch (error) {
+      throw ioError(this.#dataDir, `store code ${codeId}`, error)
+    }
+  }
+
+  code(codeId: CodeId): Uint8Array | undefined {
+    this.#open()
+    const blob = this.#db.codes.getBinary(checkedIdBytes(codeId, 'codeId'))
+    if (blob === undefined) return undefined
+    if (createHash('sha256').update(blob).digest('hex') !== codeId) throw codeMismatch(codeId)
+    return plain(blob)
+  }
+
+  hasCode(codeId: CodeId): boolean {
+    this.#open()
+    return this.#db.codes.doesExist(checkedIdBytes(codeId, 'codeId'))
+  }
+
+  *codeIds(): IterableIterator<CodeId> {
+    this.#open()
+    for (const key of this.#db.codes.getKeys()) yield idFromKey(key) as CodeId
+  }
+
+  // ---- programs and memory ------------------------------------------------------------------------------------------
+
+  program(programId: ProgramId): ProgramRecord | undefined {
+    this.#open()
+    const bytes = this.#db.programs.getBinaryFast(checkedIdBytes(programId, 'programId'))
+    return bytes === undefined ? undefined : decodeProgramRecord(programId, bytes)
+  }
+
+  *programIds(): IterableIterator<ProgramId> {
+    this.#open()
+    for (const key of this.#db.programs.getKeys()) yield idFromKey(key) as ProgramId
+  }
+
+  programCount(): number {
+    this.#open()
+    return entryCount(this.#db.programs)
+  }
+
+  memoryMeta(programId: ProgramId): Uint8Array | undefined {
+    this.#open()
+    const bytes = this.#db.memmeta.getBinary(checkedIdBytes(programId, 'programId'))
+    return bytes === undefined ? undefined : plain(bytes)
+  }
+
+  plane(programId: ProgramId, key: number): Uint8Array | undefined {
+    this.#open()
+    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(key)))
+    if (index === undefined) return undefined
+    if (index.length !== PLANE_INDEX_VALUE_BYTES) throw planeMismatch(programId, key, 'its index entry is malformed')
+    // Same snapshot as the index read: lmdb renews a thread's read transaction only between event turns or
+    // after this thread's own writes, and none happens in between.
+    const blob = this.#db.blobs.getBinary(index.subarray(STORE_HASH_SIZE_BYTES))
+    if (blob === undefined) throw planeMismatch(programId, key, 'its stored bytes are missing')
+    const bytes = plain(blob)
+    if (bytes.length !== STORE_PLANE_SIZE_BYTES) throw planeMismatch(programId, key, `it is ${bytes.length} bytes, not 65,536`)
+    const root = this.#verify(bytes)
+    if (!index.subarray(0, STORE_HASH_SIZE_BYTES).equals(root)) throw planeMismatch(programId, key)
+    return bytes
+  }
+
+  planeRoot(programId: ProgramId, key: number): Uint8Array | undefined {
+    this.#open()
+    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(key)))
+    return index === undefined ? undefined : new Uint8Array(index.subarray(0, STORE_HASH_SIZE_BYTES))
+  }
+
+  planeKeys(programId: ProgramId): number[] {
+    this.#open()
+    const prefix = checkedIdBytes(programId, 'programId')
+    const keys: number[] = []
+    for (const key of this.#db.planes.getKeys({ start: prefix })) {
+      if (!hasPrefix(key, prefix)) break
+      keys.push(readU32(key, ID_BYTES))
+    }
+    return keys
+  }
+
+  // ---- queue, waitlist, delayed, mailboxes, nonces, merkle ----------------------------------------------------------
+
+  queueLength(): number {
+    const head = this.#currentHead()
+    return head.queueTail - head.queueHead
+  }
+
+  *queue(): IterableIterator<Message> {
+    const head = this.#currentHead()
+    for (const { value } of this.#db.queue.getRange({ start: u64Key(head.queueHead), end: u64Key(head.queueTail) })) {
+      yield decodeMessage(value, 'queued message')
+    }
+  }
+
+  waitEntry(messageId: MessageId): StoredWaitEntry | undefined {
+    this.#open()
+    const bytes = this.#db.waitlist.getBinaryFast(checkedIdBytes(messageId, 'messageId'))
+    return bytes === undefined ? undefined : decodeWaitEntry(bytes).entry
+  }
+
+  *waitlist(): IterableIterator<StoredWaitEntry> {
+    this.#open()
+    for (const { value } of this.#db.waitlist.getRange()) yield decodeWaitEntry(value).entry
+  }
+
+  waitlistSize(): number {
+    this.#open()
+    return entryCount(this.#db.waitlist)
+  }
+
+  *waitlistExpiring(untilCycleMax: number): IterableIterator<StoredWaitEntry> {
+    this.#open()
+    const max = checkedCount(untilCycleMax, 'untilCycleMax')
+    for (const { key, value } of this.#db.deadlines.getRange()) {
+      if (readU64(key, 0) > max) break
+      const entry = this.#db.waitlist.getBinaryFast(value)
+      if (entry === undefined) throw integrity(`the deadline index names a waiting message that is not stored`)
+      yield decodeWaitEntry(entry).entry
+    }
+  }
+
+  delayed(cycle: number): Message[] {
+    this.#open()
+    const prefix = u64Key(checkedCount(cycle, 'cycle'))
+    const messages: Message[] = []
+    for (const { key, value } of this.#db.delayed.getRange({ start: prefix })) {
+      if (!hasPrefix(key, prefix)) break
+      messages.push(decodeMessage(value, 'delayed message'))
+    }
+    return messages
+  }
+
+  *delayedCycles(): IterableIterator<number> {
+    this.#open()
+    let from = 0
+    for (;;) {
+      // One seek per distinct cycle, not a walk over every scheduled message.
+      let next: number | undefined
+      for (const key of this.#db.delayed.getKeys({ start: delayedKey(from, 0), limit: 1 })) next = readU64(key, 0)
+      if (next === undefined) return
+      yield next
+      from = next + 1
+    }
+  }
+
+  mailbox(userId: UserId): StoredMailboxEntry[] {
+    this.#open()
+    const prefix = checkedIdBytes(userId, 'userId')
+    const entries: StoredMailboxEntry[] = []
+    for (const { key, value } of this.#db.mailbox.getRange({ start: prefix })) {
+      if (!hasPrefix(key, prefix)) break
+      entries.push(decodeMailboxEntry(value))
+    }
+    return entries
+  }
+
+  nonce(userId: UserId): number {
+    this.#open()
+    const bytes = this.#db.nonces.getBinaryFast(checkedIdBytes(userId, 'userId'))
+    return bytes === undefined ? 0 : readU64(bytes, 0)
+  }
+
+  merkleNode(key: Uint8Array): Uint8Array | undefined {
+    this.#open()
+    const value = this.#db.merkle.getBinary(checkedMerkleKey(key))
+    return value === undefined ? undefined : plain(value)
+  }
+
+  // ---- commit -------------------------------------------------------------------------------------------------------
+
+  async commit(batch: CommitBatch): Promise<StoreHead> {
+    this.#writable()
+    if (this.#committing !== undefined) {
+      throw new StrataError(StoreErrorCode.BUSY, 'a commit is in flight; await it before committing the next batch')
+    }
+    const prepared = prepareBatch(batch, this.#head)
+    const run = this.#commit(prepared)
+    this.#committing = run
+    try {
+      return await run
+    } finally {
+      this.#committing = undefined
+    }
+  }
+
+  async #commit(p: PreparedBatch): Promise<StoreHead> {
+    const db = this.#db
+    const previous = this.#head
+    let transactions = 0
+    try {
+      if (this.#pendingDirty) {
+        deletePendingBlobs(db.blobs, previous.commitCount)
+        this.#pendingDirty = false
+      }
+      // Blobs in batch order; the last (partial or full) chunk rides in the final transaction.
+      const writes: { readonly key: Buffer; readonly bytes: Uint8Array }[] = []
+      const blobOf = new Map<PreparedBatch['memory'][number]['planes'][number], Buffer>()
+      for (const delta of p.memory) {
+        for (const plane of delta.planes) {
+          if (plane.bytes === null) continue
+          const key = blobKey(p.commitNumber, writes.length)
+          writes.push({ key, bytes: plane.bytes })
+          blobOf.set(plane, key)
+        }
+      }
+      const chunk = this.#planesPerTransaction
+      const staged = writes.length <= chunk ? 0 : writes.length - (writes.length % chunk || chunk)
+      for (let start = 0; start < staged; start += chunk) {
+        this.#pendingDirty = true
+        db.blobs.transactionSync(() => {
+          for (let i = start; i < start + chunk; i += 1) db.blobs.putSync(writes[i]!.key, writes[i]!.bytes as Buffer)
+        })
+        transactions += 1
+        // Let the event loop breathe between chunks; readers meanwhile see the previous commit.
+        await yieldToEventLoop()
+      }
+      this.#pendingDirty = staged > 0
+      const next: HeadRecord = {
+        cycle: p.cycle, stateRoot: p.stateRoot, commitCount: p.commitNumber,
+        queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
+      }
+      db.meta.transactionSync(() => {
+        for (let i = staged; i < writes.length; i += 1) db.blobs.putSync(writes[i]!.key, writes[i]!.bytes as Buffer)
+        this.#applyFinal(p, previous, blobOf)
+        db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
+      })
+      transactions += 1
+      this.#head = next
+      this.#pendingDirty = false
+      this.#lastCommitTransactions = transactions
+    } catch (error) {
+      // Nothing of this batch is visible: the final transaction aborted (or never ran). Delete staged blobs now
+      // if the disk lets us, else at the next commit or open.
+      if (this.#pendingDirty && !this.#closed) {
+        try {
+          deletePendingBlobs(db.blobs, previous.commitCount)
+          this.#pendingDirty = false
+        } catch { /* left for the next commit or open */ }
+      }
+      if (error instanceof StrataError) throw error
+      throw ioError(this.#dataDir, `commit cycle ${p.cycle}`, error)
+    }
+    if (this.#sync) {
+      try {
+        await this.#env.flushed
+      } catch (error) {
+        throw ioError(this.#dataDir, `flush cycle ${p.cycle} to disk`, error)
+      }
+    }
+    return this.head()
+  }
+
+  /** Everything of a batch except blobs and head, inside the final write transaction. */
+  #applyFinal(p: PreparedBatch, previous: HeadRecord, blobOf: ReadonlyMap<unknown, Buffer>): void {
+    const db = this.#db
+    for (const { key, value } of p.programs) db.programs.putSync(key, value as Buffer)
+
+    for (const delta of p.memory) {
+      if (delta.dropped) {
+        const doomed: Buffer[] = []
+        for (const { key, value } of db.planes.getRange({ start: delta.program })) {
+          if (!hasPrefix(key, delta.program)) break
+          doomed.push(Buffer.from(key))
+          db.blobs.removeSync(Buffer.from(value.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES)))
+        }
+        for (const key of doomed) db.planes.removeSync(key)
+        db.memmeta.removeSync(delta.program)
+        continue
+      }
+      db.memmeta.putSync(delta.program, delta.meta as Buffer)
+      for (const plane of delta.planes) {
+        const indexKey = planeIndexKey(delta.program, plane.key)
+        const old = db.planes.getBinary(indexKey)
+        if (old !== undefined) db.blobs.removeSync(old.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES))
+        if (plane.bytes === null) {
+          if (old !== undefined) db.planes.removeSync(indexKey)
+          continue
+        }
+        const value = Buffer.allocUnsafe(PLANE_INDEX_VALUE_BYTES)
+        value.set(plane.root!, 0)
+        value.set(blobOf.get(plane)!, STORE_HASH_SIZE_BYTES)
+        db.planes.putSync(indexKey, value)
+      }
+    }
+
+    for (let i = 0; i < p.consumed; i += 1) db.queue.removeSync(u64Key(previous.queueHead + i))
+    p.appended.forEach((value, i) => db.queue.putSync(u64Key(previous.queueTail + i), value as Buffer))
+
+    for (const { key } of p.waitDelete) this.#unpark(key)
+    for (const { key, deadline, value } of p.waitPut) {
+      this.#unpark(key)
+      db.deadlines.putSync(deadline, key)
+      db.waitlist.putSync(key, value as Buffer)
+    }
+
+    for (const cycle of p.delayedDelete) {
+      const prefix = u64Key(cycle)
+      const doomed: Buffer[] = []
+      for (const key of db.delayed.getKeys({ start: prefix })) {
+        if (!hasPrefix(key, prefix)) break
+        doomed.push(Buffer.from(key))
+      }
+      for (const key of doomed) db.delayed.removeSync(key)
+    }
+    for (const { cycle, values } of p.delayedAppend) {
+      let sequence = 0
+      for (const key of db.delayed.getKeys({ start: delayedKey(cycle, 0xffff_ffff), reverse: true, limit: 1 })) {
+        if (readU64(key, 0) === cycle) sequence = readU32(key, 8) + 1
+      }
+      values.forEach((value, i) => db.delayed.putSync(delayedKey(cycle, sequence + i), value as Buffer))
+    }
+
+    for (const { key: user, values } of p.mailboxes) {
+      const meta = db.mailboxmeta.getBinary(user)
+      const head = meta === undefined ? 0 : readU64(meta, 0)
+      const tail = meta === undefined ? 0 : readU64(meta, 8)
+      const newTail = tail + values.length
+      const newHead = Math.max(head, newTail - this.#mailboxSizeMax)
+      for (let seq = head; seq < Math.min(newHead, tail); seq += 1) db.mailbox.removeSync(mailboxKey(user, seq))
+      values.forEach((value, i) => {
+        if (tail + i >= newHead) db.mailbox.putSync(mailboxKey(user, tail + i), value as Buffer)
+      })
+      const next = Buffer.allocUnsafe(16)
+      writeU64(next, 0, newHead)
+      writeU64(next, 8, newTail)
+      db.mailboxmeta.putSync(user, next)
+    }
+
+    for (const { key, nonce } of p.nonces) db.nonces.putSync(key, u64Key(nonce))
+    for (const key of p.merkleDelete) db.merkle.removeSync(key)
+    for (const { key, value } of p.merklePut) db.merkle.putSync(key, value as Buffer)
+  }
+
+  /** Removes a waiting message and its deadline index entry (inside the write transaction). */
+  #unpark(key: Buffer): void {
+    const old = this.#db.waitlist.getBinary(key)
+    if (old === undefined) return
+    this.#db.deadlines.removeSync(Buffer.from(decodeWaitEntry(old).deadline))
+    this.#db.waitlist.removeSync(key)
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#committing?.catch(() => undefined)
+    this.#closed = true
+    try {
+      await this.#env.close()
+    } finally {
+      this.#lock?.release()
+    }
+  }
+
+  #currentHead(): HeadRecord {
+    this.#open()
+    if (!this.readOnly) return this.#head
+    // A reader follows the writer: start a fresh snapshot here (lmdb would only renew it on its next timer
+    // tick), so this head and the reads that follow it in the same turn see the latest commit.
+    this.#env.resetReadTxn()
+    return readHead(this.#db.meta)
+  }
+
+  #open(): void {
+    if (this.#closed) throw new StrataError(StoreErrorCode.CLOSED, `the store in ${this.#dataDir} is closed`)
+  }
+
+  #writable(): void {
+    this.#open()
+    if (this.readOnly) throw new StrataError(StoreErrorCode.READ_ONLY, `the store in ${this.#dataDir} was opened read-only`)
+  }
+}
+
+/**
+ * Opens the LMDB store in `dataDir` (created if absent). Fails with LOCKED if another live writer holds it,
+ * FORMAT_VERSION if it was written in another format (or is not a Strata store), IO if the file system refuses,
+ * NOT_FOUND for a read-only open of a directory without a store.
+ */
+export function openLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
+  return LmdbStore.open(options)
+}
+
+function readHead(meta: Database<Buffer, Buffer>): HeadRecord {
+  const bytes = meta.getBinaryFast(HEAD_KEY)
+  if (bytes === undefined) throw integrity('the head record is missing')
+  return decodeHead(bytes)
+}
+
+/** Deletes blobs of commits after `commitCount` (staged by a commit that never finished); returns how many. */
+function deletePendingBlobs(blobs: Database<Buffer, Buffer>, commitCount: number): number {
+  const doomed: Buffer[] = []
+  for (const key of blobs.getKeys({ start: blobKey(commitCount + 1, 0) })) {
+    if (key.length === BLOB_KEY_BYTES) doomed.push(Buffer.from(key))
+  }
+  if (doomed.length === 0) return 0
+  blobs.transactionSync(() => {
+    for (const key of doomed) blobs.removeSync(key)
+  })
+  return doomed.length
+}
+
+/** Entries in a key space, from LMDB's B-tree header (constant time, no walk). */
+function entryCount(db: Database<Buffer, Buffer>): number {
+  return (db.getStats() as { readonly entryCount: number }).entryCount
+}
+
+function integrity(detail: string): StrataError {
+  return new StrataError(StoreErrorCode.INTEGRITY, `store integrity: ${detail}`)
+}
+
+/**
+ * A plain Uint8Array the caller owns. lmdb's getBinary returns a Buffer over an ArrayBuffer of its own (a copy
+ * out of the map), which is wrapped without a second copy; anything else is copied.
+ */
+function plain(buffer: Buffer): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length) {
+    return new Uint8Array(buffer.buffer, 0, buffer.length)
+  }
+  return new Uint8Array(buffer)
+}

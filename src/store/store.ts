@@ -1,0 +1,217 @@
+/**
+ * The store: everything a runtime needs to reopen where it stopped, behind one interface so that the on-disk
+ * LMDB store, the in-memory test store and a later distributed backend are interchangeable.
+ *
+ * What it holds: code blobs, program records, per-program memory metadata and planes (64 KiB each, with the
+ * 32-byte root committed for each), the message queue (a head cursor over increasing sequence numbers), the
+ * waitlist, the delayed schedule, user mailboxes and nonces, the commitment layer's Merkle nodes (opaque keys to
+ * 32-byte values), and the head: the last committed cycle, its state root and the format version.
+ *
+ * Writes happen in two ways only:
+ *   - `putCode`: a code upload, durable on its own as soon as it resolves (codes are immutable and keyed by
+ *     their hash, so they need no cycle);
+ *   - `commit(batch)`: one cycle (or one intake of external messages between cycles), applied atomically: after
+ *     a crash at any instant, reopening yields exactly the last committed head and its data.
+ *
+ * Reads see the last committed batch. Every byte array returned is a fresh copy the caller owns. Planes are
+ * checked against their committed root with the `verify` function given at open (the store does not know how
+ * planes are hashed); a mismatch is an INTEGRITY error naming program and plane, never served (DESIGN inv. 8).
+ */
+import { CODE_SIZE_MAX_BYTES, MAILBOX_SIZE_MAX, PLANE_SIZE_BYTES } from '../constants.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
+import type { Message } from '../message/types.js'
+import type { ProgramRecord } from '../program/records.js'
+
+// ---- limits ---------------------------------------------------------------------------------------------------
+
+/** The on-disk format this build writes and reads. Bump it with any change of key or value layout. */
+export const STORE_FORMAT_VERSION = 1
+/** Hashes (state root, plane roots, Merkle node values) are SHA-256 digests. */
+export const STORE_HASH_SIZE_BYTES = 32
+/** Planes are stored whole. */
+export const STORE_PLANE_SIZE_BYTES = PLANE_SIZE_BYTES
+/** One past the largest plane key: region (8 bits) * 2^16 + plane (16 bits). */
+export const STORE_PLANE_KEY_LIMIT = 2 ** 24
+/**
+ * Planes written per LMDB transaction: lmdb writes 64 KiB values at 1.2-1.3 GB/s in transactions of ~1,000,
+ * and one 10,000-plane transaction is 3-9x slower (REFERENCE.md). Larger cycles are staged in chunks.
+ */
+export const PLANES_PER_TRANSACTION_DEFAULT = 1_000
+/**
+ * A Merkle node key at most 511 bytes: LMDB's key limit is 511 bytes on every page size when built with
+ * default options and 1,978 with lmdb-js's build; 511 keeps a store portable and is far above any tree path.
+ */
+export const MERKLE_KEY_SIZE_MAX_BYTES = 511
+/** Codes are bounded where they are accepted (constants.ts); the store refuses larger ones too. */
+export const STORE_CODE_SIZE_MAX_BYTES = CODE_SIZE_MAX_BYTES
+/** Mailboxes keep this many entries by default; older ones are trimmed first (as the scheduler does). */
+export const STORE_MAILBOX_SIZE_MAX_DEFAULT = MAILBOX_SIZE_MAX
+
+// ---- values -----------------------------------------------------------------------------------------------------
+
+/** Returns the committed root of a plane's bytes (the commitment layer's `hashPlane`). Must be pure. */
+export type PlaneVerifier = (bytes: Uint8Array) => Uint8Array
+
+export interface StoreHead {
+  /** The last committed cycle (0 before the first). */
+  readonly cycle: number
+  /** The state root committed with it; null until the first commit. */
+  readonly stateRoot: Uint8Array | null
+  /** Batches committed since the store was created (cycle commits and intake commits). */
+  readonly commitCount: number
+}
+
+/** One plane's change: 65,536 bytes and their root, or both null when the plane was dropped. */
+export interface StorePlaneChange {
+  readonly key: number
+  readonly bytes: Uint8Array | null
+  readonly root: Uint8Array | null
+}
+
+/**
+ * The memory changes of one program in one batch. The scheduler's `MemoryDelta` (protocol.ts) is assignable to
+ * it; its `allocations` list is not stored (the allocator state is inside `meta`).
+ */
+export interface StoreMemoryDelta {
+  readonly programId: ProgramId
+  /** The program exited: its meta and every plane are deleted; `meta` and `planes` are ignored. */
+  readonly dropped: boolean
+  /** Encoded allocator metadata after the batch; replaces the stored one. */
+  readonly meta: Uint8Array
+  readonly planes: readonly StorePlaneChange[]
+}
+
+/** A parked message (the scheduler's `WaitEntry`). */
+export interface StoredWaitEntry {
+  readonly message: Message
+  readonly programId: ProgramId
+  /** The last cycle in which a wake can still find it. */
+  readonly untilCycle: number
+}
+
+/** A message delivered to a user (the scheduler's `MailboxEntry`). */
+export interface StoredMailboxEntry {
+  readonly message: Message
+  /** The cycle in which it arrived. */
+  readonly cycle: number
+}
+
+/**
+ * One atomic commit. Parts are applied in this order: program records, memory, queue (consume, then append),
+ * waitlist (delete, then put), delayed (delete, then append), mailboxes, nonces, Merkle nodes (delete, then put),
+ * head. Deleting something absent is not an error. The whole batch is validated before anything is written: a
+ * rejected batch changes nothing.
+ */
+export interface CommitBatch {
+  /**
+   * The cycle this batch commits: head.cycle + 1 for a cycle, or head.cycle for an intake commit (messages,
+   * programs and nonces accepted between cycles, so they survive a crash before the next cycle).
+   */
+  readonly cycle: number
+  /** The state root after this batch (32 bytes). */
+  readonly stateRoot: Uint8Array
+  /** Records inserted or replaced whole. */
+  readonly programs?: readonly ProgramRecord[]
+  readonly memory?: readonly StoreMemoryDelta[]
+  readonly queue?: {
+    /** Messages removed from the head of the queue (at most its length before this batch). */
+    readonly consumed?: number
+    /** Messages appended to its tail, in order. */
+    readonly appended?: readonly Message[]
+  }
+  readonly waitlist?: {
+    readonly delete?: readonly MessageId[]
+    /** Inserted, or replacing the entry of the same message id. */
+    readonly put?: readonly StoredWaitEntry[]
+  }
+  readonly delayed?: {
+    /** Whole cycles removed from the schedule (released at that cycle's start). */
+    readonly delete?: readonly number[]
+    /** Messages appended to a cycle's list, in order. */
+    readonly append?: readonly (readonly [cycle: number, messages: readonly Message[]])[]
+  }
+  /** Entries appended to users' mailboxes; each mailbox then keeps its newest `mailboxSizeMax` entries. */
+  readonly mailboxes?: readonly (readonly [userId: UserId, entries: readonly StoredMailboxEntry[]])[]
+  /** A user's next nonce, replacing the stored one. */
+  readonly nonces?: readonly (readonly [userId: UserId, nonce: number])[]
+  /** The commitment layer's nodes: opaque keys (1..511 bytes) to 32-byte values. */
+  readonly merkle?: {
+    readonly delete?: readonly Uint8Array[]
+    readonly put?: readonly (readonly [key: Uint8Array, value: Uint8Array])[]
+  }
+}
+
+export interface StoreOpenOptions {
+  /** Returns a plane's committed root; every plane read is checked with it. */
+  readonly verify: PlaneVerifier
+  /** Entries a mailbox keeps (default MAILBOX_SIZE_MAX). */
+  readonly mailboxSizeMax?: number
+}
+
+// ---- the interface ----------------------------------------------------------------------------------------------
+
+export interface Store {
+  readonly kind: 'lmdb' | 'memory'
+  readonly readOnly: boolean
+  readonly closed: boolean
+
+  /** The last committed cycle, its state root and the number of commits. */
+  head(): StoreHead
+
+  /** Stores a code blob under its id (SHA-256 of the blob, checked). Durable once resolved; idempotent. */
+  putCode(codeId: CodeId, blob: Uint8Array): Promise<void>
+  /** The blob, checked against its id (INTEGRITY on mismatch), or undefined. */
+  code(codeId: CodeId): Uint8Array | undefined
+  hasCode(codeId: CodeId): boolean
+  /** Every code id, in id order. For inspection: it walks all codes. */
+  codeIds(): IterableIterator<CodeId>
+
+  program(programId: ProgramId): ProgramRecord | undefined
+  /** Every program id, in id order. For inspection: it walks all records (opening never does). */
+  programIds(): IterableIterator<ProgramId>
+  /** Program records held (constant time). */
+  programCount(): number
+
+  /** The program's encoded allocator metadata, or undefined if it has none (never ran, or exited). */
+  memoryMeta(programId: ProgramId): Uint8Array | undefined
+  /** A fresh copy of a plane's 65,536 bytes, verified against its root; undefined if the plane is absent. */
+  plane(programId: ProgramId, key: number): Uint8Array | undefined
+  /** The committed root of a plane, or undefined if the plane is absent. */
+  planeRoot(programId: ProgramId, key: number): Uint8Array | undefined
+  /** The keys of a program's stored planes, ascending. */
+  planeKeys(programId: ProgramId): number[]
+
+  /** Messages in the queue (constant time). */
+  queueLength(): number
+  /** The queue from its head, in order. Do not commit while iterating. */
+  queue(): IterableIterator<Message>
+
+  waitEntry(messageId: MessageId): StoredWaitEntry | undefined
+  /** Every waiting message, in message id order. */
+  waitlist(): IterableIterator<StoredWaitEntry>
+  /** Waiting messages (constant time). */
+  waitlistSize(): number
+  /**
+   * Waiting messages with untilCycle <= `untilCycleMax`, by untilCycle, then in the order they were put
+   * (batch order within a batch; the latest put of an id counts). Reads only those, never the whole list.
+   */
+  waitlistExpiring(untilCycleMax: number): IterableIterator<StoredWaitEntry>
+
+  /** The messages scheduled for `cycle`, in append order ([] if none). */
+  delayed(cycle: number): Message[]
+  /** Cycles with scheduled messages, ascending. */
+  delayedCycles(): IterableIterator<number>
+
+  /** A user's mailbox, oldest first. */
+  mailbox(userId: UserId): StoredMailboxEntry[]
+  /** A user's next nonce (0 if never set). */
+  nonce(userId: UserId): number
+
+  /** A Merkle node's 32-byte value, or undefined. */
+  merkleNode(key: Uint8Array): Uint8Array | undefined
+
+  /** Applies one batch atomically; resolves once it is durable (see each store's `sync`) with the new head. */
+  commit(batch: CommitBatch): Promise<StoreHead>
+  /** Waits for a commit in flight, then releases everything. Idempotent. */
+  close(): Promise<void>
+}
