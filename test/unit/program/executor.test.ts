@@ -17,7 +17,10 @@ const CODE = 'cc'.repeat(32) as CodeId
 const S = GAS_SCHEDULE
 
 function code(definition: Partial<ProgramDefinition>): LoadedCode {
-  return { codeId: CODE, definition: { handle: () => {}, ...definition }, setLogSink: () => {} }
+  return {
+    codeId: CODE, definition: { handle: () => {}, ...definition }, setLogSink: () => {},
+    invokeWithTimeout: (handler, ctx) => handler(ctx as never),
+  }
 }
 
 function record(status: ProgramRecord['status'] = ProgramStatus.ACTIVE): ProgramRecord {
