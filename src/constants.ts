@@ -115,8 +115,8 @@ export const QUEUE_LENGTH_MAX_DEFAULT = 1_000_000
 export const CYCLE_MESSAGES_MAX = 100_000
 /** Entries a user's mailbox keeps; older ones are dropped first (their gas was refunded on arrival). */
 export const MAILBOX_SIZE_MAX = 10_000
-/** The watchdog's default per-cycle deadline for a stream: generous, since it only stops runaway programs. */
-export const CYCLE_TIMEOUT_MS_DEFAULT = 10_000
+/** The watchdog's default limit on one message's run time: generous, since it only stops runaway programs. */
+export const MESSAGE_TIMEOUT_MS_DEFAULT = 10_000
 /** Deadline of one query or gas-estimation run on the main thread. */
 export const QUERY_TIMEOUT_MS_DEFAULT = 1_000
 /** Old-generation heap of one stream worker: a program that exhausts it kills only its own stream's worker. */

@@ -24,6 +24,10 @@ function workerFile(): string {
     : path.join(path.dirname(here), 'worker.js')
 }
 
+/** The watchdog looks at a stream's progress at least every 250 ms and at most every 5 ms (a quarter of the limit). */
+const WATCHDOG_TICK_MAX_MS = 250
+const WATCHDOG_TICK_MIN_MS = 5
+
 export interface StreamPoolOptions {
   readonly streams: number
   readonly schedule: GasSchedule
@@ -43,7 +47,7 @@ export class StreamPool {
     this.#pools = []
     this.#progress = []
     for (let stream = 0; stream < options.streams; stream += 1) {
-      const progress = new SharedArrayBuffer(4)
+      const progress = new SharedArrayBuffer(8)
       this.#progress.push(new Int32Array(progress))
       const workerData: WorkerConfig = { planesMax: options.planesMax, schedule: options.schedule, progress }
       this.#pools.push(new Piscina({
@@ -58,19 +62,38 @@ export class StreamPool {
   }
 
   /**
-   * Runs one task on its stream's worker. Resolves with the result, or with a failure when the deadline passed
-   * (the worker is terminated) or the worker died; the failure names the message that was running.
+   * Runs one task on its stream's worker. Resolves with the result, or with a failure when one message ran
+   * longer than `messageTimeoutMs` (the watchdog terminates the worker) or the worker died; the failure names
+   * the message that was running.
+   *
+   * The watchdog watches progress, not the clock of the whole task: decoding a task and encoding its result are
+   * never cut short, and a long but healthy cycle never fails whichever message happened to be running.
    */
-  async run(task: StreamTask, deadline: AbortSignal): Promise<StreamResult | StreamFailure> {
+  async run(task: StreamTask, messageTimeoutMs: number): Promise<StreamResult | StreamFailure> {
     const progress = this.#progress[task.stream]!
     Atomics.store(progress, 0, -1)
+    const controller = new AbortController()
+    let started = Atomics.load(progress, 1)
+    let since = performance.now()
+    const watchdog = setInterval(() => {
+      const now = performance.now()
+      const count = Atomics.load(progress, 1)
+      if (count !== started) {
+        started = count
+        since = now
+      } else if (Atomics.load(progress, 0) >= 0 && now - since > messageTimeoutMs) {
+        controller.abort()
+      }
+    }, Math.max(WATCHDOG_TICK_MIN_MS, Math.min(WATCHDOG_TICK_MAX_MS, messageTimeoutMs / 4)))
     const encoded = encodeMessage(task)
     try {
-      const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: deadline }) as EncodedResult
+      const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: controller.signal }) as EncodedResult
       return decodeResult(result)
     } catch (error) {
       const messageIndex = Atomics.load(progress, 0)
-      return { kind: deadline.aborted ? 'timeout' : 'crash', messageIndex, error: error as Error }
+      return { kind: controller.signal.aborted ? 'timeout' : 'crash', messageIndex, error: error as Error }
+    } finally {
+      clearInterval(watchdog)
     }
   }
 

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'eventemitter3'
 import {
-  CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, CYCLE_TIMEOUT_MS_DEFAULT, MESSAGE_GAS_LIMIT_MAX,
+  CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, MESSAGE_TIMEOUT_MS_DEFAULT, MESSAGE_GAS_LIMIT_MAX,
   PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT, QUERY_TIMEOUT_MS_DEFAULT,
   QUEUE_LENGTH_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
@@ -35,6 +35,11 @@ import type { MemoryDelta, StreamResult, StreamTask } from './protocol.js'
 import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
+const RUNTIME_OPTION_KEYS = new Set([
+  'streams', 'messageTimeoutMs', 'queryTimeoutMs', 'workerHeapMb', 'cycleGasBudget', 'queueLengthMax', 'schedule',
+  'planesMax',
+])
+
 /** The commitment of an empty memory (a program that never wrote, or one that exited). */
 const EMPTY_MEMORY = new ProgramCommitment()
 
@@ -47,11 +52,10 @@ export interface RuntimeOptions {
    * thread, in one stream: the sequential reference, with a per-message deadline instead of a worker abort.
    */
   readonly streams?: number
-  /** The watchdog: a stream still running a cycle after this long is aborted and its running message failed. */
-  readonly cycleTimeoutMs?: number
   /**
-   * With streams: 0, a per-message deadline (no worker can be aborted there). Off by default: node:vm starts a
-   * watchdog thread for every timed call, about 0.35 ms a message here.
+   * The watchdog: a message that runs longer than this is stopped and fails with TIMEOUT; on streams its worker
+   * is replaced and the stream's cycle re-runs without it. Default 10 s on streams. With streams: 0 it is off
+   * unless set: there node:vm must start a watchdog thread for every timed call (about 0.35 ms a message).
    */
   readonly messageTimeoutMs?: number
   /** Deadline of one query or estimateGas run (they execute on the calling thread). */
@@ -136,7 +140,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #streams: number
   readonly #cycleGasBudget: number
   readonly #queueLengthMax: number
-  readonly #cycleTimeoutMs: number
+  readonly #messageTimeoutMs: number
   /** Streams on worker threads (streams > 0) ... */
   readonly #pool: StreamPool | undefined
   /** ... or one executor on this thread (streams = 0). */
@@ -160,7 +164,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#streams = option('streams', options.streams ?? defaultStreamCount(), 0, STREAMS_MAX)
     this.#cycleGasBudget = option('cycleGasBudget', options.cycleGasBudget ?? CYCLE_GAS_BUDGET_DEFAULT, 1, Number.MAX_SAFE_INTEGER)
     this.#queueLengthMax = option('queueLengthMax', options.queueLengthMax ?? QUEUE_LENGTH_MAX_DEFAULT, 1, 100_000_000)
-    this.#cycleTimeoutMs = option('cycleTimeoutMs', options.cycleTimeoutMs ?? CYCLE_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
+    this.#messageTimeoutMs = option('messageTimeoutMs', options.messageTimeoutMs ?? MESSAGE_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
     const queryTimeoutMs = option('queryTimeoutMs', options.queryTimeoutMs ?? QUERY_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
     const workerHeapMb = option('workerHeapMb', options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT, 16, 65_536)
     const planesMax = option('planesMax', options.planesMax ?? PROGRAM_PLANES_MAX_DEFAULT, 1, PROGRAM_PLANES_MAX_DEFAULT * 8)
@@ -172,9 +176,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.#streams > 0) {
       this.#pool = new StreamPool({ streams: this.#streams, schedule, planesMax, workerHeapMb })
     } else {
-      const messageTimeoutMs = options.messageTimeoutMs === undefined ? undefined
-        : option('messageTimeoutMs', options.messageTimeoutMs, 1, 3_600_000)
-      this.#inline = new StreamExecutor({ schedule, planesMax, ...(messageTimeoutMs !== undefined ? { messageTimeoutMs } : {}) })
+      this.#inline = new StreamExecutor({
+        schedule, planesMax, ...(options.messageTimeoutMs !== undefined ? { messageTimeoutMs: this.#messageTimeoutMs } : {}),
+      })
     }
     this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs })
   }
@@ -182,6 +186,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
     if (typeof options !== 'object' || options === null) {
       throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `options must be an object, got ${describeValue(options)}`)
+    }
+    // A misspelt option would silently fall back to its default: refuse it instead.
+    const unknown = Object.keys(options).filter((key) => !RUNTIME_OPTION_KEYS.has(key))
+    if (unknown.length > 0) {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+        `unknown option ${JSON.stringify(unknown[0])}; known: ${[...RUNTIME_OPTION_KEYS].join(', ')}`)
     }
     return new Runtime(options)
   }
@@ -482,12 +492,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     await Promise.all(groups.map(async ({ messages, positions }, stream) => {
       if (messages.length === 0) return
-      // The watchdog: a stream that overruns is aborted (its worker replaced), the message it was running fails
-      // with TIMEOUT, and the stream's cycle runs again without it from committed memory.
+      // The watchdog: a message that overruns is stopped (its worker replaced) and fails with TIMEOUT, and the
+      // stream's cycle runs again without it from committed memory. A dead worker is handled the same way.
       for (;;) {
         const task = this.#task(stream, messages, cycle)
         const outcome = this.#pool === undefined ? this.#inline!.run(task)
-          : await this.#pool.run(task, AbortSignal.timeout(this.#cycleTimeoutMs))
+          : await this.#pool.run(task, this.#messageTimeoutMs)
         if ('entries' in outcome) {
           for (const programId of new Set(messages.map((m) => m.destination as ProgramId))) this.#resident[stream]!.add(programId)
           for (const { codeId } of task.codes) this.#loadedCodes[stream]!.add(codeId)

@@ -1,8 +1,8 @@
 /**
  * A stream worker's entry: wiring only. It keeps one StreamExecutor (and so the stream's resident memories and
  * loaded codes) for its whole life, decodes each task, runs it, and returns the encoded result. Before each
- * message it records the message's index in a shared counter, so the main thread can tell which message was
- * running if it has to abort the stream (watchdog).
+ * message it records the message's index and bumps a shared counter, so the main thread's watchdog can see a
+ * message that runs too long and knows which one to fail.
  */
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
@@ -13,7 +13,7 @@ import { StreamExecutor } from './stream_executor.js'
 export interface WorkerConfig {
   readonly planesMax: number
   readonly schedule: GasSchedule
-  /** Int32Array over a SharedArrayBuffer: [index of the message running]. */
+  /** Int32Array over a SharedArrayBuffer: [index of the message running or -1, messages started]. */
   readonly progress: SharedArrayBuffer
 }
 
@@ -22,7 +22,10 @@ const executor = new StreamExecutor({ schedule: config.schedule, planesMax: conf
 const progress = new Int32Array(config.progress)
 
 export default function runStream(task: Uint8Array): unknown {
-  const result = executor.run(decodeTask(task), (index) => Atomics.store(progress, 0, index))
+  const result = executor.run(decodeTask(task), (index) => {
+    Atomics.store(progress, 0, index)
+    Atomics.add(progress, 1, 1)
+  })
   Atomics.store(progress, 0, -1)
   const { header, buffers } = encodeResult(result)
   // Header and plane buffers are all moved to the main thread, none copied.

@@ -32,8 +32,8 @@ function outcomes(rt: Runtime): MessageOutcome[] {
 }
 
 describe('watchdog', () => {
-  it('aborts a stream stuck in an infinite loop, fails that message with TIMEOUT, keeps every other result', async () => {
-    const rt = await runtime({ streams: 2, cycleTimeoutMs: 1000 })
+  it('stops a message stuck in an infinite loop with TIMEOUT, replaces its worker, keeps every other result', async () => {
+    const rt = await runtime({ streams: 2, messageTimeoutMs: 1000 })
     const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 6)
     const seen = outcomes(rt)
     const spin = rt.send({ source: USER, destination: ids[0]!, payload: text('spin'), gasLimit: 1_000_000 })
@@ -51,7 +51,7 @@ describe('watchdog', () => {
   })
 
   it('fails a message whose worker dies (heap exhausted) with WORKER_DIED and re-runs the rest', async () => {
-    const rt = await runtime({ streams: 1, workerHeapMb: 64, cycleTimeoutMs: 10_000 })
+    const rt = await runtime({ streams: 1, workerHeapMb: 64, messageTimeoutMs: 10_000 })
     const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 2)
     const seen = outcomes(rt)
     const before = rt.send({ source: USER, destination: ids[1]!, payload: text('inc'), gasLimit: 1_000_000 })
@@ -72,6 +72,16 @@ describe('watchdog', () => {
     rt.send({ source: USER, destination: id!, payload: text('spin'), gasLimit: 1_000_000 })
     await rt.runCycle()
     expect(seen[0]!.replyCode).toBe(ReplyCode.TIMEOUT)
+  })
+
+  it('never stops a long but healthy cycle: the limit is per message, not per task', async () => {
+    const rt = await runtime({ streams: 1, messageTimeoutMs: 50 })
+    const ids = await programs(rt, 'programs/counter.ts', 200)
+    for (let round = 0; round < 20; round += 1) {
+      for (const id of ids) rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 200_000 })
+    }
+    const report = await rt.runCycle()
+    expect(report).toMatchObject({ processed: 4000, failed: 0 })
   })
 
   it('a query that loops is stopped by queryTimeoutMs', async () => {
@@ -174,7 +184,7 @@ describe('bad input: typed errors, nothing changes', () => {
 
   it.each([
     [{ streams: -1 }], [{ streams: 65 }], [{ streams: 1.5 }], [{ cycleGasBudget: 0 }], [{ queueLengthMax: 0 }],
-    [{ cycleTimeoutMs: 0 }], [{ planesMax: 0 }],
+    [{ messageTimeoutMs: 0 }], [{ planesMax: 0 }], [{ cycleTimeoutMs: 100 }], [{ dataDir: './data' }],
   ])('Runtime.open(%j) -> INVALID_OPTION', async (options) => {
     await expect(Runtime.open(options as RuntimeOptions)).rejects.toMatchObject({ code: 'INVALID_OPTION' })
   })
