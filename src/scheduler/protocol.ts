@@ -65,8 +65,9 @@ export interface StreamResult {
   readonly deltas: readonly MemoryDelta[]
 }
 
-// Plain msgpack maps (no shared record structures): tasks and results cross to freshly replaced workers too.
-const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false })
+// Records with their structures embedded in each buffer: keys travel once per buffer, not once per object, and a
+// freshly replaced worker still decodes everything (nothing is shared between buffers).
+const packr = new Packr({ useRecords: true, variableMapSize: true, moreTypes: false })
 
 /**
  * A result as it crosses threads: chunk bytes travel as their own ArrayBuffers in the transfer list (moved, not
