@@ -65,7 +65,8 @@ function hashAll(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number): Uin
   const chunkCount = bytes.length / chunkSizeBytes
   const { nodes, levels } = scratchFor(chunkCount)
   for (let c = 0; c < chunkCount; c += 1) {
-    chunkLeafInto(hasher, bytes.subarray(c * chunkSizeBytes, (c + 1) * chunkSizeBytes), nodes, (chunkCount + c) * HASH_SIZE_BYTES)
+    const chunk = bytes.subarray(c * chunkSizeBytes, (c + 1) * chunkSizeBytes)
+    chunkLeafInto(hasher, chunk, nodes, (chunkCount + c) * HASH_SIZE_BYTES)
   }
   for (const { children, parents } of levels) hasher.hashNodesInto(children, parents)
   return nodes
@@ -77,7 +78,11 @@ function hashAll(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number): Uin
  */
 export function planeRootWithChunkSize(hasher: Hasher, bytes: Uint8Array, chunkSizeBytes: number): Uint8Array {
   checkPlane(bytes)
-  assert(Number.isInteger(Math.log2(chunkSizeBytes)) && chunkSizeBytes >= 128 && chunkSizeBytes <= PLANE_SIZE_BYTES, 'chunk size')
+  // At least 128 bytes: a 64-byte chunk would be as long as an inner node's input (format.ts).
+  assert(
+    Number.isInteger(Math.log2(chunkSizeBytes)) && chunkSizeBytes >= 128 && chunkSizeBytes <= PLANE_SIZE_BYTES,
+    'chunk size is a power of two in 128..65536',
+  )
   // With one chunk the leaf is node 1, the root.
   return hashAll(hasher, bytes, chunkSizeBytes).slice(HASH_SIZE_BYTES, 2 * HASH_SIZE_BYTES)
 }
@@ -100,13 +105,16 @@ export function chunkMaskOf(chunks: ChunkSelection): number {
     return chunks
   }
   if (!Array.isArray(chunks)) {
-    throw new StrataError(MerkleErrorCode.INVALID_ARGUMENT, `chunks must be a mask or an array of indexes, got ${describeValue(chunks)}`)
+    throw new StrataError(
+      MerkleErrorCode.INVALID_ARGUMENT, `chunks must be a mask or an array of indexes, got ${describeValue(chunks)}`,
+    )
   }
   let mask = 0
   for (const c of chunks) {
     if (!Number.isInteger(c) || c < 0 || c >= CHUNKS_PER_PLANE) {
       throw new StrataError(
-        MerkleErrorCode.INVALID_ARGUMENT, `a chunk index must be an integer in 0..${CHUNKS_PER_PLANE - 1}, got ${describeValue(c)}`,
+        MerkleErrorCode.INVALID_ARGUMENT,
+        `a chunk index must be an integer in 0..${CHUNKS_PER_PLANE - 1}, got ${describeValue(c)}`,
       )
     }
     mask |= 1 << c
@@ -118,7 +126,8 @@ export function chunkMaskOf(chunks: ChunkSelection): number {
 function checkMask(mask: number): void {
   if (!Number.isInteger(mask) || mask < 0 || mask > ALL_CHUNKS_MASK) {
     throw new StrataError(
-      MerkleErrorCode.INVALID_ARGUMENT, `a chunk mask must be an integer in 0..${ALL_CHUNKS_MASK}, got ${describeValue(mask)}`,
+      MerkleErrorCode.INVALID_ARGUMENT,
+      `a chunk mask must be an integer in 0..${ALL_CHUNKS_MASK}, got ${describeValue(mask)}`,
     )
   }
 }
@@ -182,7 +191,8 @@ export class ChunkTree {
     let parents: number[] = []
     for (let c = 0; c < CHUNKS_PER_PLANE; c += 1) {
       if (((chunkMask >> c) & 1) === 0) continue
-      chunkLeafInto(hasher, bytes.subarray(c * CHUNK_SIZE_BYTES, (c + 1) * CHUNK_SIZE_BYTES), nodes, (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES)
+      const chunk = bytes.subarray(c * CHUNK_SIZE_BYTES, (c + 1) * CHUNK_SIZE_BYTES)
+      chunkLeafInto(hasher, chunk, nodes, (CHUNKS_PER_PLANE + c) * HASH_SIZE_BYTES)
       const parent = (CHUNKS_PER_PLANE + c) >> 1
       if (parents[parents.length - 1] !== parent) parents.push(parent)
     }

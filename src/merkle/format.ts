@@ -39,10 +39,10 @@ export const HashTag = {
 export type HashTag = (typeof HashTag)[keyof typeof HashTag]
 
 /**
- * A plane's hash is a binary tree over chunks of this size. 4 KiB measured best among the sizes that keep a
- * whole-plane rehash within 0.7x of one raw SHA-256 of the plane (each SHA-256 call has a fixed cost of about
- * half a microsecond, so smaller chunks pay it 32-128 times per plane); a proof of a few bytes carries one
- * 4 KiB chunk. Figures in docs/merkle.md and bench/merkle.bench.ts.
+ * A plane's hash is a binary tree over chunks of this size: 4 KiB is the smallest size whose whole-plane
+ * hashing stays >= 0.7x the speed of one raw SHA-256 of the plane (measured 0.71-0.83x; 2 KiB 0.53-0.60x,
+ * 1 KiB 0.37-0.45x: every SHA-256 call costs ~0.5-1 us on top of the bytes). A proof of a few bytes carries
+ * one 4 KiB chunk, ~11 KB of JSON. Figures in docs/merkle.md, "Choosing the chunk size".
  */
 export const CHUNK_SIZE_BYTES = 4096
 export const CHUNKS_PER_PLANE = PLANE_SIZE_BYTES / CHUNK_SIZE_BYTES
@@ -110,14 +110,16 @@ export const MEMORY_ROOT_INPUT_SIZE_BYTES = 1 + 2 * HASH_SIZE_BYTES
 export const PROGRAM_LEAF_INPUT_SIZE_BYTES = 1 + PROGRAM_ID_SIZE_BYTES + CODE_ID_SIZE_BYTES + 1 + HASH_SIZE_BYTES
 
 const INPUT_SIZES_BYTES = [
-  NODE_INPUT_SIZE_BYTES, /* the EMPTY tag alone */ 1, CHUNK_INPUT_SIZE_BYTES, PLANE_LEAF_INPUT_SIZE_BYTES, ALLOCATION_LEAF_INPUT_SIZE_BYTES,
-  MEMORY_ROOT_INPUT_SIZE_BYTES, PROGRAM_LEAF_INPUT_SIZE_BYTES,
+  NODE_INPUT_SIZE_BYTES, /* the EMPTY tag alone */ 1, CHUNK_INPUT_SIZE_BYTES, PLANE_LEAF_INPUT_SIZE_BYTES,
+  ALLOCATION_LEAF_INPUT_SIZE_BYTES, MEMORY_ROOT_INPUT_SIZE_BYTES, PROGRAM_LEAF_INPUT_SIZE_BYTES,
 ]
 assert(new Set(INPUT_SIZES_BYTES).size === INPUT_SIZES_BYTES.length, 'each kind of hash input has its own length')
 assert(Number.isInteger(CHUNK_TREE_DEPTH) && CHUNKS_PER_PLANE >= 2, 'chunks split a plane into a power of two')
 assert(CHUNK_SIZE_BYTES === DIRTY_CHUNK_SIZE_BYTES, 'memory tracks dirty chunks at the commitment chunk size')
 assert(PLANE_KEY_BITS === 24 && ALLOCATION_KEY_BITS === 40, 'tree key widths follow Address3D')
-assert(PLANE_PATH_MULTIPLIER % 2 === 1 && PLANE_PATH_MULTIPLIER < 2 ** PLANE_KEY_BITS, 'plane multiplier is an odd 24-bit number')
+assert(
+  PLANE_PATH_MULTIPLIER % 2 === 1 && PLANE_PATH_MULTIPLIER < 2 ** PLANE_KEY_BITS, 'plane multiplier is an odd 24-bit number',
+)
 assert(
   ALLOCATION_PATH_MULTIPLIER % 2 === 1 && ALLOCATION_PATH_MULTIPLIER < 2 ** ALLOCATION_KEY_BITS,
   'allocation multiplier is an odd 40-bit number',

@@ -34,7 +34,8 @@ function digestInto(data: Uint8Array, output: Uint8Array, offset: number): void 
 function cryptoNodesInto(input: Uint8Array, output: Uint8Array): void {
   const count = input.length / NODE_INPUT_SIZE_BYTES
   for (let i = 0; i < count; i += 1) {
-    const digest = cryptoHash('sha256', input.subarray(i * NODE_INPUT_SIZE_BYTES, (i + 1) * NODE_INPUT_SIZE_BYTES), 'binary')
+    const block = input.subarray(i * NODE_INPUT_SIZE_BYTES, (i + 1) * NODE_INPUT_SIZE_BYTES)
+    const digest = cryptoHash('sha256', block, 'binary')
     const base = i * HASH_SIZE_BYTES
     for (let j = 0; j < HASH_SIZE_BYTES; j += 1) output[base + j] = digest.charCodeAt(j)
   }

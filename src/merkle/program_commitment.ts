@@ -25,7 +25,7 @@ import { numericKeyPath } from './key_path.js'
 import { allocationLeafHash, memoryRootHash, planeLeafHash, ZERO_PLANE_ROOT } from './leaf_hash.js'
 import { nativeHasher } from './native_hasher.js'
 import { NumericNodeTable, type NodeStore } from './node_store.js'
-import { SparseMerkleTree, type PathEnd, type SparsePath } from './sparse_tree.js'
+import { SparseMerkleTree, type PathWritten, type SparsePath } from './sparse_tree.js'
 
 const PLANE_KEY_LIMIT = 2 ** PLANE_KEY_BITS
 
@@ -61,7 +61,8 @@ export interface CommitmentUpdateReport {
 function checkPlaneKey(key: unknown): number {
   if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key >= PLANE_KEY_LIMIT) {
     throw new StrataError(
-      MerkleErrorCode.INVALID_ARGUMENT, `plane key must be an integer in 0..${PLANE_KEY_LIMIT - 1}, got ${describeValue(key)}`,
+      MerkleErrorCode.INVALID_ARGUMENT,
+      `plane key must be an integer in 0..${PLANE_KEY_LIMIT - 1}, got ${describeValue(key)}`,
     )
   }
   return key
@@ -70,7 +71,8 @@ function checkPlaneKey(key: unknown): number {
 function checkAddress(address: unknown): number {
   if (typeof address !== 'number' || !Number.isInteger(address) || address < 0 || address >= ADDRESS_LIMIT) {
     throw new StrataError(
-      MerkleErrorCode.ADDRESS_OUT_OF_RANGE, `address must be an integer in 0..${ADDRESS_LIMIT - 1}, got ${describeValue(address)}`,
+      MerkleErrorCode.ADDRESS_OUT_OF_RANGE,
+      `address must be an integer in 0..${ADDRESS_LIMIT - 1}, got ${describeValue(address)}`,
       { address },
     )
   }
@@ -106,7 +108,8 @@ export class ProgramCommitment {
       numericKeyPath(PLANE_KEY_BITS, PLANE_PATH_MULTIPLIER), this.#hasher, options.planeNodes ?? new NumericNodeTable(),
     )
     this.#allocations = new SparseMerkleTree(
-      numericKeyPath(ALLOCATION_KEY_BITS, ALLOCATION_PATH_MULTIPLIER), this.#hasher, options.allocationNodes ?? new NumericNodeTable(),
+      numericKeyPath(ALLOCATION_KEY_BITS, ALLOCATION_PATH_MULTIPLIER), this.#hasher,
+      options.allocationNodes ?? new NumericNodeTable(),
     )
   }
 
@@ -196,7 +199,8 @@ export class ProgramCommitment {
     } else {
       if (!Number.isInteger(size) || size < 1 || address + size > ADDRESS_LIMIT) {
         throw new StrataError(
-          MerkleErrorCode.INVALID_ARGUMENT, `allocation size must be a positive integer within the address space, got ${describeValue(size)}`,
+          MerkleErrorCode.INVALID_ARGUMENT,
+          `allocation size must be a positive integer within the address space, got ${describeValue(size)}`,
           { address, size },
         )
       }
@@ -251,7 +255,7 @@ export class ProgramCommitment {
   }
 
   /** `planePath` writing the siblings into `words` (see SparseMerkleTree.pathInto). */
-  planePathInto(key: number, words: Int32Array, offset: number): { readonly depth: number; readonly end: PathEnd<number> } {
+  planePathInto(key: number, words: Int32Array, offset: number): PathWritten<number> {
     return this.#planes.pathInto(checkPlaneKey(key), words, offset)
   }
 
@@ -270,7 +274,7 @@ export class ProgramCommitment {
   }
 
   /** `allocationPath` writing the siblings into `words` (see SparseMerkleTree.pathInto). */
-  allocationPathInto(address: number, words: Int32Array, offset: number): { readonly depth: number; readonly end: PathEnd<number> } {
+  allocationPathInto(address: number, words: Int32Array, offset: number): PathWritten<number> {
     return this.#allocations.pathInto(checkAddress(address), words, offset)
   }
 

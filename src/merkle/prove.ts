@@ -120,7 +120,8 @@ const gather = new ProofGather()
 
 function checkInteger(name: string, value: unknown, min: number, max: number, code: MerkleErrorCode): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new StrataError(code, `${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`, { [name]: value })
+    const message = `${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`
+    throw new StrataError(code, message, { [name]: value })
   }
   return value
 }
@@ -282,6 +283,8 @@ export function proveAbsence(source: AbsenceProofSource, region: number, plane: 
   const programProof = programPart(source)
   const planeProof = absentPlanePart(source.program, key)
   gather.encode()
-  return { format: PROOF_FORMAT, kind: 'absence', stateRoot: gather.hex(stateRoot), program: programProof(), plane: planeProof() }
+  return {
+    format: PROOF_FORMAT, kind: 'absence', stateRoot: gather.hex(stateRoot), program: programProof(), plane: planeProof(),
+  }
 }
 

@@ -35,6 +35,13 @@ export type PathEnd<K> =
   /** An empty subtree (absence). */
   | { readonly kind: 'empty' }
 
+/** What `pathInto` reports; the siblings themselves went to the caller's words. */
+export interface PathWritten<K> {
+  /** The depth at which the path ends: the number of siblings written. */
+  readonly depth: number
+  readonly end: PathEnd<K>
+}
+
 export interface SparsePath<K> {
   /** The depth at which the path ends: the number of siblings. */
   readonly depth: number
@@ -280,7 +287,7 @@ export class SparseMerkleTree<K, P, Q = K> {
    * Like `path`, but writes the sibling hashes (deepest first, 8 words each) into `words` from `offset`, which
    * must have room for `keyBits` of them: the prover gathers a whole proof in one buffer this way.
    */
-  pathInto(key: K, words: Int32Array, offset: number): { readonly depth: number; readonly end: PathEnd<K> } {
+  pathInto(key: K, words: Int32Array, offset: number): PathWritten<K> {
     this.root()
     const path = this.#path
     const store = this.#store

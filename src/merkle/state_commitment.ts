@@ -17,7 +17,7 @@ import { bytesKeyPath } from './key_path.js'
 import { programLeafHash } from './leaf_hash.js'
 import { nativeHasher } from './native_hasher.js'
 import { MapNodeStore, type NodeStore } from './node_store.js'
-import { SparseMerkleTree, type PathEnd, type SparsePath } from './sparse_tree.js'
+import { SparseMerkleTree, type PathWritten, type SparsePath } from './sparse_tree.js'
 
 /** A 32-byte id as bytes or as 64 lower-case hex digits. */
 export type IdInput = Uint8Array | string
@@ -58,7 +58,8 @@ export function parseId(value: unknown, name: string): Uint8Array {
 function parseStatus(value: unknown): ProgramStatusCode {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > PROGRAM_STATUS_CODE_MAX) {
     throw new StrataError(
-      MerkleErrorCode.INVALID_ARGUMENT, `status must be an integer in 0..${PROGRAM_STATUS_CODE_MAX}, got ${describeValue(value)}`,
+      MerkleErrorCode.INVALID_ARGUMENT,
+      `status must be an integer in 0..${PROGRAM_STATUS_CODE_MAX}, got ${describeValue(value)}`,
     )
   }
   return value as ProgramStatusCode
@@ -112,7 +113,7 @@ export class StateCommitment {
   }
 
   /** `programPath` writing the siblings into `words` (see SparseMerkleTree.pathInto). */
-  programPathInto(programId: IdInput, words: Int32Array, offset: number): { readonly depth: number; readonly end: PathEnd<Uint8Array> } {
+  programPathInto(programId: IdInput, words: Int32Array, offset: number): PathWritten<Uint8Array> {
     return this.#tree.pathInto(parseId(programId, 'programId'), words, offset)
   }
 

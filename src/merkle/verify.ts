@@ -70,7 +70,9 @@ function siblings(value: unknown, what: string, max: number): number {
   if (typeof count !== 'number' || count > max) reject(`${what} must hold at most ${max} hashes`)
   for (let i = 0; i < count; i += 1) {
     const item: unknown = value[i]
-    if (typeof item !== 'string' || item.length !== 2 * HASH_SIZE_BYTES) reject(`${what}[${i}] must be 64 lower-case hex digits`)
+    if (typeof item !== 'string' || item.length !== 2 * HASH_SIZE_BYTES) {
+      reject(`${what}[${i}] must be 64 lower-case hex digits`)
+    }
   }
   // One decode of the joined list: a decode per hash costs more in setup than in digits.
   if (!hexInto((value as string[]).join(''), count * HASH_SIZE_BYTES, siblingScratch, 0)) {
@@ -161,10 +163,12 @@ function verifyRange(
   if (address < start || end > start + size) reject('the range does not lie inside the allocation')
   const allocationDepth = siblings(allocation.siblings, 'allocation.siblings', ALLOCATION_KEY_BITS)
   const allocationKey = allocationPathKey(start)
-  const allocationRoot = climb(
-    hasher, allocationLeafHash(hasher, start, size), allocationDepth, (d) => pathKeyBit(allocationKey, ALLOCATION_KEY_BITS, d),
-  )
-  if (!bytesEqual(allocationRoot, program.allocationsRoot)) reject('the allocation path does not lead to the allocations root')
+  const allocationLeaf = allocationLeafHash(hasher, start, size)
+  const allocationBit = (d: number): number => pathKeyBit(allocationKey, ALLOCATION_KEY_BITS, d)
+  const allocationRoot = climb(hasher, allocationLeaf, allocationDepth, allocationBit)
+  if (!bytesEqual(allocationRoot, program.allocationsRoot)) {
+    reject('the allocation path does not lead to the allocations root')
+  }
 
   const data = hexToBytes(proof.data, length) ?? reject(`data must be ${length} bytes of lower-case hex`)
   const firstKey = Math.floor(address / PLANE_SIZE_BYTES)
@@ -215,12 +219,15 @@ function verifyRange(
       const lo = Math.max(from, index * CHUNK_SIZE_BYTES)
       const hi = Math.min(to, (index + 1) * CHUNK_SIZE_BYTES)
       for (let b = lo; b < hi; b += 1) {
-        if (data[dataOffset + b - from] !== chunk[b - index * CHUNK_SIZE_BYTES]) reject(`data differs from plane ${key} chunk ${index}`)
+        if (data[dataOffset + b - from] !== chunk[b - index * CHUNK_SIZE_BYTES]) {
+          reject(`data differs from plane ${key} chunk ${index}`)
+        }
       }
     }
     const planeDepth = siblings(plane.siblings, `plane ${key} siblings`, PLANE_KEY_BITS)
     const pathKey = planePathKey(key)
-    const root = climb(hasher, planeLeafHash(hasher, key, planeRoot!), planeDepth, (d) => pathKeyBit(pathKey, PLANE_KEY_BITS, d))
+    const leaf = planeLeafHash(hasher, key, planeRoot!)
+    const root = climb(hasher, leaf, planeDepth, (d) => pathKeyBit(pathKey, PLANE_KEY_BITS, d))
     if (!bytesEqual(root, program.planesRoot)) reject(`plane ${key}: the plane path does not lead to the planes root`)
   }
   return {
