@@ -28,6 +28,12 @@ interface PingPongState {
 
 /** Gas kept back by handleReply for its own work after the send (saving state). */
 const RESERVE_GAS = 50_000
+/**
+ * The least a ping may carry: enough for the peer to serve it and for the pong it sends back to pay for our
+ * handleReply. A smaller ping would be served, but its pong could not be counted, and the two tallies would
+ * disagree.
+ */
+const ROUND_TRIP_GAS_MIN = 100_000
 
 function stateOf(ctx: ProgramContext): PingPongState {
   return ctx.state as unknown as PingPongState
@@ -36,7 +42,7 @@ function stateOf(ctx: ProgramContext): PingPongState {
 /** Sends the next ping with all the gas this message can spare. */
 function sendPing(ctx: ProgramContext, state: PingPongState): void {
   const gas = ctx.gasLeft() - RESERVE_GAS
-  if (state.peer === null || gas <= 0) {
+  if (state.peer === null || gas < ROUND_TRIP_GAS_MIN) {
     state.stopped = `out of gas with ${state.remaining} round(s) to go`
     return
   }

@@ -24,7 +24,7 @@ import type {
 } from './api.js'
 import { ProgramErrorCode } from './errors.js'
 import { seededRandom } from './random.js'
-import { encodeState, loadState, relocateState, type LoadedState } from './state.js'
+import { encodeState, loadState, relocateState, type LoadedState, type StateHeader } from './state.js'
 
 /** Thrown by ctx.wait() / ctx.exit() to unwind the handler; never a failure. */
 export class StopSignal {
@@ -90,7 +90,11 @@ export class MessageContext implements ProgramContext {
   /** Compaction may move the block holding ctx.state's encoding: keep the state header pointing at it. */
   #compact(region?: number): CompactionResult {
     const result = this.#memory.compact(region)
-    if (this.#stateAddress !== null) relocateState(this.#memory, this.#stateAddress, result.relocations)
+    if (this.#stateAddress !== null) {
+      const moved = relocateState(this.#memory, this.#stateAddress, result.relocations)
+      // Keep what saveState will trust in step with the header it just rewrote.
+      if (moved !== undefined && this.#state !== undefined) this.#state = { ...this.#state, header: moved }
+    }
     return result
   }
 
@@ -196,6 +200,11 @@ export class MessageContext implements ProgramContext {
   set state(value: Record<string, unknown>) {
     if (this.#state === undefined) this.#state = loadState(this.#memory, this.#schedule, this.#stateAddress)
     this.#stateValue = value
+  }
+
+  /** The header as loaded this message, for saveState (undefined if state was never loaded or is fresh). */
+  loadedStateHeader(): StateHeader | undefined {
+    return this.#state?.header
   }
 
   /** The state's new encoding if it was touched and changed, else undefined. Throws STATE_ENCODING. */

@@ -114,7 +114,7 @@ export function executeMessage(
     if (failure === undefined) {
       try {
         const encoded = ctx.changedState()
-        if (encoded !== undefined) stateAddress = saveState(memory, env.schedule, stateAddress, encoded)
+        if (encoded !== undefined) stateAddress = saveState(memory, env.schedule, stateAddress, encoded, ctx.loadedStateHeader())
       } catch (error) {
         failure = counter.exhausted ? { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas saving state' } : classify(error)
       }

@@ -32,16 +32,25 @@ export interface LoadedState {
   readonly value: Record<string, unknown>
   /** The encoding it was loaded from (that of {} for a fresh state). */
   readonly encoded: Uint8Array
+  /** The header as loaded (undefined for a fresh state), so saving need not read it again. */
+  readonly header?: StateHeader
+}
+
+/** The fields of the 16-byte state header. */
+export interface StateHeader {
+  readonly length: number
+  readonly capacity: number
+  readonly dataAddress: number
 }
 
 export function loadState(memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null): LoadedState {
   // A program that never saved state compares against the encoding of {}: reading it saves nothing.
   if (headerAddress === null) return { value: {}, encoded: EMPTY_STATE }
-  const header = new DataView(memory.load(headerAddress, HEADER_SIZE_BYTES).buffer)
-  const length = header.getUint32(0, true)
-  const encoded = memory.load(header.getFloat64(8, true), length)
-  chargeOrThrow(memory, schedule.stateLoad.base + schedule.stateLoad.perByte * length)
-  return { value: toPlainBytes(packr.unpack(encoded)) as Record<string, unknown>, encoded }
+  const view = new DataView(memory.load(headerAddress, HEADER_SIZE_BYTES).buffer)
+  const header = { length: view.getUint32(0, true), capacity: view.getUint32(4, true), dataAddress: view.getFloat64(8, true) }
+  const encoded = memory.load(header.dataAddress, header.length)
+  chargeOrThrow(memory, schedule.stateLoad.base + schedule.stateLoad.perByte * header.length)
+  return { value: toPlainBytes(packr.unpack(encoded)) as Record<string, unknown>, encoded, header }
 }
 
 /** Normalizes and encodes; throws STATE_ENCODING for values that are not plain data. */
@@ -57,33 +66,35 @@ export function encodeState(value: unknown): Uint8Array {
   return new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength)
 }
 
-/** Writes encoded state, allocating the header and (re)allocating the data as needed; returns the header address. */
+/**
+ * Writes encoded state, allocating the header and (re)allocating the data as needed; returns the header address.
+ * `loaded` is the header read when the state was loaded in this message (the header cannot have changed since:
+ * only this function and compaction's relocation write it, and relocation rewrites `loaded` too).
+ */
 export function saveState(
   memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null, encoded: Uint8Array,
+  loaded: StateHeader | undefined,
 ): number {
   chargeOrThrow(memory, schedule.stateSave.base + schedule.stateSave.perByte * encoded.length)
   let header = headerAddress
-  let capacity = 0
-  let dataAddress = 0
-  if (header === null) {
-    header = memory.alloc(HEADER_SIZE_BYTES, RegionType.STATIC)
-  } else {
-    const view = new DataView(memory.load(header, HEADER_SIZE_BYTES).buffer)
-    capacity = view.getUint32(4, true)
-    dataAddress = view.getFloat64(8, true)
-  }
+  let capacity = loaded?.capacity ?? 0
+  let dataAddress = loaded?.dataAddress ?? 0
+  if (header === null) header = memory.alloc(HEADER_SIZE_BYTES, RegionType.STATIC)
   if (encoded.length > capacity) {
     if (capacity > 0) memory.free(dataAddress)
     capacity = Math.max(STATE_CAPACITY_MIN_BYTES, 2 ** Math.ceil(Math.log2(encoded.length)))
     dataAddress = memory.alloc(capacity, RegionType.HEAP)
   }
   if (encoded.length > 0) memory.store(dataAddress, encoded)
-  const fields = new Uint8Array(HEADER_SIZE_BYTES)
-  const view = new DataView(fields.buffer)
-  view.setUint32(0, encoded.length, true)
-  view.setUint32(4, capacity, true)
-  view.setFloat64(8, dataAddress, true)
-  memory.store(header, fields)
+  if (loaded === undefined || loaded.length !== encoded.length || loaded.capacity !== capacity
+    || loaded.dataAddress !== dataAddress) {
+    const fields = new Uint8Array(HEADER_SIZE_BYTES)
+    const view = new DataView(fields.buffer)
+    view.setUint32(0, encoded.length, true)
+    view.setUint32(4, capacity, true)
+    view.setFloat64(8, dataAddress, true)
+    memory.store(header, fields)
+  }
   return header
 }
 
@@ -91,13 +102,16 @@ export function saveState(
  * Compaction moves heap blocks, the state's data block among them: rewrite the header when it moved. The header
  * lives in the static region, which compaction never touches.
  */
-export function relocateState(memory: ProgramMemory, headerAddress: number, relocations: ReadonlyMap<number, number>): void {
+export function relocateState(
+  memory: ProgramMemory, headerAddress: number, relocations: ReadonlyMap<number, number>,
+): StateHeader | undefined {
   const header = memory.load(headerAddress, HEADER_SIZE_BYTES)
   const view = new DataView(header.buffer, header.byteOffset, header.byteLength)
   const moved = relocations.get(view.getFloat64(8, true))
-  if (moved === undefined) return
+  if (moved === undefined) return undefined
   view.setFloat64(8, moved, true)
   memory.store(headerAddress, header)
+  return { length: view.getUint32(0, true), capacity: view.getUint32(4, true), dataAddress: moved }
 }
 
 function normalize(value: unknown, depth: number, path: Set<object>, where: string): unknown {
