@@ -3,6 +3,7 @@
  * found here, before a single write, so a rejected batch changes nothing (DESIGN inv. 7). What comes out is
  * encoded values and binary keys; the stores only apply them.
  */
+import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import type { MessageId, ProgramId, UserId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
@@ -148,19 +149,21 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
   if (typeof delta.dropped !== 'boolean') throw invalid(`${name}.dropped must be a boolean, got ${describeValue(delta.dropped)}`)
   if (delta.dropped) return { programId: delta.programId, program, dropped: true, meta: new Uint8Array(0), planes: [] }
   const meta = Uint8Array.from(checkedBytes(delta.meta, `${name}.meta`))
-  const planes = list(delta.planes, `${name}.planes`).map((plane, j) => {
+  const planes = list(delta.planes, `${name}.planes`).map((plane, j): PreparedPlane => {
+    // The common case is checked without building names (a cycle can carry thousands of planes).
+    if (typeof plane === 'object' && plane !== null && Number.isSafeInteger(plane.key) && plane.key >= 0
+      && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
+      && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES) {
+      return { key: plane.key, bytes: plane.bytes, root: Uint8Array.from(plane.root) }
+    }
     const at = `${name}.planes[${j}]`
     if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)
     const key = checkedCount(plane.key, `${at}.key`, STORE_PLANE_KEY_LIMIT - 1)
-    if (plane.bytes === null || plane.root === null) {
-      if (plane.bytes !== null || plane.root !== null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
-      return { key, bytes: null, root: null }
-    }
-    return {
-      key,
-      bytes: checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES),
-      root: Uint8Array.from(checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)),
-    }
+    if (plane.bytes === null && plane.root === null) return { key, bytes: null, root: null }
+    if (plane.bytes === null || plane.root === null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
+    checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES)
+    checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)
+    throw invalid(`${at} is malformed`)
   })
   return { programId: delta.programId, program, dropped: false, meta, planes }
 }

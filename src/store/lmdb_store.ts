@@ -14,16 +14,19 @@
  *
  * ## Atomic commits, chunked when large
  *
- * A plane is stored as a blob under a fresh key (commit number, index) and found through the `planes` index,
- * whose entry holds the plane's committed root and its blob key. Everything a reader can reach goes through the
- * index, the head and the small key spaces, and all of those change only in a commit's *final* transaction.
- * For a batch with P plane writes and chunk size C (1,000 by default):
+ * A plane is stored as a blob and found through the `planes` index, whose entry holds the plane's committed
+ * root and its blob key. Everything a reader can reach goes through the index, the head and the small key
+ * spaces, and all of those change only in a commit's *final* transaction. For a batch with P plane writes and
+ * chunk size C (1,000 by default):
  *
- *   1. staging: if P > C, the first P - (P mod C or C) blobs are written in transactions of C blobs each, under
- *      commit number head.commitCount + 1. No index entry and no head points at them yet: they are pending.
- *   2. final: one transaction writes the remaining blobs, the index entries (deleting the blobs they replace),
- *      drops, records, queue, waitlist, delayed, mailboxes, nonces, Merkle nodes and the head with the new
- *      commit number. LMDB commits it atomically, so readers and a reopen see all of it or none of it.
+ *   1. staging (only if P > C): the first P - (P mod C, or C) planes are written in transactions of C blobs
+ *      each, under fresh keys (commit number head.commitCount + 1, index). No index entry and no head points at
+ *      them yet: they are pending, and no blob a reader can reach is touched.
+ *   2. final: one transaction writes the remaining planes (over their current blob when they have one: safe,
+ *      since this transaction commits atomically with the index), points the index at the staged blobs and
+ *      deletes the blobs they replace, applies drops, records, queue, waitlist, delayed, mailboxes, nonces and
+ *      Merkle nodes, and writes the head with the new commit number. LMDB commits it atomically, so readers
+ *      and a reopen see all of it or none of it.
  *
  * A blob is pending exactly when its commit number is greater than the head's commitCount. After a crash at
  * any instant LMDB reopens at some committed transaction: if it is the final one, every blob it names was
@@ -44,7 +47,7 @@
  * process (lmdb shares one environment per process) or in other processes; they read the head from disk on
  * every call, so they follow the writer's commits.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
@@ -53,7 +56,7 @@ import { StrataError, describeValue } from '../errors.js'
 import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import type { ProgramRecord } from '../program/records.js'
-import { prepareBatch, type PreparedBatch } from './batch.js'
+import { prepareBatch, type PreparedBatch, type PreparedPlane } from './batch.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import {
   EMPTY_HEAD, checkedCount, checkedIdBytes, decodeHead, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
@@ -66,7 +69,8 @@ import {
 } from './keys.js'
 import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
 import {
-  PLANES_PER_TRANSACTION_DEFAULT, STORE_FORMAT_VERSION, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
+  LMDB_READERS_DEFAULT, LMDB_READERS_LIMIT, PLANES_PER_TRANSACTION_DEFAULT, PLANES_PER_TRANSACTION_LIMIT,
+  STORE_FORMAT_VERSION, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
   STORE_PLANE_SIZE_BYTES, type CommitBatch, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
   type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
@@ -114,6 +118,8 @@ const ROOT_ENTRIES_CHECKED_MAX = 64
 const FORMAT_KEY = Buffer.from('format')
 const HEAD_KEY = Buffer.from('head')
 const DATA_FILE_NAME = 'data.mdb'
+const LMDB_MAGIC = 0xbeefc0de
+const LMDB_MAGIC_OFFSET = 24
 
 type Dbs = { readonly [K in DbName]: Database<Buffer, Buffer> }
 
@@ -168,10 +174,11 @@ export class LmdbStore implements Store {
     const sync = options.sync ?? true
     if (typeof readOnly !== 'boolean') throw invalid(`readOnly must be a boolean, got ${describeValue(readOnly)}`)
     if (typeof sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(sync)}`)
-    const mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax', 2 ** 32)
+    const mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax',
+      STORE_MAILBOX_SIZE_MAX_LIMIT)
     const planesPerTransaction = checkedCount(options.planesPerTransaction ?? PLANES_PER_TRANSACTION_DEFAULT,
-      'planesPerTransaction', 1_000_000)
-    const maxReaders = checkedCount(options.maxReaders ?? 126, 'maxReaders', 65_536)
+      'planesPerTransaction', PLANES_PER_TRANSACTION_LIMIT)
+    const maxReaders = checkedCount(options.maxReaders ?? LMDB_READERS_DEFAULT, 'maxReaders', LMDB_READERS_LIMIT)
     if (mailboxSizeMax === 0 || planesPerTransaction === 0 || maxReaders === 0) {
       throw invalid('mailboxSizeMax, planesPerTransaction and maxReaders must be at least 1')
     }
@@ -194,6 +201,7 @@ export class LmdbStore implements Store {
 
     let env: RootDatabase<Buffer, Buffer> | undefined
     try {
+      checkDataFileMagic(dataDir)
       try {
         // Readers open the environment without LMDB's readOnly flag and are read-only in this class instead:
         // lmdb shares one environment per process, and one first opened read-only (say, by a worker) would make
@@ -496,23 +504,21 @@ export class LmdbStore implements Store {
         deletePendingBlobs(db.blobs, previous.commitCount)
         this.#pendingDirty = false
       }
-      // Blobs in batch order; the last (partial or full) chunk rides in the final transaction.
-      const writes: { readonly key: Buffer; readonly bytes: Uint8Array }[] = []
-      const blobOf = new Map<PreparedBatch['memory'][number]['planes'][number], Buffer>()
-      for (const delta of p.memory) {
-        for (const plane of delta.planes) {
-          if (plane.bytes === null) continue
-          const key = blobKey(p.commitNumber, writes.length)
-          writes.push({ key, bytes: plane.bytes })
-          blobOf.set(plane, key)
-        }
-      }
+      // Plane writes in batch order. All but the last (partial or full) chunk are staged under fresh keys; the
+      // rest are written by the final transaction itself.
+      const writes: PreparedPlane[] = []
+      for (const delta of p.memory) for (const plane of delta.planes) if (plane.bytes !== null) writes.push(plane)
       const chunk = this.#planesPerTransaction
       const staged = writes.length <= chunk ? 0 : writes.length - (writes.length % chunk || chunk)
+      const stagedKeys = new Map<PreparedPlane, Buffer>()
       for (let start = 0; start < staged; start += chunk) {
         this.#pendingDirty = true
         db.blobs.transactionSync(() => {
-          for (let i = start; i < start + chunk; i += 1) db.blobs.putSync(writes[i]!.key, writes[i]!.bytes as Buffer)
+          for (let i = start; i < start + chunk; i += 1) {
+            const key = blobKey(p.commitNumber, i)
+            db.blobs.putSync(key, writes[i]!.bytes as Buffer)
+            stagedKeys.set(writes[i]!, key)
+          }
         })
         transactions += 1
         // Let the event loop breathe between chunks; readers meanwhile see the previous commit.
@@ -524,8 +530,7 @@ export class LmdbStore implements Store {
         queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
       }
       db.meta.transactionSync(() => {
-        for (let i = staged; i < writes.length; i += 1) db.blobs.putSync(writes[i]!.key, writes[i]!.bytes as Buffer)
-        this.#applyFinal(p, previous, blobOf)
+        this.#applyFinal(p, previous, stagedKeys)
         db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
       })
       transactions += 1
@@ -554,11 +559,17 @@ export class LmdbStore implements Store {
     return this.head()
   }
 
-  /** Everything of a batch except blobs and head, inside the final write transaction. */
-  #applyFinal(p: PreparedBatch, previous: HeadRecord, blobOf: ReadonlyMap<unknown, Buffer>): void {
+  /**
+   * Everything of a batch but the head, inside the final write transaction. A plane that was not staged is
+   * written here: over its current blob when it has one (this transaction commits atomically with the index,
+   * so overwriting in place is safe, and as cheap as a raw put), else under a fresh key. A staged plane's index
+   * entry is pointed at its staged blob and the blob it replaces is deleted.
+   */
+  #applyFinal(p: PreparedBatch, previous: HeadRecord, stagedKeys: ReadonlyMap<PreparedPlane, Buffer>): void {
     const db = this.#db
     for (const { key, value } of p.programs) db.programs.putSync(key, value as Buffer)
 
+    let fresh = stagedKeys.size
     for (const delta of p.memory) {
       if (delta.dropped) {
         const doomed: Buffer[] = []
@@ -575,14 +586,24 @@ export class LmdbStore implements Store {
       for (const plane of delta.planes) {
         const indexKey = planeIndexKey(delta.program, plane.key)
         const old = db.planes.getBinary(indexKey)
-        if (old !== undefined) db.blobs.removeSync(old.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES))
+        const oldBlob = old === undefined ? undefined : old.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES)
         if (plane.bytes === null) {
-          if (old !== undefined) db.planes.removeSync(indexKey)
+          if (old !== undefined) {
+            db.blobs.removeSync(oldBlob!)
+            db.planes.removeSync(indexKey)
+          }
           continue
+        }
+        let blob = stagedKeys.get(plane)
+        if (blob !== undefined) {
+          if (oldBlob !== undefined) db.blobs.removeSync(oldBlob)
+        } else {
+          blob = oldBlob ?? blobKey(p.commitNumber, fresh++)
+          db.blobs.putSync(blob, plane.bytes as Buffer)
         }
         const value = Buffer.allocUnsafe(PLANE_INDEX_VALUE_BYTES)
         value.set(plane.root!, 0)
-        value.set(blobOf.get(plane)!, STORE_HASH_SIZE_BYTES)
+        value.set(blob, STORE_HASH_SIZE_BYTES)
         db.planes.putSync(indexKey, value)
       }
     }
@@ -682,6 +703,33 @@ export class LmdbStore implements Store {
  */
 export function openLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   return LmdbStore.open(options)
+}
+
+/**
+ * Refuses a data file that is not LMDB's before lmdb opens it: lmdb 3.5 crashes the process (SIGSEGV) on one.
+ * LMDB's first meta page carries the magic 0xBEEFC0DE (little-endian) at byte 24 (16-byte page header, then
+ * the meta's magic after an 8-byte field); an empty or absent file is a fresh store.
+ */
+function checkDataFileMagic(dataDir: string): void {
+  const file = path.join(dataDir, DATA_FILE_NAME)
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw ioError(dataDir, `read ${DATA_FILE_NAME}`, error)
+  }
+  try {
+    const header = Buffer.alloc(LMDB_MAGIC_OFFSET + 4)
+    const length = readSync(fd, header, 0, header.length, 0)
+    if (length === 0) return
+    if (length < header.length || header.readUInt32LE(LMDB_MAGIC_OFFSET) !== LMDB_MAGIC) {
+      throw new StrataError(StoreErrorCode.FORMAT_VERSION,
+        `${path.join(dataDir, DATA_FILE_NAME)} is not an LMDB data file; this is not a Strata store`, { dataDir })
+    }
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function readHead(meta: Database<Buffer, Buffer>): HeadRecord {

@@ -17,7 +17,7 @@
  * Limits: a pid recycled by an unrelated live process after a crash makes the lock look held (LOCKED with the
  * pid named; delete the file if that process is not Strata). The lock assumes one host (no network shares).
  */
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { StrataError } from '../errors.js'
@@ -67,7 +67,8 @@ export function acquireWriterLock(dataDir: string): WriterLock {
       content = readOrUndefined(lockPath)
       if (content === undefined) continue
     }
-    const pid = Number.parseInt(content, 10)
+    // Only a complete line names a holder; anything else after the grace period is a dead opener's leftover.
+    const pid = content.endsWith('\n') ? Number.parseInt(content, 10) : Number.NaN
     if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
       throw new StrataError(StoreErrorCode.LOCKED,
         `data directory ${dataDir} is held for writing by process ${pid}${pid === process.pid ? ' (this process)' : ''}; `
@@ -105,8 +106,8 @@ function tryCreate(lockPath: string, token: string): boolean {
   }
   let failure: unknown
   try {
+    // No fsync: after a machine crash the writer is gone anyway, and a lost or empty lock file is stale.
     writeSync(fd, token)
-    fsyncSync(fd)
   } catch (error) {
     failure = error
   } finally {

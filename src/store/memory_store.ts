@@ -18,7 +18,7 @@ import { StoreErrorCode } from './errors.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import { readU64 } from './keys.js'
 import {
-  STORE_MAILBOX_SIZE_MAX_DEFAULT, type CommitBatch, type PlaneVerifier, type Store, type StoreHead,
+  STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, type CommitBatch, type PlaneVerifier, type Store, type StoreHead,
   type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 
@@ -55,7 +55,8 @@ export class MemoryStore implements Store {
       throw invalid('MemoryStore options must be an object with a verify function')
     }
     this.#verify = options.verify
-    this.#mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax', 2 ** 32)
+    this.#mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax',
+      STORE_MAILBOX_SIZE_MAX_LIMIT)
     if (this.#mailboxSizeMax === 0) throw invalid('mailboxSizeMax must be at least 1')
   }
 

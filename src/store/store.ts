@@ -46,6 +46,14 @@ export const MERKLE_KEY_SIZE_MAX_BYTES = 511
 export const STORE_CODE_SIZE_MAX_BYTES = CODE_SIZE_MAX_BYTES
 /** Mailboxes keep this many entries by default; older ones are trimmed first (as the scheduler does). */
 export const STORE_MAILBOX_SIZE_MAX_DEFAULT = MAILBOX_SIZE_MAX
+/** The largest configurable mailbox bound: 2^32 sequence numbers per user is far beyond any real mailbox. */
+export const STORE_MAILBOX_SIZE_MAX_LIMIT = 2 ** 32
+/** The largest configurable staging chunk: beyond ~1,000 planes lmdb only gets slower (REFERENCE.md). */
+export const PLANES_PER_TRANSACTION_LIMIT = 1_000_000
+/** LMDB reader slots by default (lmdb's own default): one per thread or process reading at the same time. */
+export const LMDB_READERS_DEFAULT = 126
+/** The most reader slots one may ask for: the lock file holds one 64-byte slot each. */
+export const LMDB_READERS_LIMIT = 65_536
 
 // ---- values -----------------------------------------------------------------------------------------------------
 
@@ -210,7 +218,13 @@ export interface Store {
   /** A Merkle node's 32-byte value, or undefined. */
   merkleNode(key: Uint8Array): Uint8Array | undefined
 
-  /** Applies one batch atomically; resolves once it is durable (see each store's `sync`) with the new head. */
+  /**
+   * Applies one batch atomically; resolves with the new head once it is durable (see each store's `sync`).
+   * Rejects with INVALID_ARGUMENT or CYCLE_ORDER (nothing written), IO (the batch is not committed and the
+   * last committed state is intact; the one exception is a failure of the fsync after the commit, which is
+   * reported as IO although the batch is committed and visible), BUSY (a commit is in flight), READ_ONLY,
+   * CLOSED.
+   */
   commit(batch: CommitBatch): Promise<StoreHead>
   /** Waits for a commit in flight, then releases everything. Idempotent. */
   close(): Promise<void>

@@ -1,0 +1,86 @@
+/**
+ * Fixtures for the store tests: deterministic ids, planes, messages and records, a SHA-256 plane verifier (the
+ * store takes any verify function; the runtime will pass the commitment layer's hashPlane), temp directories.
+ * Shared with child.ts, which runs in child processes and worker threads.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { MessageId, ProgramId, UserId } from '../../../src/message/ids.js'
+import { MessageKind, type Message } from '../../../src/message/types.js'
+import type { ProgramRecord } from '../../../src/program/records.js'
+
+export const PLANE_BYTES = 65_536
+
+export function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
+}
+
+/** The verifier every test store is opened with. */
+export const verify = sha256
+
+export function hexId<T extends string>(label: string): T {
+  return createHash('sha256').update(label).digest('hex') as T
+}
+
+export const programId = (n: number): ProgramId => hexId<ProgramId>(`program ${n}`)
+export const userId = (n: number): UserId => hexId<UserId>(`user ${n}`)
+export const messageId = (n: number): MessageId => hexId<MessageId>(`message ${n}`)
+
+/** A plane whose bytes depend on `seed` (a fill plus a header naming the seed), cheap to build. */
+export function planeBytes(seed: number, key = 0): Uint8Array {
+  const bytes = new Uint8Array(PLANE_BYTES).fill((seed * 7 + key) & 0xff)
+  const view = new DataView(bytes.buffer)
+  view.setFloat64(0, seed)
+  view.setUint32(8, key)
+  return bytes
+}
+
+/**
+ * Whether two byte arrays are equal, via Buffer.equals: vitest's toEqual walks a 64 KiB array element by element
+ * (tens of ms per plane), so plane comparisons go through this.
+ */
+export function sameBytes(actual: Uint8Array | undefined, expected: Uint8Array): boolean {
+  return actual !== undefined && Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength)
+    .equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))
+}
+
+export function planeSeed(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(0)
+}
+
+export function planeChange(seed: number, key: number): { key: number; bytes: Uint8Array; root: Uint8Array } {
+  const bytes = planeBytes(seed, key)
+  return { key, bytes, root: sha256(bytes) }
+}
+
+export function message(n: number, overrides: Partial<Message> = {}): Message {
+  return {
+    id: messageId(n), kind: MessageKind.HANDLE, source: userId(n % 3), destination: programId(n % 5),
+    payload: Uint8Array.from([n & 0xff, (n >> 8) & 0xff, 1, 2, 3]), gasLimit: 1_000_000 + n, origin: messageId(n),
+    ...overrides,
+  }
+}
+
+export function record(n: number, overrides: Partial<ProgramRecord> = {}): ProgramRecord {
+  return {
+    id: programId(n), codeId: hexId(`code ${n % 2}`), status: 'active', stateAddress: n % 2 === 0 ? null : 4096 * n,
+    creator: userId(0), ...overrides,
+  }
+}
+
+export function rootOf(label: string | number): Uint8Array {
+  return sha256(new TextEncoder().encode(`root ${label}`))
+}
+
+/** The program whose planes child.ts's crash loop rewrites every cycle. */
+export const CRASH_PROGRAM = programId(77)
+/** Messages the crash loop appends per cycle. */
+export const CRASH_MESSAGES_PER_CYCLE = 3
+export const CRASH_MERKLE_KEY = Uint8Array.from([1, 2, 3])
+
+export function tempDir(prefix = 'strata-store-'): { readonly dir: string; readonly remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
