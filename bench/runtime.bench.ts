@@ -96,7 +96,6 @@ const LARGE_FLEET = 20_000
 /** Inits per cycle when building the large fleet: ~2-4 s per stream, well under the watchdog. */
 const INIT_BATCH = 2_000
 const CYCLE_SAMPLES = 41
-/** The watchdog is not under test: a generous deadline keeps large init cycles from being aborted. */
 
 const TARGET_MSGS_PER_S = 500_000
 const TARGET_SCALING = 1.8

@@ -832,43 +832,38 @@ export class ProgramMemory implements MemoryView {
     if (this.#txn) this.#undo.push(key, UNDO_DIRTY_PLANE)
   }
 
-  #readInto(address: number, out: Uint8Array): void {
-    let done = 0
-    while (done < out.length) {
-      const at = address + done
-      const key = Math.floor(at / PLANE_SIZE_BYTES)
-      const offset = at - key * PLANE_SIZE_BYTES
-      const n = Math.min(PLANE_SIZE_BYTES - offset, out.length - done)
-      const bytes = this.#readablePlane(key)
-      if (bytes !== undefined) out.set(bytes.subarray(offset, offset + n), done)
-      done += n
-    }
-  }
-
-  /** Writes into planes already marked written (snapshotted and materialized). */
-  #writeFrom(address: number, data: Uint8Array): void {
-    let done = 0
-    while (done < data.length) {
-      const at = address + done
-      const key = Math.floor(at / PLANE_SIZE_BYTES)
-      const offset = at - key * PLANE_SIZE_BYTES
-      const n = Math.min(PLANE_SIZE_BYTES - offset, data.length - done)
-      this.#writablePlane(key, offset, n).set(data.subarray(done, done + n), offset)
-      done += n
-    }
-  }
-
-  /** Zeroes a range in the planes that still hold data and are still in use (others were dropped). */
-  #zeroRange(address: number, length: number): void {
+  /** Walks [address, address + length) plane by plane: visit(plane key, offset in plane, bytes there, bytes before). */
+  #walk(address: number, length: number, visit: (key: number, offset: number, n: number, done: number) => void): void {
     let done = 0
     while (done < length) {
       const at = address + done
       const key = Math.floor(at / PLANE_SIZE_BYTES)
       const offset = at - key * PLANE_SIZE_BYTES
       const n = Math.min(PLANE_SIZE_BYTES - offset, length - done)
-      if (this.#refs.has(key) && this.#hasData(key)) this.#writablePlane(key, offset, n).fill(0, offset, offset + n)
+      visit(key, offset, n, done)
       done += n
     }
+  }
+
+  #readInto(address: number, out: Uint8Array): void {
+    this.#walk(address, out.length, (key, offset, n, done) => {
+      const bytes = this.#readablePlane(key)
+      if (bytes !== undefined) out.set(bytes.subarray(offset, offset + n), done)
+    })
+  }
+
+  /** Writes into planes already charged as written. */
+  #writeFrom(address: number, data: Uint8Array): void {
+    this.#walk(address, data.length, (key, offset, n, done) => {
+      this.#writablePlane(key, offset, n).set(data.subarray(done, done + n), offset)
+    })
+  }
+
+  /** Zeroes a range in the planes that still hold data and are still in use (others were dropped). */
+  #zeroRange(address: number, length: number): void {
+    this.#walk(address, length, (key, offset, n) => {
+      if (this.#refs.has(key) && this.#hasData(key)) this.#writablePlane(key, offset, n).fill(0, offset, offset + n)
+    })
   }
 
   // ---- internals: allocator bookkeeping (every mutation logs its inverse inside a transaction) ------------
