@@ -2,6 +2,7 @@
  * The byte layout of every tagged hash input, in one place (docs/merkle.md, "Hash inputs"). Integers are
  * unsigned big-endian. Portable (no Node imports): the verifier recomputes leaves with these functions.
  */
+import { assert } from '../errors.js'
 import {
   ALLOCATION_LEAF_INPUT_SIZE_BYTES, CODE_ID_SIZE_BYTES, EMPTY_HASH_HEX, HASH_SIZE_BYTES, HashTag,
   MEMORY_ROOT_INPUT_SIZE_BYTES, PLANE_LEAF_INPUT_SIZE_BYTES, PROGRAM_ID_SIZE_BYTES, PROGRAM_LEAF_INPUT_SIZE_BYTES,
@@ -12,7 +13,7 @@ import { hexToBytes } from './hex.js'
 
 function constant(hex: string): Uint8Array {
   const bytes = hexToBytes(hex, HASH_SIZE_BYTES)
-  if (!bytes) throw new Error(`bad constant ${hex}`)
+  assert(bytes !== undefined, `bad constant ${hex}`)
   return bytes
 }
 

@@ -7,6 +7,7 @@ import type { GasSchedule } from '../gas/schedule.js'
 import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory } from '../memory/program_memory.js'
 import { DIRTY_CHUNK_SIZE_BYTES } from '../constants.js'
+import { assert } from '../errors.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import { executeMessage, type JournalEntry } from '../program/executor.js'
@@ -143,7 +144,8 @@ export class StreamExecutor {
     let code = this.#codes.get(codeId)
     if (code === undefined) {
       const blob = this.#blobs.get(codeId)
-      if (blob === undefined) throw new Error(`stream has no blob for code ${codeId}`)
+      // The main thread sends every code a stream lacks with its task: a missing blob is a bug.
+      assert(blob !== undefined, `stream has no blob for code ${codeId}`)
       code = loadCode(codeId, blob)
       this.#codes.set(codeId, code)
     }
