@@ -75,13 +75,14 @@ describe('watchdog', () => {
   })
 
   it('never stops a long but healthy cycle: the limit is per message, not per task', async () => {
-    const rt = await runtime({ streams: 1, messageTimeoutMs: 50 })
+    // 250 ms per message leaves room for GC pauses on a busy machine; 12,000 messages take seconds here.
+    const rt = await runtime({ streams: 1, messageTimeoutMs: 250 })
     const ids = await programs(rt, 'programs/counter.ts', 200)
-    for (let round = 0; round < 20; round += 1) {
+    for (let round = 0; round < 60; round += 1) {
       for (const id of ids) rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 200_000 })
     }
     const report = await rt.runCycle()
-    expect(report).toMatchObject({ processed: 4000, failed: 0 })
+    expect(report).toMatchObject({ processed: 12_000, failed: 0 })
   })
 
   it('a query that loops is stopped by queryTimeoutMs', async () => {
