@@ -168,6 +168,8 @@ export class ProgramMemory implements MemoryView {
   readonly #regions: (RegionState | undefined)[] = new Array(REGION_COUNT_MAX).fill(undefined)
   /** Indexes of the regions in use, ascending. */
   readonly #live: number[] = []
+  /** Stack regions in use (usually 0: the end of a message then has no stack to reset). */
+  #stackRegions = 0
   readonly #planeAllocs = new Map<number, PlaneAllocs>()
   readonly #spans = new Map<number, number>()
   readonly #refs = new Map<number, number>()
@@ -914,11 +916,13 @@ export class ProgramMemory implements MemoryView {
     }
     this.#regions[index] = region
     insertSorted(this.#live, index)
+    if (type === RegionType.STACK) this.#stackRegions += 1
     if (this.#txn) this.#undo.push(index, UNDO_REGION_CREATED)
     return region
   }
 
   #deleteRegion(index: number): void {
+    if (this.#regions[index]?.type === RegionType.STACK) this.#stackRegions -= 1
     this.#regions[index] = undefined
     removeSorted(this.#live, index)
   }
@@ -1135,6 +1139,8 @@ export class ProgramMemory implements MemoryView {
 
   /** Drops every stack region with its allocations and planes; runs outside transactions. */
   #resetStack(): void {
+    // Most messages never touch the stack: skip the walk over regions then.
+    if (this.#stackRegions === 0) return
     for (const index of [...this.#live]) {
       const region = this.#regions[index]!
       if (region.type !== RegionType.STACK) continue

@@ -66,12 +66,14 @@ export function externalMessageId(user: UserId, nonce: number): MessageId {
   return createHash('sha256').update(TAG_EXTERNAL).update(idBytes(user)).update(n).digest('hex') as MessageId
 }
 
+/** Scratch input for childMessageId, reused: ids are derived synchronously, one at a time, on one thread. */
+const CHILD_INPUT = Buffer.alloc(TAG_CHILD.length + ID_SIZE_BYTES + 12)
+TAG_CHILD.copy(CHILD_INPUT, 0)
+
 export function childMessageId(cause: MessageId, cycle: number, index: number): MessageId {
-  // One buffer, one one-shot hash: this runs for every emitted message, so it avoids createHash's object churn.
-  const input = Buffer.allocUnsafe(TAG_CHILD.length + ID_SIZE_BYTES + 12)
-  TAG_CHILD.copy(input, 0)
-  input.write(cause, TAG_CHILD.length, 'hex')
-  input.writeBigUInt64BE(BigInt(cycle), TAG_CHILD.length + ID_SIZE_BYTES)
-  input.writeUInt32BE(index, TAG_CHILD.length + ID_SIZE_BYTES + 8)
-  return oneShot('sha256', input, 'hex') as MessageId
+  // One reused buffer and one one-shot hash: this runs for every emitted message.
+  CHILD_INPUT.write(cause, TAG_CHILD.length, 'hex')
+  CHILD_INPUT.writeBigUInt64BE(BigInt(cycle), TAG_CHILD.length + ID_SIZE_BYTES)
+  CHILD_INPUT.writeUInt32BE(index, TAG_CHILD.length + ID_SIZE_BYTES + 8)
+  return oneShot('sha256', CHILD_INPUT, 'hex') as MessageId
 }

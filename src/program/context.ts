@@ -250,14 +250,37 @@ export class MessageContext implements ProgramContext {
   }
 }
 
-function incoming(message: Message): IncomingMessage {
-  return {
-    id: message.id, kind: message.kind, source: message.source, payload: message.payload, gasLimit: message.gasLimit,
-    ...(message.replyTo !== undefined ? { replyTo: message.replyTo } : {}),
-    ...(message.replyCode !== undefined ? { replyCode: message.replyCode } : {}),
-    text: () => decoder.decode(message.payload),
-    json: <T>() => JSON.parse(decoder.decode(message.payload)) as T,
+/** The message as a handler sees it; text() and json() live on the prototype, not in per-message closures. */
+class Incoming implements IncomingMessage {
+  readonly id: string
+  readonly kind: MessageKind
+  readonly source: string
+  readonly payload: Uint8Array
+  readonly gasLimit: number
+  readonly replyTo?: string
+  readonly replyCode?: number
+
+  constructor(message: Message) {
+    this.id = message.id
+    this.kind = message.kind
+    this.source = message.source
+    this.payload = message.payload
+    this.gasLimit = message.gasLimit
+    if (message.replyTo !== undefined) this.replyTo = message.replyTo
+    if (message.replyCode !== undefined) this.replyCode = message.replyCode
   }
+
+  text(): string {
+    return decoder.decode(this.payload)
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(decoder.decode(this.payload)) as T
+  }
+}
+
+function incoming(message: Message): IncomingMessage {
+  return new Incoming(message)
 }
 
 const memoryApis = new WeakMap<ProgramMemory, ProgramMemoryApi>()
