@@ -1044,7 +1044,8 @@ export class ProgramMemory implements MemoryView {
     const plane = Math.floor(start / PLANE_SIZE_BYTES)
     const entry = this.#planeAllocs.get(plane)!
     const i = lowerBound(entry.starts, start)
-    assert(entry.starts[i] === start, `allocation ${start} is indexed`)
+    // The message is built only on failure: this runs on every free and every undone allocation.
+    if (entry.starts[i] !== start) assert(false, `allocation ${start} is indexed`)
     if (entry.starts.length === 1) {
       this.#planeAllocs.delete(plane)
     } else {
