@@ -42,6 +42,10 @@ function count(args: readonly string[], name: string, fallback: number | undefin
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv
   const print = (line: string): void => { process.stdout.write(`${line}\n`) }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE)
+    return 0
+  }
   switch (command) {
     case 'demo': {
       const streams = count(args, '--streams', undefined, 0, 64)

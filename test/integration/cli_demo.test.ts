@@ -46,6 +46,11 @@ describe('strata CLI (the built binary)', () => {
     expect(stdout).toMatch(/after rollback the static bytes read "hello from a static region"/)
   })
 
+  it.each([['demo'], ['verify'], ['memory'], []])('strata %j --help prints the usage and exits 0', async (...command) => {
+    const { stdout } = await strata(...(command as string[]), '--help')
+    expect(stdout).toMatch(/usage: strata <command>/)
+  })
+
   it.each([
     [['nope'], 'USAGE'],
     [['demo', '--cycles', 'x'], 'USAGE'],
