@@ -10,6 +10,7 @@
  *   free 256 B (heap)          free of written 256 B allocations, shuffled     fill(0) of 256 B
  *   store 256 B                store into 1,024 allocations, in a message      set() of 256 B
  *   load 256 B                 load from the same allocations                  slice() of 256 B
+ *   loadInto 256 B             loadInto a caller's buffer, same allocations    set(subarray()) of 256 B
  *   copy 4 KiB                 copy between 4 KiB allocations                  copyWithin() of 4 KiB
  *   rollback, 10 planes        begin, one 256 B store into each of 10 planes,  slice, set and restore of the
  *                              rollback                                        same 10 planes
@@ -135,12 +136,23 @@ function benchStoreLoad(): BenchRow[] {
     const offset = (i & mask) * VALUE_SIZE_BYTES
     consume(raw.slice(offset, offset + VALUE_SIZE_BYTES))
   }, { iterations: 50_000 })
+  const target = new Uint8Array(VALUE_SIZE_BYTES)
+  const loadInto = nsPerOp((i) => memory.loadInto(addresses[i & mask]!, target), {
+    iterations: 50_000, setup: () => newMessage(memory),
+  })
+  const loadIntoBaseline = nsPerOp((i) => {
+    const offset = (i & mask) * VALUE_SIZE_BYTES
+    target.set(raw.subarray(offset, offset + VALUE_SIZE_BYTES))
+  }, { iterations: 50_000 })
+  consume(target)
   memory.commit()
   return [
     timeRow(SUITE, 'store 256 B', store, 'ns/op', 'Uint8Array set() 256 B', storeBaseline,
       '<= 150 ns (Memory3D 1.4 us)', store <= 150),
     timeRow(SUITE, 'load 256 B', load, 'ns/op', 'Uint8Array slice() 256 B', loadBaseline,
       '<= 100 ns (Memory3D 0.8 us)', load <= 100),
+    timeRow(SUITE, 'loadInto 256 B (caller buffer)', loadInto, 'ns/op', 'Uint8Array set(subarray) 256 B',
+      loadIntoBaseline, '<= 100 ns (Memory3D 0.8 us)', loadInto <= 100),
   ]
 }
 

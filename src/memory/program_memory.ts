@@ -343,6 +343,34 @@ export class ProgramMemory implements MemoryView {
     return out
   }
 
+  /**
+   * Copies `target.length` bytes starting at `address` into `target`, with the same checks and gas as `load`.
+   * No array is allocated: for loops that read many values into one buffer.
+   */
+  loadInto(address: number, target: Uint8Array): void {
+    if (!(target instanceof Uint8Array) && !isBytes(target)) {
+      throw new StrataError(MemoryErrorCode.INVALID_ARGUMENT,
+        `loadInto expects a Uint8Array target, got ${describeValue(target)}`, { target: describeValue(target) })
+    }
+    const length = target.length
+    this.#checkRange(address, length)
+    const first = Math.floor(address / PLANE_SIZE_BYTES)
+    const last = Math.floor((address + length - 1) / PLANE_SIZE_BYTES)
+    let fee = 0
+    for (let p = first; p <= last && length > 0; p += 1) fee += this.#pageFee(p, false)
+    this.#charge('load', this.#schedule.load.base + this.#schedule.load.perByte * length, fee)
+    for (let p = first; p <= last && length > 0; p += 1) this.#markAccess(p, false)
+    if (length > 0 && first === last) {
+      const offset = address - first * PLANE_SIZE_BYTES
+      const bytes = this.#readablePlane(first)
+      if (bytes === undefined) target.fill(0)
+      else target.set(bytes.subarray(offset, offset + length))
+      return
+    }
+    target.fill(0)
+    this.#readInto(address, target)
+  }
+
   /** Writes `bytes` at `address`; the range must lie inside one live allocation. */
   store(address: number, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array) && !isBytes(bytes)) {

@@ -32,6 +32,8 @@ export interface ProgramMemoryApi {
   alloc(size: number, regionType?: RegionType): Address3D
   free(address: number): void
   load(address: number, length: number): Uint8Array
+  /** Copies target.length bytes into `target` (no allocation); same checks and gas as load. */
+  loadInto(address: number, target: Uint8Array): void
   store(address: number, bytes: Uint8Array): void
   copy(source: number, target: number, length: number): void
   /** Size of the live allocation containing `address`, or undefined. */

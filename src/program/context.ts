@@ -291,6 +291,7 @@ function memoryApi(memory: ProgramMemory): ProgramMemoryApi {
   if (api === undefined) {
     api = Object.freeze({
       alloc: memory.alloc.bind(memory), free: memory.free.bind(memory), load: memory.load.bind(memory),
+      loadInto: memory.loadInto.bind(memory),
       store: memory.store.bind(memory), copy: memory.copy.bind(memory), sizeOf: memory.sizeOf.bind(memory),
       analyzeCompaction: memory.analyzeCompaction.bind(memory), compact: memory.compact.bind(memory),
       stats: memory.stats.bind(memory),

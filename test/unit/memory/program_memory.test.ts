@@ -340,3 +340,31 @@ describe('ProgramMemory dirty chunks', () => {
     expect(dirty.planes).toEqual([])
   })
 })
+
+describe('ProgramMemory loadInto', () => {
+  it('reads what load reads, across planes too, for the same gas', () => {
+    const loadGas = new GasCounter(10_000_000)
+    const intoGas = new GasCounter(10_000_000)
+    const a = new ProgramMemory({ gas: loadGas })
+    const b = new ProgramMemory({ gas: intoGas })
+    for (const memory of [a, b]) {
+      const big = memory.alloc(3 * PLANE_SIZE_BYTES)
+      memory.store(big + PLANE_SIZE_BYTES - 5, bytes(10, 7))
+    }
+    const before = [loadGas.used, intoGas.used]
+    const loaded = a.load(PLANE_SIZE_BYTES - 8, 16)
+    const target = new Uint8Array(16).fill(99)
+    b.loadInto(PLANE_SIZE_BYTES - 8, target)
+    expect(target).toEqual(loaded)
+    expect(intoGas.used - before[1]!).toBe(loadGas.used - before[0]!)
+  })
+
+  it('rejects a bad target or range with a typed error, changing nothing', () => {
+    const memory = new ProgramMemory()
+    const a = memory.alloc(8)
+    const target = new Uint8Array(9).fill(5)
+    expect(() => memory.loadInto(a, target)).toThrow(expect.objectContaining({ code: 'OUT_OF_BOUNDS' }))
+    expect(target).toEqual(new Uint8Array(9).fill(5))
+    expect(() => memory.loadInto(a, [1] as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+  })
+})
