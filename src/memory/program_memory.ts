@@ -32,7 +32,7 @@ import { MemoryErrorCode } from './errors.js'
 import {
   RegionType, SIZE_CLASS_COUNT, footprintOf, isRegionType, placeAt, planeSpan, sizeClassOf,
 } from './region.js'
-import { insertSorted, lowerBound, removeSorted } from './sorted.js'
+import { SortedBin, insertSorted, lowerBound, removeSorted } from './sorted.js'
 import type { AllocationRecord, DirtySet, MemoryView } from './view.js'
 
 /**
@@ -120,7 +120,7 @@ interface RegionState {
   allocCount: number
   liveBytes: number
   /** Heap only: per size class, ascending starts of free blocks. */
-  readonly bins: number[][] | undefined
+  readonly bins: SortedBin[] | undefined
   /** Free blocks in the bins: the bump path skips the bins when there are none. */
   freeCount: number
   /** Stack only: live starts in push order. */
@@ -924,14 +924,13 @@ export class ProgramMemory implements MemoryView {
   /** [block start, placement] of the first fitting free block, smallest size class first, ascending address. */
   #findFreeBlock(region: RegionState, size: number, footprint: number): [number, number] | undefined {
     const bins = region.bins!
+    const fits = (blockStart: number): boolean =>
+      placeAt(blockStart, size) + footprint <= blockStart + this.#freeSize.get(blockStart)!
     for (let c = sizeClassOf(footprint); c < SIZE_CLASS_COUNT; c += 1) {
       const bin = bins[c]!
-      const scan = Math.min(bin.length, FREE_SCAN_MAX)
-      for (let i = 0; i < scan; i += 1) {
-        const blockStart = bin[i]!
-        const start = placeAt(blockStart, size)
-        if (start + footprint <= blockStart + this.#freeSize.get(blockStart)!) return [blockStart, start]
-      }
+      if (bin.length === 0) continue
+      const blockStart = bin.find(FREE_SCAN_MAX, fits)
+      if (blockStart >= 0) return [blockStart, placeAt(blockStart, size)]
     }
     return undefined
   }
@@ -939,7 +938,7 @@ export class ProgramMemory implements MemoryView {
   #createRegion(index: number, type: RegionType): RegionState {
     const region: RegionState = {
       index, type, top: regionBase(index), peak: regionBase(index), allocCount: 0, liveBytes: 0, freeCount: 0,
-      bins: type === RegionType.HEAP ? Array.from({ length: SIZE_CLASS_COUNT }, () => []) : undefined,
+      bins: type === RegionType.HEAP ? Array.from({ length: SIZE_CLASS_COUNT }, () => new SortedBin()) : undefined,
       stack: type === RegionType.STACK ? [] : undefined,
     }
     this.#regions[index] = region
@@ -976,14 +975,14 @@ export class ProgramMemory implements MemoryView {
   #linkFree(region: RegionState, start: number, size: number): void {
     this.#freeSize.set(start, size)
     this.#freeEnd.set(start + size, start)
-    insertSorted(region.bins![sizeClassOf(size)]!, start)
+    region.bins![sizeClassOf(size)]!.insert(start)
     region.freeCount += 1
   }
 
   #unlinkFree(region: RegionState, start: number, size: number): void {
     this.#freeSize.delete(start)
     this.#freeEnd.delete(start + size)
-    removeSorted(region.bins![sizeClassOf(size)]!, start)
+    region.bins![sizeClassOf(size)]!.remove(start)
     region.freeCount -= 1
   }
 
@@ -1019,7 +1018,7 @@ export class ProgramMemory implements MemoryView {
 
   #rebuildFree(region: RegionState, plan: RegionCompactionPlan): void {
     for (const bin of region.bins!) {
-      for (const start of [...bin]) this.#removeFree(region, start)
+      for (const start of bin.toArray()) this.#removeFree(region, start)
     }
     let cursor = regionBase(region.index)
     for (const { address, size } of plan.layout) {

@@ -30,3 +30,31 @@ describe('Address3D', () => {
     expect(formatAddress(address3d(1, 2, 3))).toBe('(1, 2, 3)')
   })
 })
+
+describe('SortedBin', () => {
+  it('keeps exactly the order of one sorted array across chunk splits and merges', async () => {
+    const { SortedBin, SORTED_BIN_CHUNK_MAX } = await import('../../../src/memory/sorted.js')
+    const bin = new SortedBin()
+    const reference: number[] = []
+    let seed = 1
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    for (let i = 0; i < SORTED_BIN_CHUNK_MAX * 6; i += 1) {
+      const value = next() % 100_000
+      if (!reference.includes(value)) {
+        bin.insert(value)
+        reference.push(value)
+      }
+      if (i % 3 === 0 && reference.length > 0) {
+        const victim = reference[next() % reference.length]!
+        expect(bin.remove(victim)).toBe(true)
+        reference.splice(reference.indexOf(victim), 1)
+      }
+    }
+    reference.sort((a, b) => a - b)
+    expect(bin.toArray()).toEqual(reference)
+    expect(bin.length).toBe(reference.length)
+    expect(bin.remove(-5)).toBe(false)
+    expect(bin.find(3, (v) => v > reference[1]!)).toBe(reference[2])
+    expect(bin.find(2, (v) => v > reference[1]!)).toBe(-1)
+  })
+})
