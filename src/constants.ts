@@ -121,5 +121,17 @@ export const MESSAGE_TIMEOUT_MS_DEFAULT = 10_000
 export const QUERY_TIMEOUT_MS_DEFAULT = 1_000
 /** Old-generation heap of one stream worker: a program that exhausts it kills only its own stream's worker. */
 export const WORKER_HEAP_MB_DEFAULT = 2048
+/**
+ * Resident plane bytes each stream keeps between cycles (its LRU budget) by default: 256 MiB is 4,096 planes,
+ * the working set of thousands of small programs, and leaves a 2-core, few-GiB machine room for two streams,
+ * the main thread and the OS page cache that LMDB reads through. Evicted programs are read again when touched.
+ */
+export const RESIDENT_BYTES_MAX_DEFAULT = 256 * 1024 * 1024
+/** Decoded program commitments the main thread keeps (LRU); others are restored from stored plane roots. */
+export const COMMITMENTS_CACHED_MAX = 4096
+/** Decoded read-only memory views (inspection, queries) the main thread keeps (LRU). */
+export const VIEWS_CACHED_MAX = 64
+/** Where Runtime.open and the CLI keep their data when no directory is named. */
+export const DATA_DIR_DEFAULT = './data'
 /** Streams at most: one per core is the design; 64 bounds threads and per-stream state on large machines. */
 export const STREAMS_MAX = 64

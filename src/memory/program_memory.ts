@@ -770,6 +770,11 @@ export class ProgramMemory implements MemoryView {
     return this.#regions[Math.floor(key / PLANES_PER_REGION_MAX)]?.type === RegionType.STACK
   }
 
+  /** Planes whose bytes are held in memory (loaded or written); the rest of the materialized ones are in the store. */
+  get residentPlaneCount(): number {
+    return this.#resident.size
+  }
+
   #hasData(key: number): boolean {
     return this.#resident.has(key) || this.#materialized.has(key)
   }

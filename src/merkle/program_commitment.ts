@@ -97,6 +97,8 @@ export class ProgramCommitment {
   readonly #allocations: SparseMerkleTree<number, number>
   /** Chunk hashes of every committed plane (present and not all zero). */
   readonly #chunkTrees = new Map<number, ChunkTree>()
+  /** Roots of committed planes whose chunk hashes are not held (restored from a store; see restorePlane). */
+  readonly #restoredRoots = new Map<number, Uint8Array>()
   readonly #allocationSizes = new Map<number, number>()
   /** Start addresses of live allocations, ascending: finds the allocation around an address. */
   readonly #allocationStarts: number[] = []
@@ -135,13 +137,13 @@ export class ProgramCommitment {
     let chunksHashed = 0
     let planesRemoved = 0
     for (const key of dirty.planes) {
-      const wasPresent = this.#chunkTrees.has(key)
+      const wasPresent = this.#present(key)
       const chunkMask = dirty.chunkMasks.get(key)
       const change = chunkMask === undefined ? undefined : { chunkMask, fresh: fresh.has(key) }
       const chunks = this.updatePlane(key, view.planeBytes(key), change)
       if (chunks > 0) planesHashed += 1
       chunksHashed += chunks
-      if (wasPresent && !this.#chunkTrees.has(key)) planesRemoved += 1
+      if (wasPresent && !this.#present(key)) planesRemoved += 1
     }
     for (const address of dirty.allocations) this.setAllocation(address, view.allocationAt(address))
     return { planesHashed, chunksHashed, planesRemoved, allocationsChanged: dirty.allocations.length }
@@ -178,11 +180,29 @@ export class ProgramCommitment {
     if (bytesEqual(tree.rootView(), ZERO_PLANE_ROOT)) {
       this.#removePlane(key)
     } else {
+      this.#restoredRoots.delete(key)
       this.#chunkTrees.set(key, tree)
       this.#planes.set(key, planeLeafHash(this.#hasher, key, tree.rootView()))
       this.#memoryRoot = undefined
     }
     return chunks
+  }
+
+  /**
+   * Commits a plane by its root alone, as a store recorded it (no bytes are read or hashed): reopening a
+   * program costs one tree update per plane. The plane's chunk hashes are unknown, so its next `updatePlane`
+   * hashes the whole plane, and proofs need a commitment built from the bytes (`fromScratch`).
+   */
+  restorePlane(key: number, root: Uint8Array): void {
+    checkPlaneKey(key)
+    if (bytesEqual(root, ZERO_PLANE_ROOT)) {
+      this.#removePlane(key)
+      return
+    }
+    this.#chunkTrees.delete(key)
+    this.#restoredRoots.set(key, root.slice())
+    this.#planes.set(key, planeLeafHash(this.#hasher, key, root))
+    this.#memoryRoot = undefined
   }
 
   /** Commits that the allocation starting at `address` now has `size` bytes, or (undefined) is freed. */
@@ -227,16 +247,17 @@ export class ProgramCommitment {
 
   /** The committed chunk-tree root of a plane, or undefined if the plane is absent (reads as zeros). */
   planeRoot(key: number): Uint8Array | undefined {
-    return this.#chunkTrees.get(checkPlaneKey(key))?.root()
+    checkPlaneKey(key)
+    return this.#chunkTrees.get(key)?.root() ?? this.#restoredRoots.get(key)?.slice()
   }
 
   /** Keys of committed planes (ascending). */
   planeKeys(): number[] {
-    return [...this.#chunkTrees.keys()].sort((a, b) => a - b)
+    return [...this.#chunkTrees.keys(), ...this.#restoredRoots.keys()].sort((a, b) => a - b)
   }
 
   get planeCount(): number {
-    return this.#chunkTrees.size
+    return this.#chunkTrees.size + this.#restoredRoots.size
   }
 
   get allocationCount(): number {
@@ -278,8 +299,13 @@ export class ProgramCommitment {
     return this.#allocations.pathInto(checkAddress(address), words, offset)
   }
 
+  #present(key: number): boolean {
+    return this.#chunkTrees.has(key) || this.#restoredRoots.has(key)
+  }
+
   #removePlane(key: number): void {
-    if (!this.#chunkTrees.delete(key)) return
+    const held = this.#chunkTrees.delete(key)
+    if (!this.#restoredRoots.delete(key) && !held) return
     this.#planes.delete(key)
     this.#memoryRoot = undefined
   }

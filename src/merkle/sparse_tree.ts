@@ -76,7 +76,8 @@ export class SparseMerkleTree<K, P, Q = K> {
   /** Whether a delete ran since the last `root()`, so a queued position may no longer be inner. */
   #deletedSinceRoot = false
   #rootBytes: Uint8Array = EMPTY_HASH
-  #rootStale = false
+  /** Starts stale: a tree over a persistent node store may already hold a root. */
+  #rootStale = true
   #input = new Uint8Array(NODE_INPUT_SIZE_BYTES * 16)
   #output = new Uint8Array(HASH_SIZE_BYTES * 16)
   #inputWords = new Int32Array(this.#input.buffer)

@@ -40,6 +40,11 @@ export interface StateCommitmentOptions {
   readonly hasher?: Hasher
   /** Node storage of the state tree (default: in memory). Positions are strings of path bits. */
   readonly nodes?: NodeStore<string, Uint8Array>
+  /**
+   * Where records set before this object existed are found (a state tree reopened over persistent nodes):
+   * consulted by `program` when a record is not held here. Given the id in hex.
+   */
+  readonly records?: (programIdHex: string) => ProgramRecord | undefined
 }
 
 /** Parses a 32-byte value given as bytes or hex; a new array either way. */
@@ -70,9 +75,11 @@ export class StateCommitment {
   readonly #tree: SparseMerkleTree<Uint8Array, string>
   /** Records by program id in hex. */
   readonly #programs = new Map<string, ProgramRecord>()
+  readonly #records: ((programIdHex: string) => ProgramRecord | undefined) | undefined
 
   constructor(options: StateCommitmentOptions = {}) {
     this.#hasher = options.hasher ?? nativeHasher
+    this.#records = options.records
     this.#tree = new SparseMerkleTree(
       bytesKeyPath(PROGRAM_ID_SIZE_BYTES), this.#hasher, options.nodes ?? new MapNodeStore<string, Uint8Array>(),
     )
@@ -91,13 +98,15 @@ export class StateCommitment {
   /** Removes a program's leaf; returns whether it was there. */
   removeProgram(programId: IdInput): boolean {
     const id = parseId(programId, 'programId')
-    if (!this.#programs.delete(bytesToHex(id))) return false
+    const known = this.#programs.delete(bytesToHex(id)) || this.#records?.(bytesToHex(id)) !== undefined
+    if (!known) return false
     return this.#tree.delete(id)
   }
 
   /** The committed record of a program (copies), if present. */
   program(programId: IdInput): ProgramRecord | undefined {
-    const record = this.#programs.get(bytesToHex(parseId(programId, 'programId')))
+    const hex = bytesToHex(parseId(programId, 'programId'))
+    const record = this.#programs.get(hex) ?? this.#records?.(hex)
     if (record === undefined) return undefined
     return { codeId: record.codeId.slice(), status: record.status, memoryRoot: record.memoryRoot.slice() }
   }

@@ -11,7 +11,6 @@
  *   4. wakes: waiting messages of this program go back to the queue;
  *   5. the message itself into the waitlist, if it waited.
  */
-import { MAILBOX_SIZE_MAX } from '../constants.js'
 import type { MessageId, ProgramId, UserId } from '../message/ids.js'
 import { ReplyCode } from '../message/reply_codes.js'
 import type { Message } from '../message/types.js'
@@ -46,7 +45,7 @@ export function applyEntry(state: SchedulerState, entry: JournalEntry, cycle: nu
   let rejected: Map<MessageId, number> | undefined
   for (const created of entry.created) {
     const code = state.programs.has(created.programId) ? ReplyCode.PROGRAM_EXISTS
-      : state.codes.has(created.codeId) ? undefined : ReplyCode.CODE_NOT_FOUND
+      : state.hasCode(created.codeId) ? undefined : ReplyCode.CODE_NOT_FOUND
     if (code !== undefined) {
       rejected ??= new Map()
       rejected.set(created.initMessageId, code)
@@ -66,8 +65,8 @@ export function applyEntry(state: SchedulerState, entry: JournalEntry, cycle: nu
   for (const id of entry.wakes) {
     const waiting = state.waitlist.get(id)
     if (waiting === undefined || waiting.programId !== outcome.programId) continue
-    state.waitlist.delete(id)
-    state.queue.push(waiting.message)
+    state.unpark(id)
+    state.enqueue(waiting.message)
     effects.enqueued += 1
   }
   if (entry.wait !== undefined) {
@@ -80,19 +79,15 @@ export function applyEntry(state: SchedulerState, entry: JournalEntry, cycle: nu
  * leave the waitlist with a WAIT_TIMEOUT reply carrying their gas (a waiting init marks its program failed).
  */
 export function beginCycle(state: SchedulerState, cycle: number, effects: CycleEffects): void {
-  const due = state.delayed.get(cycle)
+  const due = state.release(cycle)
   if (due !== undefined) {
-    state.delayed.delete(cycle)
     for (const message of due) route(state, message, cycle, effects, true)
   }
   const expiring = state.waitExpiry.get(cycle)
   if (expiring === undefined) return
-  state.waitExpiry.delete(cycle)
-  for (const id of expiring) {
-    const entry = state.waitlist.get(id)
-    // Woken (or woken and parked again with a later deadline) since it was indexed here.
-    if (entry === undefined || entry.untilCycle + 1 !== cycle) continue
-    state.waitlist.delete(id)
+  // In the order they were parked (a re-park counts from its latest park): the store keeps the same order.
+  for (const id of [...expiring]) {
+    const entry = state.unpark(id)!
     const reply = replyMessage(entry.message, entry.programId, cycle, 0, ReplyCode.WAIT_TIMEOUT, new Uint8Array(0),
       entry.message.gasLimit)
     route(state, reply, cycle, effects)
@@ -106,24 +101,14 @@ export function beginCycle(state: SchedulerState, cycle: number, effects: CycleE
 
 function route(state: SchedulerState, message: Message, cycle: number, effects: CycleEffects, released = false): void {
   if (!released && message.delay !== undefined && message.delay > 0) {
-    const at = cycle + 1 + message.delay
-    const list = state.delayed.get(at)
-    if (list === undefined) state.delayed.set(at, [message])
-    else list.push(message)
+    state.schedule(cycle + 1 + message.delay, message)
     return
   }
   if (state.programs.has(message.destination as ProgramId)) {
-    state.queue.push(message)
+    state.enqueue(message)
     effects.enqueued += 1
     return
   }
-  const user = message.destination as UserId
-  let box = state.mailboxes.get(user)
-  if (box === undefined) {
-    box = []
-    state.mailboxes.set(user, box)
-  }
-  box.push({ message, cycle })
-  if (box.length > MAILBOX_SIZE_MAX) box.shift()
+  state.deliver(message.destination as UserId, { message, cycle })
   effects.mailboxed.push(message)
 }

@@ -34,6 +34,10 @@ export interface StreamPoolOptions {
   readonly planesMax: number
   /** Old-generation heap limit of each worker: a program that exhausts it kills only its stream's worker. */
   readonly workerHeapMb: number
+  /** The LMDB data directory workers read committed memory from; none: tasks carry preloads. */
+  readonly dataDir?: string
+  /** Each worker's resident plane byte budget. */
+  readonly residentBytesMax?: number
 }
 
 /** Why a stream's task did not return a result. */
@@ -49,7 +53,11 @@ export class StreamPool {
     for (let stream = 0; stream < options.streams; stream += 1) {
       const progress = new SharedArrayBuffer(8)
       this.#progress.push(new Int32Array(progress))
-      const workerData: WorkerConfig = { planesMax: options.planesMax, schedule: options.schedule, progress }
+      const workerData: WorkerConfig = {
+        planesMax: options.planesMax, schedule: options.schedule, progress,
+        ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+        ...(options.residentBytesMax !== undefined ? { residentBytesMax: options.residentBytesMax } : {}),
+      }
       this.#pools.push(new Piscina({
         filename: workerFile(), minThreads: 1, maxThreads: 1, idleTimeout: Infinity, concurrentTasksPerWorker: 1,
         workerData, resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb },

@@ -4,15 +4,18 @@
  */
 import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'eventemitter3'
+import path from 'node:path'
 import {
-  CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, MESSAGE_TIMEOUT_MS_DEFAULT, MESSAGE_GAS_LIMIT_MAX,
-  PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT, QUERY_TIMEOUT_MS_DEFAULT,
-  QUEUE_LENGTH_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
+  COMMITMENTS_CACHED_MAX, CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT,
+  MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT,
+  QUERY_TIMEOUT_MS_DEFAULT, QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX,
+  VIEWS_CACHED_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
 import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import { GAS_SCHEDULE, type GasSchedule } from '../gas/schedule.js'
-import type { MemoryStats } from '../memory/program_memory.js'
+import { decodeMemoryMetadata } from '../memory/metadata.js'
+import { ProgramMemory, type MemoryStats } from '../memory/program_memory.js'
 import type { AllocationRecord } from '../memory/view.js'
 import {
   deriveProgramId, externalMessageId, toId, type CodeId, type MessageId, type ProgramId, type UserId,
@@ -23,22 +26,29 @@ import { ExecutionResult, timeoutEntry, type JournalEntry, type MessageOutcome }
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
 import { loadCode } from '../program/sandbox.js'
 import {
-  ProgramCommitment, StateCommitment, bytesToHex, proveAbsence, proveRange, type AbsenceProof, type RangeProof,
+  ProgramCommitment, StateCommitment, ZERO_PLANE_ROOT, bytesEqual, bytesToHex, hashPlane, nativeHasher, proveAbsence,
+  proveRange, type AbsenceProof, type ProgramStatusCode, type RangeProof,
 } from '../merkle/index.js'
+import { PersistentNodeStore } from '../merkle/persistent_nodes.js'
 import { PROGRAM_STATUS_CODE } from '../program/records.js'
-import { MemoryImage } from '../store/memory_image.js'
+import { openLmdbStore } from '../store/lmdb_store.js'
+import { openMemoryStore } from '../store/memory_store.js'
+import type { Store, StoreMemoryDelta } from '../store/store.js'
 import { CycleEffects, applyEntry, beginCycle } from './apply.js'
 import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
 import { StreamPool, defaultStreamCount } from './pool.js'
-import type { MemoryDelta, StreamResult, StreamTask } from './protocol.js'
+import type { MemoryDelta, ProgramImage, StreamResult, StreamTask } from './protocol.js'
 import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
 const RUNTIME_OPTION_KEYS = new Set([
-  'streams', 'messageTimeoutMs', 'queryTimeoutMs', 'workerHeapMb', 'cycleGasBudget', 'queueLengthMax', 'schedule',
-  'planesMax',
+  'dataDir', 'store', 'sync', 'residentBytesMax', 'streams', 'messageTimeoutMs', 'queryTimeoutMs', 'workerHeapMb',
+  'cycleGasBudget', 'queueLengthMax', 'schedule', 'planesMax',
 ])
+
+/** How every plane read from a store is checked: its bytes must hash to the root committed with it. */
+const verifyPlane = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, bytes)
 
 /** The commitment of an empty memory (a program that never wrote, or one that exited). */
 const EMPTY_MEMORY = new ProgramCommitment()
@@ -47,6 +57,24 @@ const EMPTY_MEMORY = new ProgramCommitment()
 export const DEFAULT_USER_ID = '0000000000000000000000000000000000000000000000000000000000000001' as UserId
 
 export interface RuntimeOptions {
+  /**
+   * Where the runtime keeps its state (LMDB; created if absent, resumed if not). Default `./data`. One runtime
+   * (one process) may hold a directory at a time: a second open fails with LOCKED.
+   */
+  readonly dataDir?: string
+  /**
+   * 'lmdb' (the default): durable state in `dataDir`. 'memory': nothing survives close; for tests and
+   * throwaway runs.
+   */
+  readonly store?: 'lmdb' | 'memory'
+  /**
+   * Durable commits (default true): a cycle is on disk when runCycle resolves. false skips fsync: faster, and a
+   * crash of the process loses nothing, but a power loss or OS crash can lose recent cycles or corrupt the
+   * store (docs/architecture.md). LMDB only.
+   */
+  readonly sync?: boolean
+  /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
+  readonly residentBytesMax?: number
   /**
    * Parallel streams, each a pinned worker thread (default: one per core). 0 runs every message on the calling
    * thread, in one stream: the sequential reference, with a per-message deadline instead of a worker abort.
@@ -135,9 +163,11 @@ export interface ProgramView {
 }
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
-  readonly #state = new SchedulerState()
-  readonly #image: MemoryImage
+  readonly #store: Store
+  readonly #dataDir: string | undefined
+  readonly #state: SchedulerState
   readonly #streams: number
+  readonly #options: { readonly schedule: GasSchedule; readonly planesMax: number }
   readonly #cycleGasBudget: number
   readonly #queueLengthMax: number
   readonly #messageTimeoutMs: number
@@ -145,22 +175,39 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #pool: StreamPool | undefined
   /** ... or one executor on this thread (streams = 0). */
   readonly #inline: StreamExecutor | undefined
-  /** Per stream: programs whose committed memory the stream holds, and codes it has loaded. */
+  /** Per stream: programs whose committed memory the stream holds (preloads; memory store only), codes it loaded. */
   readonly #resident: Set<ProgramId>[]
   readonly #loadedCodes: Set<CodeId>[]
   /** Runs queries and gas estimates on this thread against committed memory (refreshed when it changes). */
   readonly #queries: StreamExecutor
-  readonly #queryFresh = new Set<ProgramId>()
   /** Merkle commitments, updated incrementally at every commit from the cycle's deltas. */
-  readonly #state_ = new StateCommitment()
+  readonly #stateNodes: PersistentNodeStore
+  readonly #state_: StateCommitment
+  /** Program commitments, least recently used first; others are restored from the store's plane roots. */
   readonly #commitments = new Map<ProgramId, ProgramCommitment>()
+  /** Decoded read-only views of committed memory, least recently used first. */
+  readonly #views = new Map<ProgramId, ProgramMemory>()
+  /** Commits, one at a time (a cycle's, or an intake flush). */
+  #committing: Promise<unknown> = Promise.resolve()
   #closed = false
   #running: Promise<CycleReport> | undefined
   /** Set when a system error stopped the runtime: no further cycles run. */
   #fault: Error | undefined
 
-  private constructor(options: RuntimeOptions) {
+  private constructor(options: RuntimeOptions, store: Store, dataDir: string | undefined) {
     super()
+    this.#dataDir = dataDir
+    this.#store = store
+    this.#state = new SchedulerState(store)
+    this.#stateNodes = new PersistentNodeStore((key) => store.merkleNode(key))
+    this.#state_ = new StateCommitment({
+      nodes: this.#stateNodes,
+      records: (hex) => {
+        const record = this.#state.programs.get(hex as ProgramId)
+        if (record === undefined) return undefined
+        return { codeId: hexBytes(record.codeId), status: PROGRAM_STATUS_CODE[record.status] as ProgramStatusCode, memoryRoot: this.#commitment(record.id).memoryRoot() }
+      },
+    })
     this.#streams = option('streams', options.streams ?? defaultStreamCount(), 0, STREAMS_MAX)
     this.#cycleGasBudget = option('cycleGasBudget', options.cycleGasBudget ?? CYCLE_GAS_BUDGET_DEFAULT, 1, Number.MAX_SAFE_INTEGER)
     this.#queueLengthMax = option('queueLengthMax', options.queueLengthMax ?? QUEUE_LENGTH_MAX_DEFAULT, 1, 100_000_000)
@@ -168,19 +215,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const queryTimeoutMs = option('queryTimeoutMs', options.queryTimeoutMs ?? QUERY_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
     const workerHeapMb = option('workerHeapMb', options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT, 16, 65_536)
     const planesMax = option('planesMax', options.planesMax ?? PROGRAM_PLANES_MAX_DEFAULT, 1, PROGRAM_PLANES_MAX_DEFAULT * 8)
+    const residentBytesMax = option('residentBytesMax', options.residentBytesMax ?? RESIDENT_BYTES_MAX_DEFAULT, 0, Number.MAX_SAFE_INTEGER)
     const schedule = options.schedule ?? GAS_SCHEDULE
-    this.#image = new MemoryImage({ schedule, planesMax })
+    this.#options = { schedule, planesMax }
     const lanes = Math.max(this.#streams, 1)
     this.#resident = Array.from({ length: lanes }, () => new Set())
     this.#loadedCodes = Array.from({ length: lanes }, () => new Set())
     if (this.#streams > 0) {
-      this.#pool = new StreamPool({ streams: this.#streams, schedule, planesMax, workerHeapMb })
+      // Workers read committed memory from LMDB themselves; with the memory store, tasks carry it.
+      this.#pool = new StreamPool({
+        streams: this.#streams, schedule, planesMax, workerHeapMb, residentBytesMax,
+        ...(dataDir !== undefined ? { dataDir } : {}),
+      })
     } else {
       this.#inline = new StreamExecutor({
-        schedule, planesMax, ...(options.messageTimeoutMs !== undefined ? { messageTimeoutMs: this.#messageTimeoutMs } : {}),
+        schedule, planesMax, source: store, residentBytesMax,
+        ...(options.messageTimeoutMs !== undefined ? { messageTimeoutMs: this.#messageTimeoutMs } : {}),
       })
     }
-    this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs })
+    this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs, source: store, residentBytesMax })
   }
 
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -193,7 +246,59 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
         `unknown option ${JSON.stringify(unknown[0])}; known: ${[...RUNTIME_OPTION_KEYS].join(', ')}`)
     }
-    return new Runtime(options)
+    const kind = options.store ?? 'lmdb'
+    if (kind !== 'lmdb' && kind !== 'memory') {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `store must be 'lmdb' or 'memory', got ${describeValue(kind)}`)
+    }
+    if (kind === 'memory' && (options.dataDir !== undefined || options.sync !== undefined)) {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir and sync apply to the lmdb store, not to store: 'memory'`)
+    }
+    if (options.sync !== undefined && typeof options.sync !== 'boolean') {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `sync must be a boolean, got ${describeValue(options.sync)}`)
+    }
+    const dirOption = options.dataDir ?? DATA_DIR_DEFAULT
+    if (typeof dirOption !== 'string' || dirOption.length === 0) {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir must be a non-empty path, got ${describeValue(dirOption)}`)
+    }
+    // Options are checked in full before anything touches the disk.
+    Runtime.#checkOptions(options)
+    const dataDir = kind === 'lmdb' ? path.resolve(dirOption) : undefined
+    const store = dataDir === undefined ? await openMemoryStore({ verify: verifyPlane })
+      : await openLmdbStore({ dataDir, verify: verifyPlane, ...(options.sync !== undefined ? { sync: options.sync } : {}) })
+    let runtime: Runtime
+    try {
+      runtime = new Runtime(options, store, dataDir)
+      runtime.#checkHead()
+    } catch (error) {
+      await store.close()
+      throw error
+    }
+    return runtime
+  }
+
+  static #checkOptions(options: RuntimeOptions): void {
+    const bounds: [keyof RuntimeOptions, number, number][] = [
+      ['streams', 0, STREAMS_MAX], ['cycleGasBudget', 1, Number.MAX_SAFE_INTEGER], ['queueLengthMax', 1, 100_000_000],
+      ['messageTimeoutMs', 1, 3_600_000], ['queryTimeoutMs', 1, 3_600_000], ['workerHeapMb', 16, 65_536],
+      ['planesMax', 1, PROGRAM_PLANES_MAX_DEFAULT * 8], ['residentBytesMax', 0, Number.MAX_SAFE_INTEGER],
+    ]
+    for (const [name, min, max] of bounds) if (options[name] !== undefined) option(name, options[name], min, max)
+  }
+
+  /** The reopened state tree must give the root the store committed: anything else is corruption. */
+  #checkHead(): void {
+    const head = this.#store.head()
+    if (head.stateRoot === null) return
+    const root = this.#state_.root()
+    if (!bytesEqual(root, head.stateRoot)) {
+      throw new StrataError('INTEGRITY',
+        `the stored state tree gives root ${bytesToHex(root)}, but cycle ${head.cycle} committed ${bytesToHex(head.stateRoot)}`)
+    }
+  }
+
+  /** Where the state lives: the LMDB data directory, or undefined for the memory store. */
+  get dataDir(): string | undefined {
+    return this.#dataDir
   }
 
   get streams(): number {
@@ -213,23 +318,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async uploadCode(path: string): Promise<CodeId> {
     this.#open()
     const { codeId, blob } = await bundleProgram(path)
-    if (!this.#state.codes.has(codeId)) {
+    if (!this.#store.hasCode(codeId)) {
       loadCode(codeId, blob) // rejects code whose top level throws or that has no valid default export
-      this.#image.putCode(codeId, blob)
-      this.#state.codes.add(codeId)
+      await this.#store.putCode(codeId, blob) // durable on its own: codes are immutable and keyed by hash
     }
     return codeId
   }
 
   codeIds(): CodeId[] {
-    return [...this.#state.codes]
+    return [...this.#store.codeIds()]
   }
 
   /** Creates a program from uploaded code and enqueues its init message; returns the program id. */
   async createProgram(codeId: string, input: CreateProgramInput): Promise<ProgramId> {
     this.#open()
     const code = toId<CodeId>(codeId, 'codeId')
-    if (!this.#state.codes.has(code)) {
+    if (!this.#store.hasCode(code)) {
       throw new StrataError('UNKNOWN_CODE', `no code ${code} was uploaded`, { codeId: code })
     }
     const source = toId<UserId>(input?.source ?? DEFAULT_USER_ID, 'source')
@@ -247,7 +351,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const record = { id: programId, codeId: code, status: ProgramStatus.INITIALIZING, stateAddress: null, creator: source }
     this.#state.programs.set(programId, record)
     this.#commitRecord(record)
-    this.#enqueue(message)
+    this.#state.enqueue(message)
     return programId
   }
 
@@ -260,17 +364,27 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const source = toId<UserId>(input.source, 'source')
     const destination = this.#programId(input.destination, 'destination')
     const message = this.#userMessage(source, destination, input.payload, input.gasLimit, MessageKind.HANDLE)
-    this.#enqueue(message)
+    this.#state.enqueue(message)
     return message.id
+  }
+
+  /**
+   * Makes everything accepted since the last commit durable (sends and program creations between cycles): they
+   * are otherwise committed with the next cycle. `close` flushes too.
+   */
+  async flush(): Promise<void> {
+    this.#open()
+    await this.#running?.catch(() => undefined)
+    this.#notFaulted()
+    if (!this.#state.changed) return
+    await this.#commit(this.#state.cycle, [])
   }
 
   /** Runs one cycle. */
   async runCycle(): Promise<CycleReport> {
     this.#open()
     if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
-    if (this.#fault !== undefined) {
-      throw new StrataError(RuntimeErrorCode.FAULTED, `the runtime stopped after a system error: ${this.#fault.message}`)
-    }
+    this.#notFaulted()
     this.#running = this.#runCycle()
     try {
       return await this.#running
@@ -295,16 +409,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   program(id: string): ProgramView {
     this.#open()
     const programId = this.#programId(id, 'programId')
-    const image = this.#image
     const state = this.#state
-    const commitments = this.#commitments
     return {
       id: programId,
       record: () => state.programs.get(programId)!,
-      memoryRoot: () => bytesToHex((commitments.get(programId) ?? EMPTY_MEMORY).memoryRoot()),
-      read: (address, length) => image.view(programId).readRaw(address, length),
-      stats: () => image.view(programId).stats(),
-      allocations: () => image.view(programId).allocations(),
+      memoryRoot: () => bytesToHex(this.#commitment(programId).memoryRoot()),
+      read: (address, length) => this.#view(programId).readRaw(address, length),
+      stats: () => this.#view(programId).stats(),
+      allocations: () => this.#view(programId).allocations(),
     }
   }
 
@@ -314,7 +426,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   mailbox(userId: string): readonly MailboxEntry[] {
     this.#open()
-    return this.#state.mailboxes.get(toId<UserId>(userId, 'userId')) ?? []
+    return this.#state.mailbox(toId<UserId>(userId, 'userId'))
   }
 
   /** Runs `handle` read-only and returns its reply; nothing changes. */
@@ -367,6 +479,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   async prove(programId: string, address: number, length: number): Promise<RangeProof> {
     this.#open()
+    await this.#running?.catch(() => undefined)
     const id = this.#programId(programId, 'programId')
     return proveRange(this.#proofSource(id), address, length)
   }
@@ -374,50 +487,138 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** A proof that plane (region, plane) of a program holds no data (reads as zeros) under the state root. */
   async proveAbsence(programId: string, region: number, plane: number): Promise<AbsenceProof> {
     this.#open()
+    await this.#running?.catch(() => undefined)
     const id = this.#programId(programId, 'programId')
     const { state, program, programId: pid } = this.#proofSource(id)
     return proveAbsence({ state, program, programId: pid }, region, plane)
   }
 
+  /**
+   * Proofs need every chunk hash of the planes they cross: the program's commitment is built from its stored
+   * bytes (each verified against its root), and prove checks it against the state's memory root.
+   */
   #proofSource(programId: ProgramId) {
-    return {
-      state: this.#state_, program: this.#commitments.get(programId) ?? EMPTY_MEMORY,
-      view: this.#image.view(programId), programId,
-    }
+    const view = this.#view(programId)
+    return { state: this.#state_, program: ProgramCommitment.fromScratch(view), view, programId }
   }
 
-  /** Applies one program's memory delta to its commitment: only written chunks are rehashed. */
-  #commitMemory(delta: MemoryDelta): void {
+  /** A program's commitment: cached, or restored from the store's plane roots and allocator metadata (no hashing of planes). */
+  #commitment(programId: ProgramId): ProgramCommitment {
+    let commitment = this.#commitments.get(programId)
+    if (commitment !== undefined) {
+      this.#commitments.delete(programId)
+    } else {
+      commitment = new ProgramCommitment()
+      const meta = this.#store.memoryMeta(programId)
+      if (meta !== undefined) {
+        for (const key of this.#store.planeKeys(programId)) commitment.restorePlane(key, this.#store.planeRoot(programId, key)!)
+        const allocator = decodeMemoryMetadata(meta, { ...this.#options, planeSource: () => { throw new Error('no plane reads') } })
+        for (const { address, size } of allocator.allocations()) commitment.setAllocation(address, size)
+      }
+    }
+    this.#commitments.set(programId, commitment)
+    for (const [id] of this.#commitments) {
+      if (this.#commitments.size <= COMMITMENTS_CACHED_MAX) break
+      this.#commitments.delete(id)
+    }
+    return commitment
+  }
+
+  /** A read-only decoded view of a program's committed memory (do not mutate). */
+  #view(programId: ProgramId): ProgramMemory {
+    let view = this.#views.get(programId)
+    if (view !== undefined) {
+      this.#views.delete(programId)
+    } else {
+      const meta = this.#store.memoryMeta(programId)
+      const store = this.#store
+      view = meta === undefined ? new ProgramMemory(this.#options)
+        : decodeMemoryMetadata(meta, { ...this.#options, planeSource: (key) => store.plane(programId, key)! })
+    }
+    this.#views.set(programId, view)
+    for (const [id] of this.#views) {
+      if (this.#views.size <= VIEWS_CACHED_MAX) break
+      this.#views.delete(id)
+    }
+    return view
+  }
+
+  /**
+   * Applies one program's memory delta to its commitment (only written chunks are rehashed) and returns it as
+   * the store records it: whole planes with their roots.
+   */
+  #commitMemory(delta: MemoryDelta): StoreMemoryDelta {
     if (delta.dropped) {
       this.#commitments.delete(delta.programId)
-      return
+      return { programId: delta.programId, dropped: true, meta: delta.meta, planes: [] }
     }
-    let commitment = this.#commitments.get(delta.programId)
-    if (commitment === undefined) {
-      commitment = new ProgramCommitment()
-      this.#commitments.set(delta.programId, commitment)
-    }
-    for (const plane of delta.planes) {
-      let chunkMask = 0
-      for (const [index] of plane.chunks) chunkMask |= 1 << index
-      commitment.updatePlane(plane.key, plane.dropped ? undefined : this.#image.planeBytes(delta.programId, plane.key),
-        { chunkMask, fresh: plane.fresh })
-    }
+    const commitment = this.#commitment(delta.programId)
+    const planes = delta.planes.map((plane) => {
+      if (plane.bytes === null) {
+        commitment.updatePlane(plane.key, undefined)
+        return { key: plane.key, bytes: null, root: null }
+      }
+      commitment.updatePlane(plane.key, plane.bytes, { chunkMask: plane.chunkMask, fresh: plane.fresh })
+      // An all-zero plane is absent from the tree but still stored (memory holds it): its root is the zero root.
+      return { key: plane.key, bytes: plane.bytes, root: commitment.planeRoot(plane.key) ?? ZERO_PLANE_ROOT }
+    })
     for (const [address, size] of delta.allocations) commitment.setAllocation(address, size === 0 ? undefined : size)
+    return { programId: delta.programId, dropped: false, meta: delta.meta, planes }
   }
 
   #commitRecord(record: ProgramRecord): void {
-    const memoryRoot = (this.#commitments.get(record.id) ?? EMPTY_MEMORY).memoryRoot()
+    const memoryRoot = record.status === ProgramStatus.EXITED ? EMPTY_MEMORY.memoryRoot() : this.#commitment(record.id).memoryRoot()
     this.#state_.setProgram(record.id, { codeId: record.codeId, status: PROGRAM_STATUS_CODE[record.status], memoryRoot })
+  }
+
+  /**
+   * Commits everything since the last commit as one atomic batch: a cycle's (cycle = last + 1) or an intake
+   * flush (cycle = last). A failure faults the runtime: its memory is then ahead of the store, which still
+   * holds the last committed state intact.
+   */
+  async #commit(cycle: number, memory: StoreMemoryDelta[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      const stateRoot = this.#state_.root()
+      const batch = { cycle, stateRoot, ...this.#state.takeChanges(), memory, merkle: this.#stateNodes.drain() }
+      try {
+        await this.#store.commit(batch)
+      } catch (error) {
+        this.#setFault(error as Error)
+        throw error
+      }
+    }
+    const committed = this.#committing.then(run)
+    this.#committing = committed.catch(() => undefined)
+    await committed
+  }
+
+  #setFault(error: Error): void {
+    this.#fault ??= error
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  #notFaulted(): void {
+    if (this.#fault !== undefined) {
+      throw new StrataError(RuntimeErrorCode.FAULTED,
+        `the runtime stopped after a system error (reopen it; the store holds the last committed cycle): ${this.#fault.message}`)
+    }
   }
 
   /** Waits for a running cycle, then stops the stream workers. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
-    this.#closed = true
     await this.#running?.catch(() => undefined)
+    // What was accepted since the last cycle is committed before the store closes.
+    let flushError: unknown
+    if (this.#fault === undefined && (this.#state.changed)) {
+      await this.#commit(this.#state.cycle, []).catch((error: unknown) => { flushError = error })
+    }
+    this.#closed = true
+    await this.#committing
     await this.#pool?.close()
+    await this.#store.close()
     this.removeAllListeners()
+    if (flushError !== undefined) throw flushError
   }
 
   async #runCycle(): Promise<CycleReport> {
@@ -425,29 +626,36 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const state = this.#state
     const cycle = state.cycle + 1
     const effects = new CycleEffects()
-    beginCycle(state, cycle, effects)
-    const batch = state.queue.takePrefix(this.#cycleGasBudget, CYCLE_MESSAGES_MAX)
-    let executed: { entries: JournalEntry[]; deltas: MemoryDelta[] }
-    try {
-      executed = await this.#execute(batch, cycle)
-    } catch (error) {
-      // A system error (a bug, not a program's fault): stop rather than commit a partial cycle.
-      this.#fault = error as Error
-      if (this.listenerCount('error') > 0) this.emit('error', error as Error)
-      throw error
-    }
-    for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
     let dirtyPlanes = 0
-    for (const delta of executed.deltas) {
-      this.#image.apply(delta)
-      this.#queryFresh.delete(delta.programId)
-      dirtyPlanes += delta.planes.length
-      this.#commitMemory(delta)
+    let deltas: MemoryDelta[] = []
+    try {
+      beginCycle(state, cycle, effects)
+      const batch = state.takePrefix(this.#cycleGasBudget, CYCLE_MESSAGES_MAX)
+      const executed = await this.#execute(batch, cycle)
+      deltas = executed.deltas
+      for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
+      const memory: StoreMemoryDelta[] = []
+      for (const delta of executed.deltas) {
+        dirtyPlanes += delta.planes.length
+        memory.push(this.#commitMemory(delta))
+      }
+      const touched = new Set<ProgramId>(executed.deltas.map((d) => d.programId))
+      for (const change of effects.statusChanges) touched.add(change.programId)
+      for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
+      state.cycle = cycle
+      await this.#commit(cycle, memory)
+    } catch (error) {
+      // A system error (a bug, corrupt data, a full disk; not a program's fault): stop rather than go on from a
+      // state the store does not hold. The store keeps the last committed cycle.
+      this.#setFault(error as Error)
+      throw error
+    } finally {
+      // Cached readers of committed memory see the new cycle (or, after a fault, nothing stale is kept).
+      for (const delta of deltas) {
+        this.#queries.forget(delta.programId)
+        this.#views.delete(delta.programId)
+      }
     }
-    const touched = new Set<ProgramId>(executed.deltas.map((d) => d.programId))
-    for (const change of effects.statusChanges) touched.add(change.programId)
-    for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
-    state.cycle = cycle
 
     let failed = 0
     let gasBurned = 0
@@ -484,6 +692,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       group.positions.push(position)
     })
     const collect = (stream: number, positions: readonly number[], result: StreamResult): void => {
+      for (const programId of result.evicted) this.#resident[stream]!.delete(programId)
       result.entries.forEach((entry, i) => { entries[positions[i]!] = entry })
       for (const delta of result.deltas) {
         deltas.push(delta)
@@ -499,6 +708,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         const outcome = this.#pool === undefined ? this.#inline!.run(task)
           : await this.#pool.run(task, this.#messageTimeoutMs)
         if ('entries' in outcome) {
+          if (outcome.fatal !== undefined) throw new StrataError(outcome.fatal.code, outcome.fatal.message)
           for (const programId of new Set(messages.map((m) => m.destination as ProgramId))) this.#resident[stream]!.add(programId)
           for (const { codeId } of task.codes) this.#loadedCodes[stream]!.add(codeId)
           collect(stream, positions, outcome)
@@ -523,22 +733,27 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const records = programs.map((id) => this.#state.programs.get(id)!)
     const resident = this.#resident[stream]!
     const loaded = this.#loadedCodes[stream]!
-    const preload = programs.filter((id) => !resident.has(id)).flatMap((id) => this.#image.image(id) ?? [])
+    // Workers on LMDB read committed memory themselves; on the memory store it travels with the task.
+    const preload = this.#pool === undefined || this.#dataDir !== undefined ? []
+      : programs.filter((id) => !resident.has(id)).flatMap((id) => this.#image(id) ?? [])
     const codes = [...new Set(records.map((r) => r.codeId))].filter((id) => !loaded.has(id))
-      .map((codeId) => ({ codeId, blob: this.#image.code(codeId)! }))
+      .map((codeId) => ({ codeId, blob: this.#store.code(codeId)! }))
     return { cycle, stream, messages, records, preload, drop: [], codes }
+  }
+
+  /** A program's whole committed memory, for a stream on the memory store that does not hold it. */
+  #image(programId: ProgramId): ProgramImage | undefined {
+    const meta = this.#store.memoryMeta(programId)
+    if (meta === undefined) return undefined
+    const planes = this.#store.planeKeys(programId).map((key) => [key, this.#store.plane(programId, key)!] as const)
+    return { programId, meta, planes }
   }
 
   /** A read-only run on this thread against the committed memory (query, estimateGas). */
   #readOnly(message: Message): JournalEntry {
     const programId = message.destination as ProgramId
     const record = this.#state.programs.get(programId)!
-    if (!this.#queries.hasCode(record.codeId)) this.#queries.addCode(record.codeId, this.#image.code(record.codeId)!)
-    if (!this.#queryFresh.has(programId)) {
-      const image = this.#image.image(programId)
-      if (image !== undefined) this.#queries.preload(image)
-      this.#queryFresh.add(programId)
-    }
+    if (!this.#queries.hasCode(record.codeId)) this.#queries.addCode(record.codeId, this.#store.code(record.codeId)!)
     return this.#queries.executeReadOnly(message, record, this.#state.cycle + 1)
   }
 
@@ -563,8 +778,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw new StrataError(RuntimeErrorCode.QUEUE_FULL,
         `the queue holds ${this.#state.queue.length} messages (queueLengthMax); run cycles before sending more`)
     }
-    const nonce = this.#state.nonces.get(source) ?? 0
-    this.#state.nonces.set(source, nonce + 1)
+    const nonce = this.#state.nonce(source)
+    this.#state.setNonce(source, nonce + 1)
     const id = externalMessageId(source, nonce)
     return { id, kind, source, destination, payload: Uint8Array.from(payload), gasLimit, origin: id }
   }
@@ -578,10 +793,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return { id, kind: MessageKind.HANDLE, source, destination, payload, gasLimit, origin: id }
   }
 
-  #enqueue(message: Message): void {
-    this.#state.queue.push(message)
-  }
-
   #programId(value: unknown, name: string): ProgramId {
     const id = toId<ProgramId>(value, name)
     if (!this.#state.programs.has(id)) {
@@ -593,6 +804,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #open(): void {
     if (this.#closed) throw new StrataError(RuntimeErrorCode.CLOSED, 'the runtime is closed')
   }
+}
+
+function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, 'hex'))
 }
 
 function option(name: string, value: unknown, min: number, max: number): number {

@@ -1,10 +1,18 @@
 /**
- * What the scheduler keeps on the main thread between cycles: program records, the queue, the waitlist, the
- * delayed-message schedule, mailboxes and user nonces. Program memories live with the streams.
+ * What the scheduler keeps on the main thread between cycles, over the store: program records, the queue, the
+ * waitlist, the delayed-message schedule, mailboxes and user nonces. Every change since the last commit is
+ * recorded here, and `takeChanges` turns them into the next commit batch.
+ *
+ * Residency, chosen so that opening a store reads nothing per program:
+ *   - program records, mailboxes and nonces are read from the store when first asked for and cached;
+ *   - the queue, the waitlist and the delayed schedule (pending work, bounded by queueLengthMax and gas, not by
+ *     the data at rest) are loaded whole when the state is opened.
  */
+import { MAILBOX_SIZE_MAX } from '../constants.js'
 import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import type { ProgramRecord } from '../program/records.js'
+import type { CommitBatch, Store } from '../store/store.js'
 import { MessageQueue } from './queue.js'
 
 export interface WaitEntry {
@@ -20,26 +28,242 @@ export interface MailboxEntry {
   readonly cycle: number
 }
 
-export class SchedulerState {
-  /** Parks a message; it times out at the start of cycle untilCycle + 1. */
-  park(entry: WaitEntry): void {
-    this.waitlist.set(entry.message.id, entry)
-    const at = entry.untilCycle + 1
-    const ids = this.waitExpiry.get(at)
-    if (ids === undefined) this.waitExpiry.set(at, [entry.message.id])
-    else ids.push(entry.message.id)
+/** Program records: a cache over the store, with the ids written since the last commit. */
+export class ProgramTable {
+  readonly #store: Store
+  readonly #cache = new Map<ProgramId, ProgramRecord | null>()
+  readonly #dirty = new Set<ProgramId>()
+  /** Programs created since the last commit (not yet counted by the store). */
+  #added = 0
+
+  constructor(store: Store) {
+    this.#store = store
   }
 
+  get(id: ProgramId): ProgramRecord | undefined {
+    let record = this.#cache.get(id)
+    if (record === undefined) {
+      record = this.#store.program(id) ?? null
+      this.#cache.set(id, record)
+    }
+    return record ?? undefined
+  }
+
+  has(id: ProgramId): boolean {
+    return this.get(id) !== undefined
+  }
+
+  set(id: ProgramId, record: ProgramRecord): void {
+    if (!this.has(id)) this.#added += 1
+    this.#cache.set(id, record)
+    this.#dirty.add(id)
+  }
+
+  get size(): number {
+    return this.#store.programCount() + this.#added
+  }
+
+  /** Every program id: the store's walk plus programs created since the last commit. */
+  *keys(): IterableIterator<ProgramId> {
+    const seen = new Set<ProgramId>()
+    for (const id of this.#store.programIds()) {
+      seen.add(id)
+      yield id
+    }
+    for (const id of this.#dirty) if (!seen.has(id)) yield id
+  }
+
+  get changed(): boolean {
+    return this.#dirty.size > 0
+  }
+
+  takeDirty(): ProgramRecord[] {
+    const records = [...this.#dirty].map((id) => this.#cache.get(id)!)
+    this.#dirty.clear()
+    this.#added = 0
+    return records
+  }
+}
+
+export class SchedulerState {
   /** The last committed cycle (0 before the first). */
-  cycle = 0
-  readonly codes = new Set<CodeId>()
-  readonly programs = new Map<ProgramId, ProgramRecord>()
+  cycle: number
+  readonly programs: ProgramTable
   readonly queue = new MessageQueue()
   readonly waitlist = new Map<MessageId, WaitEntry>()
-  /** Cycle -> ids whose wait expires at that cycle's start (untilCycle + 1); woken ids are skipped. */
-  readonly waitExpiry = new Map<number, MessageId[]>()
+  /** Cycle -> ids whose wait expires at that cycle's start (untilCycle + 1), in the order they were parked. */
+  readonly waitExpiry = new Map<number, Set<MessageId>>()
   /** Cycle number -> messages released into the queue at that cycle's start, in emission order. */
   readonly delayed = new Map<number, Message[]>()
-  readonly mailboxes = new Map<UserId, MailboxEntry[]>()
-  readonly nonces = new Map<UserId, number>()
+  readonly #store: Store
+  readonly #nonces = new Map<UserId, number>()
+  // ---- changes since the last commit ----
+  /** Queue length at the last commit: consuming past it eats messages appended since. */
+  #queueCommitted: number
+  #queueConsumed = 0
+  readonly #queueAppended: Message[] = []
+  readonly #waitChanges = new Map<MessageId, WaitEntry | null>()
+  readonly #delayedReleased = new Set<number>()
+  readonly #delayedAppended = new Map<number, Message[]>()
+  readonly #mailboxAppended = new Map<UserId, MailboxEntry[]>()
+  readonly #noncesChanged = new Set<UserId>()
+
+  /** Opens the state of `store` at its head: loads the queue, waitlist and delayed schedule. */
+  constructor(store: Store) {
+    this.#store = store
+    this.cycle = store.head().cycle
+    this.programs = new ProgramTable(store)
+    for (const message of store.queue()) this.queue.push(message)
+    this.#queueCommitted = this.queue.length
+    for (const entry of store.waitlistExpiring(Number.MAX_SAFE_INTEGER)) this.#index(entry)
+    for (const cycle of store.delayedCycles()) this.delayed.set(cycle, store.delayed(cycle))
+  }
+
+  hasCode(codeId: CodeId): boolean {
+    return this.#store.hasCode(codeId)
+  }
+
+  // ---- queue ----
+
+  enqueue(message: Message): void {
+    this.queue.push(message)
+    this.#queueAppended.push(message)
+  }
+
+  takePrefix(gasBudget: number, countMax: number): Message[] {
+    const taken = this.queue.takePrefix(gasBudget, countMax)
+    this.#queueConsumed += taken.length
+    return taken
+  }
+
+  // ---- waitlist ----
+
+  /** Parks a message; it times out at the start of cycle untilCycle + 1. A re-park moves it to the back. */
+  park(entry: WaitEntry): void {
+    this.unpark(entry.message.id)
+    this.#index(entry)
+    this.#waitChanges.delete(entry.message.id)
+    this.#waitChanges.set(entry.message.id, entry)
+  }
+
+  /** Removes a waiting message (woken or timed out); returns its entry. */
+  unpark(id: MessageId): WaitEntry | undefined {
+    const entry = this.waitlist.get(id)
+    if (entry === undefined) return undefined
+    this.waitlist.delete(id)
+    const at = entry.untilCycle + 1
+    const ids = this.waitExpiry.get(at)
+    if (ids !== undefined) {
+      ids.delete(id)
+      if (ids.size === 0) this.waitExpiry.delete(at)
+    }
+    this.#waitChanges.set(id, null)
+    return entry
+  }
+
+  #index(entry: WaitEntry): void {
+    this.waitlist.set(entry.message.id, entry)
+    const at = entry.untilCycle + 1
+    let ids = this.waitExpiry.get(at)
+    if (ids === undefined) {
+      ids = new Set()
+      this.waitExpiry.set(at, ids)
+    }
+    ids.add(entry.message.id)
+  }
+
+  // ---- delayed ----
+
+  schedule(at: number, message: Message): void {
+    const list = this.delayed.get(at)
+    if (list === undefined) this.delayed.set(at, [message])
+    else list.push(message)
+    const appended = this.#delayedAppended.get(at)
+    if (appended === undefined) this.#delayedAppended.set(at, [message])
+    else appended.push(message)
+  }
+
+  /** Removes and returns the messages due at `cycle`. */
+  release(cycle: number): Message[] | undefined {
+    const due = this.delayed.get(cycle)
+    if (due === undefined) return undefined
+    this.delayed.delete(cycle)
+    this.#delayedReleased.add(cycle)
+    this.#delayedAppended.delete(cycle)
+    return due
+  }
+
+  // ---- mailboxes and nonces ----
+
+  /** A user's mailbox, oldest first, as of now (committed entries plus those delivered since). */
+  mailbox(userId: UserId): MailboxEntry[] {
+    const appended = this.#mailboxAppended.get(userId)
+    const box = this.#store.mailbox(userId)
+    if (appended === undefined) return box
+    return [...box, ...appended].slice(-MAILBOX_SIZE_MAX)
+  }
+
+  deliver(userId: UserId, entry: MailboxEntry): void {
+    const appended = this.#mailboxAppended.get(userId)
+    if (appended === undefined) this.#mailboxAppended.set(userId, [entry])
+    else {
+      appended.push(entry)
+      if (appended.length > MAILBOX_SIZE_MAX) appended.shift()
+    }
+  }
+
+  nonce(userId: UserId): number {
+    let nonce = this.#nonces.get(userId)
+    if (nonce === undefined) {
+      nonce = this.#store.nonce(userId)
+      this.#nonces.set(userId, nonce)
+    }
+    return nonce
+  }
+
+  setNonce(userId: UserId, nonce: number): void {
+    this.#nonces.set(userId, nonce)
+    this.#noncesChanged.add(userId)
+  }
+
+  // ---- commits ----
+
+  /** Whether anything changed since the last commit (intake between cycles included). */
+  get changed(): boolean {
+    return this.programs.changed || this.#queueConsumed > 0 || this.#queueAppended.length > 0 || this.#waitChanges.size > 0
+      || this.#delayedReleased.size > 0 || this.#delayedAppended.size > 0 || this.#mailboxAppended.size > 0
+      || this.#noncesChanged.size > 0
+  }
+
+  /**
+   * The scheduler part of the next commit batch, and a fresh change log. The queue part is net: messages both
+   * appended and consumed since the last commit never reach the store.
+   */
+  takeChanges(): Pick<CommitBatch, 'programs' | 'queue' | 'waitlist' | 'delayed' | 'mailboxes' | 'nonces'> {
+    const consumed = Math.min(this.#queueConsumed, this.#queueCommitted)
+    const appended = this.#queueAppended.slice(this.#queueConsumed - consumed)
+    const waitDelete: MessageId[] = []
+    const waitPut: WaitEntry[] = []
+    for (const [id, entry] of this.#waitChanges) {
+      if (entry === null) waitDelete.push(id)
+      else waitPut.push(entry)
+    }
+    const batch = {
+      programs: this.programs.takeDirty(),
+      queue: { consumed, appended },
+      waitlist: { delete: waitDelete, put: waitPut },
+      delayed: { delete: [...this.#delayedReleased], append: [...this.#delayedAppended] },
+      mailboxes: [...this.#mailboxAppended],
+      nonces: [...this.#noncesChanged].map((user) => [user, this.#nonces.get(user)!] as const),
+    }
+    this.#queueCommitted = this.queue.length
+    this.#queueConsumed = 0
+    this.#queueAppended.length = 0
+    this.#waitChanges.clear()
+    this.#delayedReleased.clear()
+    this.#delayedAppended.clear()
+    this.#mailboxAppended.clear()
+    this.#noncesChanged.clear()
+    return batch
+  }
 }

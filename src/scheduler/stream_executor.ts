@@ -6,8 +6,8 @@
 import type { GasSchedule } from '../gas/schedule.js'
 import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory } from '../memory/program_memory.js'
-import { DIRTY_CHUNK_SIZE_BYTES } from '../constants.js'
-import { assert } from '../errors.js'
+import { PLANE_SIZE_BYTES } from '../constants.js'
+import { StrataError, assert } from '../errors.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import { executeMessage, type JournalEntry } from '../program/executor.js'
@@ -20,13 +20,32 @@ export interface StreamExecutorOptions {
   readonly planesMax: number
   /** A per-message deadline, for executors that run where no worker can be aborted (inline, queries). */
   readonly messageTimeoutMs?: number
+  /**
+   * Where committed memories are read when the executor does not hold them (a store: LMDB in a worker, either
+   * store on the main thread). Without one, the main thread ships them in `task.preload`.
+   */
+  readonly source?: MemorySource
+  /**
+   * Resident plane bytes kept between tasks: past it, the least recently used programs are evicted (and read
+   * again from the source, or preloaded again, when next touched). Unbounded if not set.
+   */
+  readonly residentBytesMax?: number
+}
+
+/** Committed memory, read lazily: metadata when a program is first touched, each plane when it is first read. */
+export interface MemorySource {
+  memoryMeta(programId: ProgramId): Uint8Array | undefined
+  plane(programId: ProgramId, key: number): Uint8Array | undefined
 }
 
 export class StreamExecutor {
   readonly #options: StreamExecutorOptions
   readonly #blobs = new Map<CodeId, Uint8Array>()
   readonly #codes = new Map<CodeId, LoadedCode>()
+  /** Resident memories, least recently used first. */
   readonly #memories = new Map<ProgramId, ProgramMemory>()
+  /** A failure of the memory source (a corrupt plane, an IO error): it must stop the runtime, not fail a message. */
+  #sourceError: Error | undefined
 
   constructor(options: StreamExecutorOptions) {
     this.#options = options
@@ -34,12 +53,41 @@ export class StreamExecutor {
 
   /** Runs one stream task: discard, preload, execute the batch, and collect every touched program's delta. */
   run(task: StreamTask, onMessage?: (index: number) => void): StreamResult {
-    for (const programId of task.drop) this.#forget(programId)
+    for (const programId of task.drop) this.forget(programId)
     for (const { codeId, blob } of task.codes) this.#blobs.set(codeId, blob)
     for (const image of task.preload) this.preload(image)
     const records = new Map(task.records.map((r) => [r.id, r]))
-    const entries = this.executeBatch(task.messages, records, task.cycle, onMessage)
-    return { stream: task.stream, entries, deltas: this.collectDeltas(entries) }
+    try {
+      const entries = this.executeBatch(task.messages, records, task.cycle, onMessage)
+      const deltas = this.collectDeltas(entries)
+      return { stream: task.stream, entries, deltas, evicted: this.#evict() }
+    } catch (error) {
+      // Memories may be half-changed: forget them all (the source, or the next preloads, has committed ones).
+      this.#memories.clear()
+      if (this.#sourceError === undefined) throw error
+      const fatal = this.#sourceError
+      this.#sourceError = undefined
+      return {
+        stream: task.stream, entries: [], deltas: [], evicted: [],
+        fatal: { code: fatal instanceof StrataError ? fatal.code : 'IO', message: fatal.message },
+      }
+    }
+  }
+
+  /** Evicts least recently used memories while resident plane bytes exceed the budget; returns their ids. */
+  #evict(): ProgramId[] {
+    const budget = this.#options.residentBytesMax
+    if (budget === undefined) return []
+    let bytes = 0
+    for (const memory of this.#memories.values()) bytes += memory.residentPlaneCount * PLANE_SIZE_BYTES
+    const evicted: ProgramId[] = []
+    for (const [programId, memory] of this.#memories) {
+      if (bytes <= budget) break
+      bytes -= memory.residentPlaneCount * PLANE_SIZE_BYTES
+      this.#memories.delete(programId)
+      evicted.push(programId)
+    }
+    return evicted
   }
 
   /**
@@ -60,6 +108,8 @@ export class StreamExecutor {
         cycle, schedule: this.#options.schedule,
         ...(this.#options.messageTimeoutMs !== undefined ? { timeoutMs: this.#options.messageTimeoutMs } : {}),
       })
+      // A source failure inside the message was reported to the program as an error; it is not the program's.
+      if (this.#sourceError !== undefined) throw this.#sourceError
       if (entry.program !== undefined) current.set(record.id, entry.program)
       entries.push(entry)
     }
@@ -77,7 +127,7 @@ export class StreamExecutor {
     for (const [programId, exited] of touched) {
       const memory = this.#memories.get(programId)
       if (exited) {
-        this.#forget(programId)
+        this.forget(programId)
         deltas.push({ programId, dropped: true, meta: new Uint8Array(0), planes: [], allocations: [] })
         continue
       }
@@ -87,13 +137,9 @@ export class StreamExecutor {
       const fresh = new Set(dirty.freshPlanes)
       const planes: PlaneChange[] = dirty.planes.map((key) => {
         const bytes = memory.planeBytes(key)
-        if (bytes === undefined) return { key, dropped: true, fresh: false, chunks: [] }
-        const mask = dirty.chunkMasks.get(key) ?? 0
-        const chunks: (readonly [number, Uint8Array])[] = []
-        for (let c = 0; mask >>> c !== 0; c += 1) {
-          if ((mask >>> c) & 1) chunks.push([c, bytes.slice(c * DIRTY_CHUNK_SIZE_BYTES, (c + 1) * DIRTY_CHUNK_SIZE_BYTES)])
-        }
-        return { key, dropped: false, fresh: fresh.has(key), chunks }
+        if (bytes === undefined) return { key, dropped: true, fresh: false, chunkMask: 0, bytes: null }
+        // A copy: the plane travels to the store whole, and this memory keeps changing.
+        return { key, dropped: false, fresh: fresh.has(key), chunkMask: dirty.chunkMasks.get(key) ?? 0, bytes: bytes.slice() }
       })
       const allocations = dirty.allocations.map((address) => [address, memory.allocationAt(address) ?? 0] as const)
       deltas.push({ programId, dropped: false, meta: encodeMemoryMetadata(memory), planes, allocations })
@@ -111,11 +157,12 @@ export class StreamExecutor {
 
   /** Puts a program's committed memory in place (the stream did not hold it). */
   preload(image: ProgramImage): void {
-    this.#forget(image.programId)
+    this.forget(image.programId)
     this.#memories.set(image.programId, this.#restore(image))
   }
 
-  #forget(programId: ProgramId): void {
+  /** Drops a resident memory: the next touch reads the committed one again. */
+  forget(programId: ProgramId): void {
     this.#memories.delete(programId)
   }
 
@@ -125,10 +172,12 @@ export class StreamExecutor {
 
   memory(programId: ProgramId): ProgramMemory {
     let memory = this.#memories.get(programId)
-    if (memory === undefined) {
-      memory = new ProgramMemory({ schedule: this.#options.schedule, planesMax: this.#options.planesMax })
-      this.#memories.set(programId, memory)
+    if (memory !== undefined) {
+      this.#memories.delete(programId) // to the most recently used end
+    } else {
+      memory = this.#load(programId)
     }
+    this.#memories.set(programId, memory)
     return memory
   }
 
@@ -150,6 +199,26 @@ export class StreamExecutor {
       this.#codes.set(codeId, code)
     }
     return code
+  }
+
+  #load(programId: ProgramId): ProgramMemory {
+    const options = { schedule: this.#options.schedule, planesMax: this.#options.planesMax }
+    const source = this.#options.source
+    const meta = source?.memoryMeta(programId)
+    if (source === undefined || meta === undefined) return new ProgramMemory(options)
+    return decodeMemoryMetadata(meta, {
+      ...options,
+      planeSource: (key) => {
+        try {
+          const bytes = source.plane(programId, key)
+          if (bytes === undefined) throw new StrataError('INTEGRITY', `program ${programId}: plane ${key} is in its metadata but not in the store`, { programId, plane: key })
+          return bytes
+        } catch (error) {
+          this.#sourceError ??= error as Error
+          throw error
+        }
+      },
+    })
   }
 
   #restore(image: ProgramImage): ProgramMemory {

@@ -7,6 +7,8 @@
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import type { GasSchedule } from '../gas/schedule.js'
+import { hashPlane, nativeHasher } from '../merkle/index.js'
+import { openLmdbStore, type LmdbStore } from '../store/lmdb_store.js'
 import { decodeTask, encodeResult } from './protocol.js'
 import { StreamExecutor } from './stream_executor.js'
 
@@ -15,13 +17,29 @@ export interface WorkerConfig {
   readonly schedule: GasSchedule
   /** Int32Array over a SharedArrayBuffer: [index of the message running or -1, messages started]. */
   readonly progress: SharedArrayBuffer
+  /** The LMDB data directory the stream reads committed memory from (read-only); none: tasks carry preloads. */
+  readonly dataDir?: string
+  readonly residentBytesMax?: number
 }
 
 const config = workerData as WorkerConfig
-const executor = new StreamExecutor({ schedule: config.schedule, planesMax: config.planesMax })
 const progress = new Int32Array(config.progress)
+let store: LmdbStore | undefined
+let executor: StreamExecutor | undefined
 
-export default function runStream(task: Uint8Array): unknown {
+export default async function runStream(task: Uint8Array): Promise<unknown> {
+  if (executor === undefined) {
+    // Opened after the writer (the runtime opens its store before its pools), read-only: no lock is taken.
+    if (config.dataDir !== undefined) {
+      store = await openLmdbStore({ dataDir: config.dataDir, readOnly: true, verify: (bytes) => hashPlane(nativeHasher, bytes) })
+    }
+    executor = new StreamExecutor({
+      schedule: config.schedule, planesMax: config.planesMax,
+      ...(store !== undefined ? { source: store } : {}),
+      ...(config.residentBytesMax !== undefined ? { residentBytesMax: config.residentBytesMax } : {}),
+    })
+  }
+  store?.head() // a fresh snapshot: the last cycle's commit is visible
   const result = executor.run(decodeTask(task), (index) => {
     Atomics.store(progress, 0, index)
     Atomics.add(progress, 1, 1)

@@ -17,7 +17,7 @@ describe('docs/programs.md', () => {
     const file = path.join(dir, 'greeter.ts')
     writeFileSync(file, program!)
 
-    const rt = await Runtime.open({ streams: 0 })
+    const rt = await Runtime.open({ store: 'memory', streams: 0 })
     try {
       const codeId = await rt.uploadCode(file)
       const greeter = await rt.createProgram(codeId, { payload: new TextEncoder().encode('hi'), gasLimit: 10_000_000 })

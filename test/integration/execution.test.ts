@@ -17,7 +17,7 @@ afterEach(async () => {
 })
 
 async function setup(options: RuntimeOptions = {}, initSteps: unknown[] = []) {
-  const rt = await Runtime.open({ streams: 0, ...options })
+  const rt = await Runtime.open({ store: 'memory', streams: 0, ...options })
   open.push(rt)
   const code = await rt.uploadCode(PROBE)
   const pid = await rt.createProgram(code, { gasLimit: GAS, payload: initSteps.length ? encode(initSteps) : new Uint8Array(0) })
@@ -134,7 +134,7 @@ describe('the sandbox is deterministic', () => {
 
 describe('code upload', () => {
   it('the same source gives the same code id; the blob runs without the source', async () => {
-    const rt = await Runtime.open({ streams: 0 })
+    const rt = await Runtime.open({ store: 'memory', streams: 0 })
     open.push(rt)
     expect(await rt.uploadCode(PROBE)).toBe(await rt.uploadCode(PROBE))
   })
@@ -147,7 +147,7 @@ describe('code upload', () => {
     ['a throwing top level', 'throws_at_load.ts', /failed to load: Error: top level/],
     ['a missing file', 'does_not_exist.ts', /no program file/],
   ])('rejects %s with BAD_CODE', async (_name, file, message) => {
-    const rt = await Runtime.open({ streams: 0 })
+    const rt = await Runtime.open({ store: 'memory', streams: 0 })
     open.push(rt)
     await expect(rt.uploadCode(`test/fixtures/programs/bad/${file}`)).rejects.toMatchObject({ code: 'BAD_CODE', message: expect.stringMatching(message) })
     expect(rt.codeIds()).toEqual([])

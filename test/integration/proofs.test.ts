@@ -11,7 +11,7 @@ afterEach(async () => {
 })
 
 async function store(streams: number): Promise<{ rt: Runtime; id: ProgramId }> {
-  const rt = await Runtime.open({ streams })
+  const rt = await Runtime.open({ store: 'memory', streams })
   open.push(rt)
   const code = await rt.uploadCode('programs/kv_store.ts')
   const id = await rt.createProgram(code, { gasLimit: 10_000_000 })

@@ -12,7 +12,7 @@ afterEach(async () => {
 })
 
 async function runtime(options: RuntimeOptions): Promise<Runtime> {
-  const rt = await Runtime.open(options)
+  const rt = await Runtime.open({ store: 'memory', ...options })
   open.push(rt)
   return rt
 }
@@ -185,7 +185,7 @@ describe('bad input: typed errors, nothing changes', () => {
 
   it.each([
     [{ streams: -1 }], [{ streams: 65 }], [{ streams: 1.5 }], [{ cycleGasBudget: 0 }], [{ queueLengthMax: 0 }],
-    [{ messageTimeoutMs: 0 }], [{ planesMax: 0 }], [{ cycleTimeoutMs: 100 }], [{ dataDir: './data' }],
+    [{ messageTimeoutMs: 0 }], [{ planesMax: 0 }], [{ cycleTimeoutMs: 100 }], [{ dataDirectory: './data' }],
   ])('Runtime.open(%j) -> INVALID_OPTION', async (options) => {
     await expect(Runtime.open(options as RuntimeOptions)).rejects.toMatchObject({ code: 'INVALID_OPTION' })
   })

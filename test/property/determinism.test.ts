@@ -34,7 +34,7 @@ interface Run {
 }
 
 async function run(streams: number, seed: number): Promise<Run> {
-  const rt = await Runtime.open({ streams })
+  const rt = await Runtime.open({ store: 'memory', streams })
   try {
     const random = prng(seed)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!

@@ -29,7 +29,7 @@ const tree = treeOf(4)
 
 describe('gas conservation', () => {
   it('holds for every external message over random message trees', async () => {
-    const rt = await Runtime.open({ streams: 0 })
+    const rt = await Runtime.open({ store: 'memory', streams: 0 })
     try {
       const code = await rt.uploadCode('test/fixtures/programs/relay.ts')
       // Peers: three relay programs and two users (messages to users land in mailboxes, their gas refunded).

@@ -19,7 +19,7 @@ describe('programs/auction.ts', () => {
 
   beforeEach(async () => {
     log.length = 0
-    rt = await Runtime.open({ streams: 0 })
+    rt = await Runtime.open({ store: 'memory', streams: 0 })
     rt.on('message', (outcome) => log.push({ ...outcome, cycle: rt.cycle }))
     const codeId = await rt.uploadCode('programs/auction.ts')
     pid = await rt.createProgram(codeId, { payload: enc({ durationCycles: 5 }), gasLimit: GAS, source: SELLER })

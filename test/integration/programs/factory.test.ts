@@ -14,7 +14,7 @@ describe('programs/factory.ts', () => {
 
   beforeEach(async () => {
     log.length = 0
-    rt = await Runtime.open({ streams: 0 })
+    rt = await Runtime.open({ store: 'memory', streams: 0 })
     rt.on('message', (outcome) => log.push({ ...outcome, cycle: rt.cycle }))
     counterCode = await rt.uploadCode('programs/counter.ts')
     const factoryCode = await rt.uploadCode('programs/factory.ts')

@@ -18,7 +18,7 @@ describe('programs/kv_store.ts', () => {
   let rt: Runtime
   let pid: ProgramId
   beforeEach(async () => {
-    rt = await Runtime.open({ streams: 0 })
+    rt = await Runtime.open({ store: 'memory', streams: 0 })
     const codeId = await rt.uploadCode('programs/kv_store.ts')
     pid = await rt.createProgram(codeId, { gasLimit: GAS, source: USER })
     await rt.runUntilIdle()

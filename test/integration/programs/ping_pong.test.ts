@@ -8,7 +8,7 @@ const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 describe('programs/ping_pong.ts', () => {
   let rt: Runtime
   beforeEach(async () => {
-    rt = await Runtime.open({ streams: 0 })
+    rt = await Runtime.open({ store: 'memory', streams: 0 })
   })
   afterEach(async () => {
     await rt.close()

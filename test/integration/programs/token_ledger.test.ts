@@ -29,7 +29,7 @@ describe('programs/token_ledger.ts', () => {
   let run = 0
 
   beforeAll(async () => {
-    rt = await Runtime.open({ streams: 0 })
+    rt = await Runtime.open({ store: 'memory', streams: 0 })
     codeId = await rt.uploadCode('programs/token_ledger.ts')
   })
   afterAll(async () => {
