@@ -3,8 +3,11 @@
 // programs (valid and invalid messages, tight gas, delays, waits, program creation, compaction) runs with
 // streams = 0 (sequential, on this thread) and 1, 2, 3, 4 and 8 worker streams; everything must match.
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_USER_ID, Runtime, type MessageOutcome, type ProgramId } from '../../src/index.js'
+import { DEFAULT_USER_ID, Runtime, type MessageOutcome, type ProgramId, type RuntimeOptions } from '../../src/index.js'
 
 const SEEDS = [1, 2, 3, 4, 5]
 const MESSAGES_PER_SEED = 2000
@@ -33,8 +36,22 @@ interface Run {
   messages: number
 }
 
-async function run(streams: number, seed: number): Promise<Run> {
-  const rt = await Runtime.open({ store: 'memory', streams })
+/**
+ * On disk: the runtime lives in `dataDir` and, when `reopenStreams` is given, is closed and reopened after every
+ * round with the next stream count in the list (programs move between streams: rebalancing).
+ */
+interface Persisted {
+  readonly dataDir: string
+  readonly reopenStreams?: readonly number[]
+  readonly residentBytesMax?: number
+}
+
+async function run(streams: number, seed: number, persisted?: Persisted): Promise<Run> {
+  const optionsFor = (count: number): RuntimeOptions => persisted === undefined ? { store: 'memory', streams: count }
+    : { dataDir: persisted.dataDir, streams: count, sync: false,
+      ...(persisted.residentBytesMax !== undefined ? { residentBytesMax: persisted.residentBytesMax } : {}) }
+  let rt = await Runtime.open(optionsFor(streams))
+  let reopened = 0
   try {
     const random = prng(seed)
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!
@@ -51,9 +68,23 @@ async function run(streams: number, seed: number): Promise<Run> {
     const factories = [await create(factory!, 'f0', text(counter!))]
     const log: string[] = []
     const roots: string[] = []
-    rt.on('cycle', (report) => roots.push(report.stateRoot))
-    rt.on('message', (o: MessageOutcome) => log.push(`${o.messageId} ${o.programId} ${o.result} ${o.replyCode} ${o.gasBurned} ${o.gasRefunded}`))
+    const listen = (): void => {
+      rt.on('cycle', (report) => roots.push(report.stateRoot))
+      rt.on('message', (o: MessageOutcome) => log.push(`${o.messageId} ${o.programId} ${o.result} ${o.replyCode} ${o.gasBurned} ${o.gasRefunded}`))
+    }
+    listen()
+    const reopen = async (): Promise<void> => {
+      const order = persisted?.reopenStreams
+      if (order === undefined) return
+      const root = rt.stateRoot()
+      await rt.close()
+      rt = await Runtime.open(optionsFor(order[reopened % order.length]!))
+      reopened += 1
+      expect(rt.stateRoot()).toBe(root)
+      listen()
+    }
     await rt.runUntilIdle()
+    await reopen()
 
     const gas = () => pick([5_000, 200_000, 1_000_000, 5_000_000])
     const key = () => `k${Math.floor(random() * 40)}`
@@ -94,7 +125,10 @@ async function run(streams: number, seed: number): Promise<Run> {
         }
         rt.send({ source, destination, payload, gasLimit: gas() })
       }
+      // Half the rounds reopen with their messages still queued (accepted, not yet run): close must keep them.
+      if (round % 2 === 1) await reopen()
       await rt.runCycle()
+      await reopen()
     }
     await rt.runUntilIdle({ maxCycles: 200 })
 
@@ -135,6 +169,30 @@ describe('determinism across stream counts', () => {
       expect(other.digest).toBe(reference.digest)
       expect(other.roots).toEqual(reference.roots)
       expect(other.stateRoot).toBe(reference.stateRoot)
+    }
+  }, 120_000)
+})
+
+describe('determinism on disk', () => {
+  const cases: [string, (dataDir: string) => Persisted, number][] = [
+    ['LMDB, 2 streams reading planes from the store, reopened after every round with 1, 3, 0 or 2 streams',
+      (dataDir) => ({ dataDir, reopenStreams: [1, 3, 0, 2] }), 2],
+    ['LMDB, 2 streams with a resident budget of 0 bytes (every program is evicted and re-read each cycle)',
+      (dataDir) => ({ dataDir, residentBytesMax: 0 }), 2],
+    ['LMDB on the calling thread with a resident budget of 0 bytes', (dataDir) => ({ dataDir, residentBytesMax: 0 }), 0],
+  ]
+  it.each(cases)('%s: the same roots, log, gas, memory and mailboxes as in memory', async (_name, persisted, streams) => {
+    const seed = 7
+    const reference = await run(0, seed)
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strata-determinism-'))
+    try {
+      const other = await run(streams, seed, persisted(dataDir))
+      expect(other.log).toEqual(reference.log)
+      expect(other.digest).toBe(reference.digest)
+      expect(other.roots).toEqual(reference.roots)
+      expect(other.stateRoot).toBe(reference.stateRoot)
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
     }
   }, 120_000)
 })
