@@ -8,7 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest'
 
 const run = promisify(execFile)
 const dir = 'test/.readme'
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+  rmSync('tour-data', { recursive: true, force: true }) // the tour's data directory
+})
 
 const readme = readFileSync('README.md', 'utf8')
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!)
