@@ -33,19 +33,17 @@ export interface StreamTask {
 }
 
 /**
- * One plane's change in a cycle: the whole plane travels (moved, not copied), for the store, with the mask of
- * the 4 KiB chunks that were written, so the main thread rehashes just those in the program's commitment.
+ * One plane's change in a cycle: only the 4 KiB chunks that were written travel; the main thread patches them
+ * into the committed plane (from its plane cache or the store) and rehashes just those chunks.
  */
 export interface PlaneChange {
   readonly key: number
   /** The plane was dropped (its last allocation freed, or compacted away). */
   readonly dropped: boolean
-  /** The plane was created this cycle: its chunks outside the mask are zeros (not what was committed before). */
+  /** The plane was created this cycle: its chunks not listed are zeros (not what was committed before). */
   readonly fresh: boolean
-  /** Chunks written (bit c = chunk c). */
-  readonly chunkMask: number
-  /** The plane's 65,536 bytes after the cycle; null when dropped. */
-  readonly bytes: Uint8Array | null
+  /** [chunk index, 4,096 bytes] for every written chunk, ascending. */
+  readonly chunks: readonly (readonly [number, Uint8Array])[]
 }
 
 /** The memory changes of one program in one cycle. */
@@ -76,9 +74,9 @@ export interface StreamResult {
 const packr = new Packr({ useRecords: true, variableMapSize: true, moreTypes: false })
 
 /**
- * A result as it crosses threads: plane bytes travel as their own ArrayBuffers in the transfer list (moved, not
- * copied or packed: a cycle can dirty thousands of planes), everything else as one msgpack header in which each
- * plane's bytes are replaced by its index in `buffers`.
+ * A result as it crosses threads: chunk bytes travel as their own ArrayBuffers in the transfer list (moved, not
+ * copied or packed: a cycle can dirty thousands of chunks), everything else as one msgpack header in which each
+ * chunk's bytes are replaced by its index in `buffers`.
  */
 export interface EncodedResult {
   readonly header: Uint8Array
@@ -89,15 +87,16 @@ export function encodeResult(result: StreamResult): EncodedResult {
   const buffers: ArrayBuffer[] = []
   const deltas = result.deltas.map((delta) => ({
     ...delta,
-    planes: delta.planes.map((plane) => {
-      const bytes = plane.bytes
-      if (bytes === null) return plane
-      // Planes are fresh copies (stream_executor slices them), so each owns exactly its buffer.
-      const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-        ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
-      buffers.push(own)
-      return { ...plane, bytes: buffers.length - 1 }
-    }),
+    planes: delta.planes.map((plane) => ({
+      ...plane,
+      chunks: plane.chunks.map(([index, bytes]) => {
+        // Chunks are fresh copies (stream_executor slices them), so each owns exactly its buffer.
+        const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+          ? bytes.buffer as ArrayBuffer : bytes.slice().buffer
+        buffers.push(own)
+        return [index, buffers.length - 1]
+      }),
+    })),
   }))
   return { header: encodeMessage({ ...result, deltas } as unknown as StreamResult), buffers }
 }
@@ -105,8 +104,10 @@ export function encodeResult(result: StreamResult): EncodedResult {
 export function decodeResult(encoded: EncodedResult): StreamResult {
   const result = revive(packr.unpack(encoded.header)) as StreamResult
   for (const delta of result.deltas) {
-    for (const plane of delta.planes as unknown as { bytes: unknown }[]) {
-      if (typeof plane.bytes === 'number') plane.bytes = new Uint8Array(encoded.buffers[plane.bytes]!)
+    for (const plane of delta.planes) {
+      for (const chunk of plane.chunks as unknown as [number, unknown][]) {
+        chunk[1] = new Uint8Array(encoded.buffers[chunk[1] as number]!)
+      }
     }
   }
   return result

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { EventEmitter } from 'eventemitter3'
 import path from 'node:path'
 import {
-  COMMITMENTS_CACHED_MAX, CYCLE_GAS_BUDGET_DEFAULT, CYCLE_MESSAGES_MAX, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT,
+  COMMITMENTS_CACHED_MAX, CYCLE_GAS_BUDGET_DEFAULT, DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES, CYCLE_MESSAGES_MAX, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT,
   MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT,
   QUERY_TIMEOUT_MS_DEFAULT, QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX,
   VIEWS_CACHED_MAX, WORKER_HEAP_MB_DEFAULT,
@@ -39,6 +39,7 @@ import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
 import { StreamPool, defaultStreamCount } from './pool.js'
 import type { MemoryDelta, ProgramImage, StreamResult, StreamTask } from './protocol.js'
+import { PlaneCache } from './plane_cache.js'
 import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
@@ -73,7 +74,10 @@ export interface RuntimeOptions {
    * store (docs/architecture.md). LMDB only.
    */
   readonly sync?: boolean
-  /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
+  /**
+   * Plane bytes each stream keeps resident between cycles (an LRU budget), and the main thread's cache of
+   * committed planes likewise; default 256 MiB.
+   */
   readonly residentBytesMax?: number
   /**
    * Parallel streams, each a pinned worker thread (default: one per core). 0 runs every message on the calling
@@ -185,6 +189,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #state_: StateCommitment
   /** Program commitments, least recently used first; others are restored from the store's plane roots. */
   readonly #commitments = new Map<ProgramId, ProgramCommitment>()
+  /** Committed planes that streams patch with written chunks. */
+  readonly #planeCache: PlaneCache
   /** Decoded read-only views of committed memory, least recently used first. */
   readonly #views = new Map<ProgramId, ProgramMemory>()
   /** Commits, one at a time (a cycle's, or an intake flush). */
@@ -218,6 +224,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const residentBytesMax = option('residentBytesMax', options.residentBytesMax ?? RESIDENT_BYTES_MAX_DEFAULT, 0, Number.MAX_SAFE_INTEGER)
     const schedule = options.schedule ?? GAS_SCHEDULE
     this.#options = { schedule, planesMax }
+    this.#planeCache = new PlaneCache(residentBytesMax)
     const lanes = Math.max(this.#streams, 1)
     this.#resident = Array.from({ length: lanes }, () => new Set())
     this.#loadedCodes = Array.from({ length: lanes }, () => new Set())
@@ -544,23 +551,36 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Applies one program's memory delta to its commitment (only written chunks are rehashed) and returns it as
-   * the store records it: whole planes with their roots.
+   * Applies one program's memory delta: patches the written chunks into the committed planes, rehashes only
+   * those chunks in the commitment, and returns the change as the store records it (whole planes, with roots).
    */
   #commitMemory(delta: MemoryDelta): StoreMemoryDelta {
+    const { programId } = delta
     if (delta.dropped) {
-      this.#commitments.delete(delta.programId)
-      return { programId: delta.programId, dropped: true, meta: delta.meta, planes: [] }
+      this.#commitments.delete(programId)
+      this.#planeCache.dropProgram(programId)
+      return { programId, dropped: true, meta: delta.meta, planes: [] }
     }
-    const commitment = this.#commitment(delta.programId)
+    const commitment = this.#commitment(programId)
     const planes = delta.planes.map((plane) => {
-      if (plane.bytes === null) {
+      if (plane.dropped) {
+        this.#planeCache.delete(programId, plane.key)
         commitment.updatePlane(plane.key, undefined)
         return { key: plane.key, bytes: null, root: null }
       }
-      commitment.updatePlane(plane.key, plane.bytes, { chunkMask: plane.chunkMask, fresh: plane.fresh })
+      // Patched in place: the cache holds committed bytes again once this cycle commits (a failed commit
+      // stops the runtime).
+      const bytes = (plane.fresh ? undefined : this.#planeCache.get(programId, plane.key) ?? this.#store.plane(programId, plane.key))
+        ?? new Uint8Array(PLANE_SIZE_BYTES)
+      let chunkMask = 0
+      for (const [index, chunk] of plane.chunks) {
+        bytes.set(chunk, index * DIRTY_CHUNK_SIZE_BYTES)
+        chunkMask |= 1 << index
+      }
+      this.#planeCache.set(programId, plane.key, bytes)
+      commitment.updatePlane(plane.key, bytes, { chunkMask, fresh: plane.fresh })
       // An all-zero plane is absent from the tree but still stored (memory holds it): its root is the zero root.
-      return { key: plane.key, bytes: plane.bytes, root: commitment.planeRoot(plane.key) ?? ZERO_PLANE_ROOT }
+      return { key: plane.key, bytes, root: commitment.planeRoot(plane.key) ?? ZERO_PLANE_ROOT }
     })
     for (const [address, size] of delta.allocations) commitment.setAllocation(address, size === 0 ? undefined : size)
     return { programId: delta.programId, dropped: false, meta: delta.meta, planes }
@@ -644,6 +664,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
       state.cycle = cycle
       await this.#commit(cycle, memory)
+      this.#planeCache.trim()
     } catch (error) {
       // A system error (a bug, corrupt data, a full disk; not a program's fault): stop rather than go on from a
       // state the store does not hold. The store keeps the last committed cycle.

@@ -6,7 +6,7 @@
 import type { GasSchedule } from '../gas/schedule.js'
 import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
 import { ProgramMemory } from '../memory/program_memory.js'
-import { PLANE_SIZE_BYTES } from '../constants.js'
+import { DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES } from '../constants.js'
 import { StrataError, assert } from '../errors.js'
 import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
@@ -137,9 +137,13 @@ export class StreamExecutor {
       const fresh = new Set(dirty.freshPlanes)
       const planes: PlaneChange[] = dirty.planes.map((key) => {
         const bytes = memory.planeBytes(key)
-        if (bytes === undefined) return { key, dropped: true, fresh: false, chunkMask: 0, bytes: null }
-        // A copy: the plane travels to the store whole, and this memory keeps changing.
-        return { key, dropped: false, fresh: fresh.has(key), chunkMask: dirty.chunkMasks.get(key) ?? 0, bytes: bytes.slice() }
+        if (bytes === undefined) return { key, dropped: true, fresh: false, chunks: [] }
+        const mask = dirty.chunkMasks.get(key) ?? 0
+        const chunks: (readonly [number, Uint8Array])[] = []
+        for (let c = 0; mask >>> c !== 0; c += 1) {
+          if ((mask >>> c) & 1) chunks.push([c, bytes.slice(c * DIRTY_CHUNK_SIZE_BYTES, (c + 1) * DIRTY_CHUNK_SIZE_BYTES)])
+        }
+        return { key, dropped: false, fresh: fresh.has(key), chunks }
       })
       const allocations = dirty.allocations.map((address) => [address, memory.allocationAt(address) ?? 0] as const)
       deltas.push({ programId, dropped: false, meta: encodeMemoryMetadata(memory), planes, allocations })
