@@ -511,43 +511,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** A program's commitment: cached, or restored from the store's plane roots and allocator metadata (no hashing of planes). */
   #commitment(programId: ProgramId): ProgramCommitment {
-    let commitment = this.#commitments.get(programId)
-    if (commitment !== undefined) {
-      this.#commitments.delete(programId)
-    } else {
-      commitment = new ProgramCommitment()
+    return lruGet(this.#commitments, programId, COMMITMENTS_CACHED_MAX, () => {
+      const commitment = new ProgramCommitment()
       const meta = this.#store.memoryMeta(programId)
       if (meta !== undefined) {
         for (const key of this.#store.planeKeys(programId)) commitment.restorePlane(key, this.#store.planeRoot(programId, key)!)
         const allocator = decodeMemoryMetadata(meta, { ...this.#options, planeSource: () => { throw new Error('no plane reads') } })
         for (const { address, size } of allocator.allocations()) commitment.setAllocation(address, size)
       }
-    }
-    this.#commitments.set(programId, commitment)
-    for (const [id] of this.#commitments) {
-      if (this.#commitments.size <= COMMITMENTS_CACHED_MAX) break
-      this.#commitments.delete(id)
-    }
-    return commitment
+      return commitment
+    })
   }
 
   /** A read-only decoded view of a program's committed memory (do not mutate). */
   #view(programId: ProgramId): ProgramMemory {
-    let view = this.#views.get(programId)
-    if (view !== undefined) {
-      this.#views.delete(programId)
-    } else {
+    return lruGet(this.#views, programId, VIEWS_CACHED_MAX, () => {
       const meta = this.#store.memoryMeta(programId)
       const store = this.#store
-      view = meta === undefined ? new ProgramMemory(this.#options)
+      return meta === undefined ? new ProgramMemory(this.#options)
         : decodeMemoryMetadata(meta, { ...this.#options, planeSource: (key) => store.plane(programId, key)! })
-    }
-    this.#views.set(programId, view)
-    for (const [id] of this.#views) {
-      if (this.#views.size <= VIEWS_CACHED_MAX) break
-      this.#views.delete(id)
-    }
-    return view
+    })
   }
 
   /**
@@ -825,6 +808,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #open(): void {
     if (this.#closed) throw new StrataError(RuntimeErrorCode.CLOSED, 'the runtime is closed')
   }
+}
+
+/** Gets (or loads) `key` in a Map kept in least-recently-used order, evicting the oldest past `max` entries. */
+function lruGet<K, V>(cache: Map<K, V>, key: K, max: number, load: () => V): V {
+  let value = cache.get(key)
+  if (value !== undefined) cache.delete(key)
+  else value = load()
+  cache.set(key, value)
+  for (const [oldest] of cache) {
+    if (cache.size <= max) break
+    cache.delete(oldest)
+  }
+  return value
 }
 
 function hexBytes(hex: string): Uint8Array {
