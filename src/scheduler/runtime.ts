@@ -26,7 +26,7 @@ import { ExecutionResult, timeoutEntry, type JournalEntry, type MessageOutcome }
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
 import { loadCode } from '../program/sandbox.js'
 import {
-  ProgramCommitment, StateCommitment, ZERO_PLANE_ROOT, bytesEqual, bytesToHex, hashPlane, nativeHasher, proveAbsence,
+  EMPTY_STATE_ROOT_HEX, ProgramCommitment, StateCommitment, ZERO_PLANE_ROOT, bytesEqual, bytesToHex, hashPlane, nativeHasher, proveAbsence,
   proveRange, type AbsenceProof, type ProgramStatusCode, type RangeProof,
 } from '../merkle/index.js'
 import { PersistentNodeStore } from '../merkle/persistent_nodes.js'
@@ -317,6 +317,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.#state.cycle
   }
 
+  /** The system error that stopped the runtime, if one did (cycles are refused with FAULTED then). */
+  get fault(): Error | undefined {
+    return this.#fault
+  }
+
   get queueLength(): number {
     return this.#state.queue.length
   }
@@ -475,8 +480,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return low
   }
 
-  /** The state root (hex) as of the last committed cycle (or of program creations since). */
+  /**
+   * The state root (hex) as of the last committed cycle (or of program creations since). After a fault, the
+   * root the store holds: the in-memory state may be ahead of what was committed.
+   */
   stateRoot(): string {
+    if (this.#fault !== undefined) {
+      const head = this.#store.closed ? undefined : this.#store.head()
+      return head?.stateRoot == null ? EMPTY_STATE_ROOT_HEX : bytesToHex(head.stateRoot)
+    }
     return bytesToHex(this.#state_.root())
   }
 
@@ -645,8 +657,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const touched = new Set<ProgramId>(executed.deltas.map((d) => d.programId))
       for (const change of effects.statusChanges) touched.add(change.programId)
       for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
-      state.cycle = cycle
       await this.#commit(cycle, memory)
+      state.cycle = cycle
       this.#planeCache.trim()
     } catch (error) {
       // A system error (a bug, corrupt data, a full disk; not a program's fault): stop rather than go on from a

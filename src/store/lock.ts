@@ -155,7 +155,11 @@ function installExitHook(): void {
 
 export function ioError(dataDir: string, action: string, cause: unknown): StrataError {
   const error = cause as NodeJS.ErrnoException
-  const reason = error?.code !== undefined ? `${error.code}: ${error.message}` : String(error?.message ?? cause)
+  const message = String(error?.message ?? cause)
+  // Node's messages start with their code already ("EACCES: permission denied, open ..."). LMDB's EIO is what a
+  // full disk or a file-size limit looks like from inside a commit: say so.
+  const named = error?.code !== undefined && !message.startsWith(`${error.code}:`) ? `${error.code}: ${message}` : message
+  const reason = /Input\/output error|EIO|ENOSPC|EFBIG/.test(named) ? `${named} (is the disk full, or over a file-size limit?)` : named
   return new StrataError(StoreErrorCode.IO, `could not ${action} in ${dataDir}: ${reason}`,
     { dataDir, cause: error?.code ?? error?.message })
 }

@@ -422,9 +422,10 @@ describe('a refusing file system', () => {
     expect(failure.error?.code, JSON.stringify(failure)).toBe('IO')
     expect(failure.error?.message).toContain(`commit cycle ${committed + 1}`)
     expect(failure.error?.message).toContain(dataDir)
-    // The runtime stopped: no further cycle runs on a state the store does not hold; it still closes. (Not checked:
-    // rt.cycle after the fault. It reports the failed cycle, not the last committed one its doc promises; reported
-    // with the session that added this test.)
+    // The runtime stopped: no further cycle runs on a state the store does not hold; it still closes, and it
+    // reports the last committed cycle and its root.
+    expect(failure.cycleAfter).toBe(committed)
+    expect(failure.rootAfter).toBe(reference.cycles.get(committed)!.root)
     expect(failure.after).toBe('FAULTED')
     expect(failure.closed).toBe('ok')
 

@@ -16,8 +16,9 @@
 //   { "cycle": c, "root", "log", "outcomes", "dirtyPlanes", "ms" }  after runCycle resolved (log: sha256 of the
 //                                                     cycle's message outcomes, in order)
 //   { "done": cycle, "root", "mailboxes", "entries" } at the end (mailboxes: sha256 of every user's mailbox); exit 0
-//   { "error": { "code", "message" }, "cycleAfter", "after", "closed" }  on failure, with rt.cycle after it, what
-//                                                     one more runCycle does, and what close does; exit 1
+//   { "error": { "code", "message" }, "cycleAfter", "rootAfter", "after", "closed" }  on failure: rt.cycle and
+//                                                     rt.stateRoot() after it, what one more runCycle does, and
+//                                                     what close does; exit 1
 //
 // With open-only it prints the open line and closes.
 import { createHash } from 'node:crypto'
@@ -151,9 +152,11 @@ async function main() {
     } catch (again) {
       after = again?.code ?? String(again)
     }
+    const cycleAfter = rt.cycle
+    const rootAfter = rt.stateRoot()
     let closed = 'ok'
     await rt.close().catch((e) => { closed = e?.code ?? String(e) })
-    print({ error: { code: error?.code ?? null, message: String(error?.message ?? error) }, cycleAfter: rt.cycle, after, closed })
+    print({ error: { code: error?.code ?? null, message: String(error?.message ?? error) }, cycleAfter, rootAfter, after, closed })
     process.exitCode = 1
   }
 }
