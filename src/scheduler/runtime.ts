@@ -432,6 +432,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
   }
 
+  /** Every program: committed ones in id order, then those created since the last commit. Walks all records. */
   programIds(): ProgramId[] {
     return [...this.#state.programs.keys()]
   }
