@@ -1,100 +1,81 @@
 #!/usr/bin/env node
-/** The `strata` command line. */
-import { readFileSync } from 'node:fs'
-import { verifyProof } from '../merkle/index.js'
-import { runDemo } from './demo.js'
+/**
+ * The `strata` command line (docs/cli.md). Every command takes --help and --json. Errors go to stderr as
+ * `strata: <message> (code <CODE>)`, or under --json as one line `{"error":{"code","message"}}`; the exit
+ * status is 2 for usage and input errors (and anything else that stops a command), 1 for a rejected proof or
+ * a failed check.
+ */
+import { CliError, parse, usageError, type Command } from './args.js'
+import { prove, query, run, send, verify } from './commands.js'
+import { demo } from './demo.js'
+import { inspect } from './inspect.js'
+import { makeOut } from './output.js'
 import { memoryWalkthrough } from './walkthrough.js'
 
-const USAGE = `usage: strata <command> [options]
+const memory: Command = {
+  name: 'memory',
+  usage: 'strata memory',
+  about: 'a walkthrough of 3D memory: allocation, gas, compaction, rollback',
+  help: `Runs the 3D memory on its own, with no data directory: static and heap allocations, a load across a plane
+boundary, fragmentation after frees, a compaction preview and its result, and a rolled-back write.`,
+  options: {},
+  async run(args, out) {
+    args.expect(0, 0, 'no arguments')
+    out.result(memoryWalkthrough((line) => out.line(line)))
+    return 0
+  },
+}
+
+const COMMANDS: readonly Command[] = [demo, run, send, query, inspect, prove, verify, memory]
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
+  return `usage: strata <command> [options]
 
 commands:
-  demo [--cycles N] [--streams N] [--proof FILE]
-                                    the example programs on parallel streams: per-cycle summaries with state
-                                    roots, then a memory proof checked against the final root (and written
-                                    to FILE)
-  memory                            a walkthrough of 3D memory: allocation, gas, compaction, rollback
-  verify PROOF.json --root HEX      check a proof file against a state root (needs nothing else)
-  --help                            this text
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.about}`).join('\n')}
+
+Every command takes --help (its own usage) and --json (machine-readable output on stdout; errors as JSON on
+stderr). Commands on a data directory take --data DIR (default ./data). Exit status: 0 ok, 1 a rejected proof
+or failed check, 2 a usage or input error. docs/cli.md has the details.
 `
-
-class UsageError extends Error {
-  readonly code = 'USAGE'
 }
 
-function flag(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  if (i < 0) return undefined
-  const value = args[i + 1]
-  if (value === undefined) throw new UsageError(`${name} needs a value`)
-  return value
-}
-
-function count(args: readonly string[], name: string, fallback: number | undefined, min: number, max: number): number | undefined {
-  const raw = flag(args, name)
-  if (raw === undefined) return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw)}`)
-  }
-  return value
-}
+const commandHelp = (c: Command): string => `usage: ${c.usage}\n\n${c.help}\n  --json               machine-readable output\n`
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...args] = argv
-  const print = (line: string): void => { process.stdout.write(`${line}\n`) }
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE)
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage())
     return 0
   }
-  switch (command) {
-    case 'demo': {
-      const streams = count(args, '--streams', undefined, 0, 64)
-      const proofFile = flag(args, '--proof')
-      const { ok } = await runDemo({
-        cycles: count(args, '--cycles', 12, 1, 10_000)!, print,
-        ...(streams !== undefined ? { streams } : {}), ...(proofFile !== undefined ? { proofFile } : {}),
-      })
-      return ok ? 0 : 1
-    }
-    case 'memory':
-      memoryWalkthrough(print)
-      return 0
-    case 'verify': {
-      const file = args[0]
-      const root = flag(args, '--root')
-      if (file === undefined || file.startsWith('--') || root === undefined) throw new UsageError('verify needs PROOF.json and --root HEX')
-      let proof: unknown
-      try {
-        proof = JSON.parse(readFileSync(file, 'utf8'))
-      } catch (error) {
-        throw Object.assign(new Error(`cannot read proof ${JSON.stringify(file)}: ${(error as Error).message}`), { code: 'BAD_PROOF_FILE' })
-      }
-      const result = verifyProof(root, proof)
-      if (!result.ok) {
-        process.stderr.write(`strata: proof rejected: ${(result as { reason: string }).reason} (code PROOF_REJECTED)\n`)
-        return 1
-      }
-      print('data' in result
-        ? `proof verified: ${result.data.length} bytes under root ${root}`
-        : `proof verified: the plane is absent (reads as zeros) under root ${root}`)
-      return 0
-    }
-    case undefined:
-    case '--help':
-    case '-h':
-    case 'help':
-      process.stdout.write(USAGE)
-      return 0
-    default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  const command = COMMANDS.find((c) => c.name === name)
+  if (command === undefined) throw usageError(`unknown command ${JSON.stringify(name)}; \`strata --help\` lists them`)
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(command))
+    return 0
   }
+  const args = parse(command.name, rest, command.options)
+  return command.run(args, makeOut(args.json))
 }
 
-main(process.argv.slice(2)).then((status) => {
+// A reader that stops early (`strata inspect | head`) closes the pipe: the command finishes without its output.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+})
+
+const argv = process.argv.slice(2)
+main(argv).then((status) => {
   process.exitCode = status
-}, (error: Error & { code?: string }) => {
-  const code = error.code ?? 'ERROR'
-  process.stderr.write(`strata: ${error.message} (code ${code === 'USAGE' ? 'USAGE' : code})\n`)
-  if (code === 'USAGE') process.stderr.write(USAGE)
-  process.exitCode = 2
+}, (error: Error & { code?: unknown; exitCode?: number }) => {
+  const code = typeof error.code === 'string' ? error.code : 'INTERNAL'
+  const exitCode = error instanceof CliError ? error.exitCode : 2
+  if (argv.includes('--json')) {
+    process.stderr.write(`${JSON.stringify({ error: { code, message: error.message } })}\n`)
+  } else {
+    process.stderr.write(`strata: ${error.message} (code ${code})\n`)
+    const command = COMMANDS.find((c) => c.name === argv[0])
+    if (code === 'USAGE') process.stderr.write(command === undefined ? usage() : `usage: ${command.usage}\n`)
+  }
+  process.exitCode = exitCode
 })

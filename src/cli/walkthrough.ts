@@ -1,11 +1,11 @@
 /**
- * A short walkthrough of 3D memory: allocate, store, load, fragment, compact, and print addresses, gas and
- * stats. What `npm start` shows until the runtime demo exists.
+ * `strata memory`: a short walkthrough of 3D memory: allocate, store, load, fragment, compact, and print
+ * addresses, gas and stats. It returns the same facts as an object (what `--json` prints).
  */
 import { GasCounter } from '../gas/index.js'
 import { ProgramMemory, RegionType, encodeMemoryMetadata, formatAddress } from '../memory/index.js'
 
-export function memoryWalkthrough(print: (line: string) => void): void {
+export function memoryWalkthrough(print: (line: string) => void): Record<string, unknown> {
   const gas = new GasCounter(50_000_000)
   const memory = new ProgramMemory({ gas })
   const text = new TextEncoder()
@@ -19,7 +19,8 @@ export function memoryWalkthrough(print: (line: string) => void): void {
   const big = memory.alloc(3 * 65_536 + 100)
   memory.store(big + 65_530, text.encode('across planes'))
   print(`heap alloc 196,708 B     at ${formatAddress(big)}   spans 4 planes`)
-  print(`load across a boundary   "${new TextDecoder().decode(memory.load(big + 65_530, 13))}"`)
+  const crossPlaneRead = new TextDecoder().decode(memory.load(big + 65_530, 13))
+  print(`load across a boundary   "${crossPlaneRead}"`)
 
   const small = Array.from({ length: 2000 }, (_, i) => {
     const address = memory.alloc(256)
@@ -39,16 +40,29 @@ export function memoryWalkthrough(print: (line: string) => void): void {
   const result = memory.compact()
   const moved = small[8]!
   const now = result.relocations.get(moved) ?? moved
-  print(`compacted: ${formatAddress(moved)} -> ${formatAddress(now)}, byte there = ${memory.load(now, 1)[0]} (expected 8)`)
+  const byte = memory.load(now, 1)[0]
+  print(`compacted: ${formatAddress(moved)} -> ${formatAddress(now)}, byte there = ${byte} (expected 8)`)
 
   memory.begin()
   memory.store(greeting, text.encode('this write is rolled back'))
   memory.rollback()
-  print(`after rollback the static bytes read "${new TextDecoder().decode(memory.load(greeting, 26))}"`)
+  const afterRollback = new TextDecoder().decode(memory.load(greeting, 26))
+  print(`after rollback the static bytes read "${afterRollback}"`)
 
   const stats = memory.stats()
   print('')
   print(`allocations ${stats.allocations}, live bytes ${stats.liveBytes}, planes materialized ${stats.planesMaterialized}, in use ${stats.planesInUse}/${stats.planesMax}`)
   print(`gas by class: ${Object.entries(stats.gasByClass).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-  print(`gas used ${gas.used} of ${gas.limit}; metadata ${encodeMemoryMetadata(memory).length} bytes`)
+  const metadataBytes = encodeMemoryMetadata(memory).length
+  print(`gas used ${gas.used} of ${gas.limit}; metadata ${metadataBytes} bytes`)
+  return {
+    staticAddress: greeting, heapAddress: big, crossPlaneRead,
+    afterFrees: { allocations: heap.allocations, planesInUse: heap.planesInUse, fragmentation: heap.fragmentation },
+    compactionPreview: {
+      moves: plan.moves.length, bytesMoved: plan.bytesMoved, planesBefore: plan.planesBefore, planesAfter: plan.planesAfter,
+      gasCost: preview.gasCost, gasRefund: preview.gasRefund,
+    },
+    relocated: { from: moved, to: now, byte }, afterRollback,
+    stats, gasUsed: gas.used, gasLimit: gas.limit, metadataBytes,
+  }
 }

@@ -1,0 +1,250 @@
+/**
+ * The commands that work on an existing data directory (run, send, query, prove) and `verify`, which needs
+ * none. `inspect` is in inspect.ts, `demo` in demo.ts.
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { MESSAGE_GAS_LIMIT_MAX, STREAMS_MAX } from '../constants.js'
+import { PROOF_JSON_MAX_CHARS, PROOF_RANGE_MAX_BYTES } from '../merkle/format.js'
+import { verifyProof } from '../merkle/verify.js'
+import { formatAddress } from '../memory/address.js'
+import { isErrorReply, replyCodeName } from '../message/reply_codes.js'
+import { CliError, address, hexId, integer, payload, type Args, type Command } from './args.js'
+import { DATA_OPTION, existingDataDir, interruptible, programArg, resolveProgram, runtimeModule, withRuntime } from './data.js'
+import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8 } from './output.js'
+
+/** Cycles `strata run` runs at most when it runs until idle. */
+export const RUN_UNTIL_IDLE_MAX = 1000
+/** The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
+export const EXIT_INTERRUPTED = 130
+/** The gas limit of `strata send` without --gas. */
+export const SEND_GAS_DEFAULT = 10_000_000
+
+const MESSAGE_OPTIONS = {
+  ...DATA_OPTION, payload: { type: 'string' }, text: { type: 'string' }, gas: { type: 'string' }, from: { type: 'string' },
+} as const
+
+const MESSAGE_HELP = `  --payload HEX|@FILE  the payload: hex bytes (0x optional; "" for none), or a file's bytes
+  --text STRING        the payload as UTF-8 text instead
+  --from USER          the sending user, 64 hex digits (default: DEFAULT_USER_ID, the user that creates programs)`
+
+const DATA_HELP = '  --data DIR           the data directory (default ./data); it must exist'
+
+/** The sender of `send` and `query`: --from, else the runtime's default user. */
+async function sender(args: Args): Promise<string> {
+  const from = args.string('from')
+  return from === undefined ? (await runtimeModule()).DEFAULT_USER_ID : hexId(from, '--from')
+}
+
+export const run: Command = {
+  name: 'run',
+  usage: 'strata run [--data DIR] [--cycles N] [--streams N]',
+  about: 'run cycles on a data directory: N of them, or until idle',
+  help: `Runs cycles on an existing data directory and prints one line per cycle and a summary.
+Without --cycles it runs until nothing is queued, waiting or delayed (at most ${RUN_UNTIL_IDLE_MAX} cycles);
+with --cycles N it runs exactly N cycles, even empty ones (they advance delayed messages and wait timeouts).
+Ctrl-C stops it after the current cycle (exit status ${EXIT_INTERRUPTED}); every cycle run is committed.
+
+${DATA_HELP}
+  --cycles N           run exactly N cycles (1..1000000)
+  --streams N          parallel streams (0..${STREAMS_MAX}; default one per core, 0 = this thread)`,
+  options: { ...DATA_OPTION, cycles: { type: 'string' }, streams: { type: 'string' } },
+  async run(args, out) {
+    args.expect(0, 0, 'no positional arguments')
+    const dataDir = existingDataDir(args)
+    const cycles = args.integer('cycles', undefined, 1, 1_000_000)
+    const streams = args.integer('streams', undefined, 0, STREAMS_MAX)
+    return withRuntime(dataDir, streams, async (rt) => {
+      const fromCycle = rt.cycle
+      const log = new CycleLog(out, cycles)
+      let interrupted = false
+      out.line(`${dataDir}: cycle ${fromCycle}, ${plural(rt.queueLength, 'message')} queued; running ` +
+        `${cycles === undefined ? `until idle (at most ${RUN_UNTIL_IDLE_MAX} cycles)` : plural(cycles, 'cycle')} on ${streamsText(rt.streams)}`)
+      if (cycles === undefined && rt.idle) {
+        out.line('nothing to run: no message is queued, waiting or delayed')
+      } else {
+        out.line('')
+        out.line(CYCLE_HEADER)
+        rt.on('cycle', log.onCycle)
+        try {
+          interrupted = await interruptible(async (stopped) => {
+            for (let i = 0; cycles === undefined ? i < RUN_UNTIL_IDLE_MAX && !rt.idle : i < cycles; i += 1) {
+              if (await stopped()) return true
+              await rt.runCycle()
+            }
+            return false
+          })
+        } finally {
+          rt.off('cycle', log.onCycle)
+          log.done()
+        }
+        out.line('')
+      }
+      const sum = (key: 'processed' | 'failed' | 'gasBurned'): number => log.reports.reduce((total, r) => total + r[key], 0)
+      out.line(`${interrupted ? 'interrupted: ' : ''}ran ${plural(log.reports.length, 'cycle')}${log.reports.length > 0 ? ` (${fromCycle + 1}..${rt.cycle})` : ''}: ` +
+        `${plural(sum('processed'), 'message')}, ${sum('failed')} failed, ${sum('gasBurned')} gas burned`)
+      out.line(`state root ${rt.stateRoot()} at cycle ${rt.cycle}; ${plural(rt.queueLength, 'message')} queued; ${rt.idle ? 'idle' : 'not idle'}`)
+      out.result({
+        dataDir, fromCycle, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle,
+        interrupted, cycles: log.reports,
+      })
+      return interrupted ? EXIT_INTERRUPTED : 0
+    })
+  },
+}
+
+export const send: Command = {
+  name: 'send',
+  usage: 'strata send [--data DIR] --to PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
+  about: 'enqueue a message to a program (it runs in the next cycle)',
+  help: `Enqueues a message from a user to a program and makes it durable; the next \`strata run\` delivers it.
+Replies go to the user's mailbox.
+
+${DATA_HELP}
+  --to PROGRAM         the program: its id, or a unique prefix of at least 4 hex digits
+${MESSAGE_HELP}
+  --gas N              the message's gas limit (default ${SEND_GAS_DEFAULT.toLocaleString('en-US')}; at most ${MESSAGE_GAS_LIMIT_MAX})`,
+  options: { ...MESSAGE_OPTIONS, to: { type: 'string' } },
+  async run(args, out) {
+    args.expect(0, 0, 'no positional arguments (the program goes in --to)')
+    // Every argument is checked before the data directory is opened.
+    const dataDir = existingDataDir(args)
+    const to = programArg(args.required('to', 'PROGRAM'))
+    const bytes = payload(args)
+    const gasLimit = args.integer('gas', SEND_GAS_DEFAULT, 0, MESSAGE_GAS_LIMIT_MAX)
+    const source = await sender(args)
+    return withRuntime(dataDir, 0, async (rt) => {
+      const destination = resolveProgram(rt, to, dataDir)
+      const messageId = rt.send({ source, destination, payload: bytes, gasLimit })
+      await rt.flush()
+      out.line(`queued message ${messageId}`)
+      out.line(`  from ${source} to ${destination}, ${plural(bytes.length, 'byte')}, gas limit ${gasLimit}`)
+      out.line(`  ${plural(rt.queueLength, 'message')} queued; it runs in cycle ${rt.cycle + 1} or later (\`strata run\`)`)
+      out.result({
+        messageId, source, destination, payload: hex(bytes), gasLimit, queueLength: rt.queueLength, cycle: rt.cycle,
+      })
+      return 0
+    })
+  },
+}
+
+export const query: Command = {
+  name: 'query',
+  usage: 'strata query [--data DIR] PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
+  about: "run a program's handle read-only and print its reply (changes nothing)",
+  help: `Runs the program's handle on the payload against its committed state, read-only, and prints the reply:
+its reply code, payload, gas burned and logs. Nothing is stored. Exits 1 when the reply is an error reply.
+
+${DATA_HELP}
+  PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
+${MESSAGE_HELP}
+  --gas N              the gas limit (default: the runtime's query limit)`,
+  options: MESSAGE_OPTIONS,
+  async run(args, out) {
+    const [raw] = args.expect(1, 1, 'PROGRAM')
+    const dataDir = existingDataDir(args)
+    const program = programArg(raw!)
+    const bytes = payload(args)
+    const gasLimit = args.integer('gas', undefined, 0, MESSAGE_GAS_LIMIT_MAX)
+    const source = await sender(args)
+    return withRuntime(dataDir, 0, async (rt) => {
+      const programId = resolveProgram(rt, program, dataDir)
+      const result = await rt.query(programId, bytes, { source, ...(gasLimit !== undefined ? { gasLimit } : {}) })
+      const code = result.replyCode
+      const name = code === null ? 'NO_REPLY' : replyCodeName(code)
+      out.line(code === null ? 'no reply (the handler waited)' : `reply 0x${code.toString(16).padStart(2, '0')} ${name}: ${showBytes(result.payload)}`)
+      out.line(`gas burned ${result.gasBurned}`)
+      for (const log of result.logs) out.line(`log: ${log}`)
+      if (result.error !== undefined) out.line(`error: ${result.error}`)
+      const text = utf8(result.payload)
+      out.result({
+        programId, replyCode: code, replyCodeName: name, payload: hex(result.payload),
+        ...(text !== undefined ? { text } : {}), gasBurned: result.gasBurned, logs: result.logs,
+        ...(result.error !== undefined ? { error: result.error } : {}),
+      })
+      if (code === null || isErrorReply(code)) {
+        throw new CliError(name, `query of ${programId} failed${result.error !== undefined ? `: ${result.error}` : ''}`, 1)
+      }
+      return 0
+    })
+  },
+}
+
+export const prove: Command = {
+  name: 'prove',
+  usage: 'strata prove [--data DIR] PROGRAM ADDRESS LENGTH > proof.json',
+  about: "a proof of LENGTH bytes of a program's memory under the current state root",
+  help: `Writes to stdout a proof (JSON, docs/merkle.md) that LENGTH bytes at ADDRESS of the program's memory are
+what they are under the data directory's current state root. The range must lie inside one live allocation
+(\`strata inspect PROGRAM\` lists them). Check the proof with \`strata verify\`. --json changes nothing: the
+proof is JSON already.
+
+${DATA_HELP}
+  PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
+  ADDRESS              a packed address (decimal or 0x hex), or region:plane:offset, or "(r, p, o)"
+  LENGTH               bytes to prove, 1..${PROOF_RANGE_MAX_BYTES}`,
+  options: DATA_OPTION,
+  async run(args) {
+    const [raw, at, length] = args.expect(3, 3, 'PROGRAM ADDRESS LENGTH')
+    const dataDir = existingDataDir(args)
+    const program = programArg(raw!)
+    const start = address(at!, 'ADDRESS')
+    const bytes = integer(length!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
+    return withRuntime(dataDir, 0, async (rt) => {
+      const proof = await rt.prove(resolveProgram(rt, program, dataDir), start, bytes)
+      process.stdout.write(`${JSON.stringify(proof, null, 1)}\n`)
+      return 0
+    })
+  },
+}
+
+export const verify: Command = {
+  name: 'verify',
+  usage: 'strata verify PROOF.json [--root HEX]',
+  about: 'check a proof file (needs no data directory)',
+  help: `Checks a proof file (docs/merkle.md, "Proof JSON") against a state root, needing nothing else. With
+--root it checks against that root, the one you trust. Without it, against the root the proof itself names:
+that shows the proof is consistent, not that the root is the right one. Exits 1 (PROOF_REJECTED) when the
+proof does not verify, 2 (BAD_PROOF_FILE) when the file cannot be read as JSON.
+
+  --root HEX           the state root to check against (64 hex digits)`,
+  options: { root: { type: 'string' } },
+  async run(args, out) {
+    const [file] = args.expect(1, 1, 'PROOF.json')
+    const given = args.string('root')
+    const root = given === undefined ? undefined : hexId(given, '--root')
+    const proof = readProof(file!)
+    const carried = (proof as { stateRoot?: unknown } | null)?.stateRoot
+    const expected = root ?? (typeof carried === 'string' ? carried : undefined)
+    if (expected === undefined) throw new CliError('PROOF_REJECTED', `proof ${file} names no stateRoot; pass --root HEX`, 1)
+    const result = verifyProof(expected, proof)
+    if (!result.ok) throw new CliError('PROOF_REJECTED', `proof ${file} rejected: ${result.reason}`, 1)
+    const against = root === undefined ? 'the root it carries' : 'root'
+    if (result.kind === 'range') {
+      out.line(`proof verified: ${plural(result.length, 'byte')} at ${formatAddress(result.address)} of program ${result.programId} ` +
+        `under ${against} ${result.stateRoot}`)
+      out.line(`data: ${showBytes(result.data)}`)
+    } else {
+      out.line(`proof verified: plane (${result.region}, ${result.plane}) of program ${result.programId} is absent (reads as zeros) ` +
+        `under ${against} ${result.stateRoot}`)
+    }
+    if (root === undefined) out.line('(no --root: this shows the proof is consistent; pass --root HEX to check it against a root you trust)')
+    const { ok, kind, programId, codeId, status, memoryRoot, stateRoot } = result
+    out.result({
+      ok, kind, rootGiven: root !== undefined, stateRoot, programId, codeId, status, memoryRoot,
+      ...(result.kind === 'range'
+        ? { address: result.address, length: result.length, data: hex(result.data), allocation: result.allocation }
+        : { planeKey: result.planeKey, region: result.region, plane: result.plane }),
+    })
+    return 0
+  },
+}
+
+/** A proof file's JSON: unreadable, oversized or not JSON is BAD_PROOF_FILE. */
+function readProof(file: string): unknown {
+  try {
+    if (statSync(file).size > PROOF_JSON_MAX_CHARS) throw new Error(`over ${PROOF_JSON_MAX_CHARS} bytes`)
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown
+  } catch (error) {
+    throw new CliError('BAD_PROOF_FILE', `cannot read proof ${JSON.stringify(file)}: ${(error as Error).message}`)
+  }
+}
