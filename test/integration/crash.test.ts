@@ -48,6 +48,7 @@ interface Line {
   entries?: number
   error?: { code: string | null; message: string }
   cycleAfter?: number
+  rootAfter?: string
   after?: string
   closed?: string
 }
