@@ -3,6 +3,10 @@
  * programs, next to a raw Piscina batch baseline measured in the same run, and cycle time against program count.
  * Run: `npm run build --silent; node bench/run.mjs runtime` (the runtime runs from dist/, so build first).
  *
+ * Every figure but the two LMDB rows runs on the in-memory store (`store: 'memory'`): these are the figures this
+ * file has always reported (before persistence the runtime had no other store). The LMDB rows run the same
+ * workload on `Runtime.open({ dataDir, streams: 2, sync })` in a fresh temp directory (removed afterwards).
+ *
  *   figure                                what is timed                                 baseline
  *   e2e inc, streams = 0 / 1 / 2          runCycle() over 20,000 queued "inc" (20 per     raw Piscina, 2 workers: the same
  *                                         program, round-robin), 2 cycles per sample;     batches, msgpackr-encoded and
@@ -12,9 +16,14 @@
  *   cycle, 100 active of 100 / 20,000     runCycle() with one "inc" to each of the same   the same with 100 programs
  *                                         100 programs (streams = 2)
  *   init per program                      createProgram + init cycles of 2,000 programs  one "inc" at streams = 2
+ *   e2e inc, streams = 2, LMDB (durable)  as e2e inc, streams = 2, on LMDB: every cycle    the in-memory streams = 2
+ *   e2e inc, streams = 2, LMDB (sync:       one atomic commit (fsync'd when durable) of    figure (ratio = LMDB /
+ *     false)                                ~1,000 dirty planes; workers read planes from  memory, median of the
+ *                                           LMDB (1,000 counters fit the 256 MiB budget)   per-round ratios)
  *
- * Each e2e figure is the median of 5 rounds; a round runs streams 0, 1, 2 and the raw baseline once each, so
- * drift on the shared machine hits all four alike. Every cycle is checked (all processed, none failed), and the
+ * Each e2e figure is the median of 5 rounds; a round runs streams 0, 1, 2, the two LMDB fleets and the raw
+ * baseline once each, so drift on the shared machine hits all of them alike. The LMDB fleets must end with the
+ * in-memory fleet's state root. Every cycle is checked (all processed, none failed), and the
  * counters are queried at the end, so a figure cannot come from work that did not happen.
  *
  * Why 'strata' and not '../src/index.js': run.mjs bundles this file into bench/.out/, and a bundled copy of src
@@ -45,6 +54,19 @@
  *   init per program, first 2,000           0.82 - 1.01 ms        one inc at streams = 2, ~45 us            report
  *   init per program, 18,000 - 20,000       0.86 - 2.71 ms        (grows with the heap in busy runs only)   report
  *
+ * LMDB rows: commit cde9644 (the Runtime on LMDB, with the main thread's plane cache) and 3481b71, two runs at
+ * load 3-7 (other engineers' suites and CLI runs on the machine, which is why every figure of those runs, the
+ * in-memory ones included, is 1.5-2.5x below the table above; compare ratios):
+ *
+ *   figure                                  value                 baseline (same run)          ratio
+ *   e2e inc, streams = 2, LMDB (durable)    9.4k - 10.3k msgs/s   in-memory, streams = 2       0.90 - 0.94
+ *                                                                 10.1k - 11.4k
+ *   e2e inc, streams = 2, LMDB (sync:       10.6k - 13.2k msgs/s  in-memory, streams = 2       1.05 - 1.10
+ *     false)
+ *
+ * A durable cycle (20,000 messages, 1,000 dirty planes, ~2 s at these rates) pays one fsync'd commit of those
+ * planes (~60-70 ms, bench/store.bench.ts); with sync: false LMDB matched the memory store within the noise.
+ *
  * Streams = 0 beats streams = 2: the threads cost more than they win. The raw baseline itself misses 500k:
  * msgpackr plain maps of Messages with four 64-hex ids cost ~2.5-4 us to pack on the main thread (serial for
  * both streams) and ~2 us to unpack. The 100-active cycle is mostly dispatch and wake-up latency of five
@@ -63,6 +85,8 @@
  */
 import path from 'node:path'
 import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
@@ -107,27 +131,62 @@ export interface Fleet {
   readonly ids: readonly ProgramId[]
   /** Wall ms of each init batch (createProgram calls + the cycles that ran the inits). */
   readonly initMs: readonly number[]
+  /** The LMDB data directory (a temp directory), if the fleet is on LMDB. */
+  readonly dataDir?: string
 }
 
 const salt = (i: number): Uint8Array => new TextEncoder().encode(String(i))
 
-/** A runtime with `count` initialized counters, inits run `initBatch` at a time. */
-export async function openFleet(streams: number, count: number, initBatch = count): Promise<Fleet> {
-  const runtime = await Runtime.open({ streams })
-  const code = await runtime.uploadCode(COUNTER_PATH)
-  const ids: ProgramId[] = []
-  const initMs: number[] = []
-  for (let start = 0; start < count; start += initBatch) {
-    const began = performance.now()
-    for (let i = start; i < Math.min(count, start + initBatch); i += 1) {
-      ids.push(await runtime.createProgram(code, { salt: salt(i), gasLimit: INIT_GAS_LIMIT }))
-    }
-    for (const report of await runtime.runUntilIdle()) {
-      if (report.failed !== 0) throw new Error(`fleet of ${count}: ${report.failed} inits failed`)
-    }
-    initMs.push(performance.now() - began)
+/**
+ * Where a fleet keeps its state: the in-memory store (what the e2e, scaling and cycle figures have always
+ * measured), or LMDB in a fresh temp directory (removed when the fleet closes), durable or with sync: false.
+ */
+export type Storage = { readonly store: 'memory' } | { readonly store: 'lmdb'; readonly sync: boolean }
+const MEMORY: Storage = { store: 'memory' }
+
+async function openRuntime(streams: number, storage: Storage): Promise<{ runtime: Runtime; dataDir?: string }> {
+  if (storage.store === 'memory') return { runtime: await Runtime.open({ store: 'memory', streams }) }
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'strata-bench-runtime-'))
+  try {
+    return { runtime: await Runtime.open({ dataDir, streams, sync: storage.sync }), dataDir }
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true })
+    throw error
   }
-  return { runtime, ids, initMs }
+}
+
+/** Closes the fleet's runtime and removes its data directory, if it has one. */
+export async function closeFleet(fleet: Fleet): Promise<void> {
+  try {
+    await fleet.runtime.close()
+  } finally {
+    if (fleet.dataDir !== undefined) rmSync(fleet.dataDir, { recursive: true, force: true })
+  }
+}
+
+/** A runtime with `count` initialized counters, inits run `initBatch` at a time. */
+export async function openFleet(streams: number, count: number, initBatch = count, storage: Storage = MEMORY): Promise<Fleet> {
+  const { runtime, dataDir } = await openRuntime(streams, storage)
+  const fleet: Fleet = { runtime, ids: [], initMs: [], ...(dataDir !== undefined ? { dataDir } : {}) }
+  try {
+    const code = await runtime.uploadCode(COUNTER_PATH)
+    const ids = fleet.ids as ProgramId[]
+    const initMs = fleet.initMs as number[]
+    for (let start = 0; start < count; start += initBatch) {
+      const began = performance.now()
+      for (let i = start; i < Math.min(count, start + initBatch); i += 1) {
+        ids.push(await runtime.createProgram(code, { salt: salt(i), gasLimit: INIT_GAS_LIMIT }))
+      }
+      for (const report of await runtime.runUntilIdle()) {
+        if (report.failed !== 0) throw new Error(`fleet of ${count}: ${report.failed} inits failed`)
+      }
+      initMs.push(performance.now() - began)
+    }
+    return fleet
+  } catch (error) {
+    await closeFleet(fleet)
+    throw error
+  }
 }
 
 function enqueue(fleet: Fleet, ids: readonly ProgramId[], perProgram: number): void {
@@ -223,20 +282,29 @@ async function rawSample(raw: RawPiscina, batches: readonly Message[][]): Promis
   return Number(process.hrtime.bigint() - start) / 1e6
 }
 
+/** The e2e fleets: the in-memory store at each stream count, and LMDB at 2 streams, durable and not. */
+type FleetKey = 0 | 1 | 2 | 'lmdb' | 'lmdb-nosync'
+const LMDB_STREAMS = 2
+const FLEETS: readonly { readonly key: FleetKey; readonly streams: number; readonly storage: Storage }[] = [
+  ...STREAM_COUNTS.map((streams) => ({ key: streams, streams, storage: MEMORY })),
+  { key: 'lmdb', streams: LMDB_STREAMS, storage: { store: 'lmdb', sync: true } },
+  { key: 'lmdb-nosync', streams: LMDB_STREAMS, storage: { store: 'lmdb', sync: false } },
+]
+
 async function benchEndToEnd(): Promise<{ rows: BenchRow[]; handleUs: number }> {
-  const fleets = new Map<number, Fleet>()
+  const fleets = new Map<FleetKey, Fleet>()
   const raw = new RawPiscina(RAW_STREAMS)
   try {
-    for (const streams of STREAM_COUNTS) fleets.set(streams, await openFleet(streams, PROGRAM_COUNT))
+    for (const { key, streams, storage } of FLEETS) fleets.set(key, await openFleet(streams, PROGRAM_COUNT, PROGRAM_COUNT, storage))
     const ids = fleets.get(2)!.ids
     const batches = Array.from({ length: CYCLES_PER_SAMPLE }, (_, c) => rawBatch(ids, c * ids.length * MSGS_PER_PROGRAM))
     const messagesPerSample = CYCLES_PER_SAMPLE * ids.length * MSGS_PER_PROGRAM
-    const ms = new Map<number | 'raw', number[]>([...STREAM_COUNTS.map((s) => [s, []] as [number, number[]]), ['raw', []]])
+    const ms = new Map<FleetKey | 'raw', number[]>([...FLEETS.map(({ key }) => [key, []] as [FleetKey, number[]]), ['raw', []]])
     // Round 0 warms up (code loaded in every worker, JIT settled, state blocks at their final size).
     for (let round = 0; round <= ROUNDS; round += 1) {
-      for (const streams of STREAM_COUNTS) {
-        const sample = await e2eSample(fleets.get(streams)!)
-        if (round > 0) ms.get(streams)!.push(sample)
+      for (const { key } of FLEETS) {
+        const sample = await e2eSample(fleets.get(key)!)
+        if (round > 0) ms.get(key)!.push(sample)
       }
       const sample = await rawSample(raw, batches)
       if (round > 0) ms.get('raw')!.push(sample)
@@ -246,11 +314,27 @@ async function benchEndToEnd(): Promise<{ rows: BenchRow[]; handleUs: number }> 
       await checkCount(fleet, fleet.ids[0]!, incs)
       await checkCount(fleet, fleet.ids.at(-1)!, incs)
     }
-    const rate = (key: number | 'raw'): number => messagesPerSample / (median(ms.get(key)!) / 1_000)
+    // The LMDB fleets computed what the in-memory one did: the same programs, messages and so state roots.
+    const memoryRoot = fleets.get(LMDB_STREAMS)!.runtime.stateRoot()
+    for (const key of ['lmdb', 'lmdb-nosync'] as const) {
+      const root = fleets.get(key)!.runtime.stateRoot()
+      if (root !== memoryRoot) throw new Error(`${key}: state root ${root}, in-memory store ${memoryRoot}`)
+    }
+    const rate = (key: FleetKey | 'raw'): number => messagesPerSample / (median(ms.get(key)!) / 1_000)
     const [r0, r1, r2, rRaw] = [rate(0), rate(1), rate(2), rate('raw')]
     const name = (streams: number): string =>
       `e2e inc, ${PROGRAM_COUNT.toLocaleString('en-US')} programs, streams = ${streams}${streams === 0 ? ' (main thread)' : ''}`
     const rawName = `raw Piscina, ${RAW_STREAMS} workers, decode only`
+    // LMDB against the in-memory store: the median of per-round ratios (the two ran back to back in each round),
+    // so drift on the shared machine cancels out.
+    const lmdbRow = (key: 'lmdb' | 'lmdb-nosync', label: string): BenchRow => {
+      const perRound = ms.get(key)!.map((lmdbMs, round) => ms.get(LMDB_STREAMS)![round]! / lmdbMs)
+      return {
+        ...rateRow(SUITE, `${name(LMDB_STREAMS)}, LMDB (${label})`, rate(key), 'msgs/s',
+          `${name(LMDB_STREAMS)}, in-memory store`, r2, 'report', true),
+        ratio: median(perRound),
+      }
+    }
     const rows = [
       rateRow(SUITE, name(0), r0, 'msgs/s', rawName, rRaw, 'report', true),
       rateRow(SUITE, name(1), r1, 'msgs/s', rawName, rRaw, 'report', true),
@@ -260,10 +344,12 @@ async function benchEndToEnd(): Promise<{ rows: BenchRow[]; handleUs: number }> 
       rateRow(SUITE, 'scaling, streams 2 / 1', r2, 'msgs/s', name(1), r1, `ratio >= ${TARGET_SCALING} (2 cores)`,
         r2 / r1 >= TARGET_SCALING),
       rateRow(SUITE, rawName, rRaw, 'msgs/s', 'target', TARGET_MSGS_PER_S, 'report', true),
+      lmdbRow('lmdb', 'durable'),
+      lmdbRow('lmdb-nosync', 'sync: false'),
     ]
     return { rows, handleUs: 1e6 / r2 }
   } finally {
-    await Promise.all([...fleets.values()].map((fleet) => fleet.runtime.close()))
+    await Promise.all([...fleets.values()].map((fleet) => closeFleet(fleet)))
     await raw.close()
   }
 }
@@ -302,7 +388,7 @@ async function benchProgramCount(handleUs: number): Promise<BenchRow[]> {
         initUs(large.initMs[batches - 1]!), 'us', 'one inc at streams = 2', handleUs, 'report', true),
     ]
   } finally {
-    await Promise.all(fleets.map((fleet) => fleet.runtime.close()))
+    await Promise.all(fleets.map((fleet) => closeFleet(fleet)))
   }
 }
 
