@@ -4,6 +4,5 @@ export {
 } from './runtime.js'
 export { RuntimeErrorCode } from './errors.js'
 export { SchedulerState, type MailboxEntry, type WaitEntry } from './state.js'
-export { MessageQueue } from './queue.js'
 export { CycleEffects, applyEntry, beginCycle } from './apply.js'
 export { StreamExecutor, type StreamExecutorOptions } from './stream_executor.js'

@@ -323,7 +323,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   get queueLength(): number {
-    return this.#state.queue.length
+    return this.#state.queueLength
   }
 
   /** Bundles a TypeScript (or JavaScript) program module and stores its code; returns the code id. */
@@ -415,7 +415,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Nothing queued, delayed or waiting. */
   get idle(): boolean {
-    return this.#state.queue.length === 0 && this.#state.delayed.size === 0 && this.#state.waitlist.size === 0
+    return this.#state.queueLength === 0 && this.#state.delayed.size === 0 && this.#state.waitlist.size === 0
   }
 
   program(id: string): ProgramView {
@@ -685,7 +685,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const message of effects.mailboxed) gasRefunded += message.gasLimit
     const report: CycleReport = {
       cycle, stateRoot: this.stateRoot(), dirtyPlanes, processed: effects.outcomes.length, failed, gasBurned, gasRefunded, enqueued: effects.enqueued,
-      mailboxed: effects.mailboxed.length, queueLength: state.queue.length, ms: performance.now() - started,
+      mailboxed: effects.mailboxed.length, queueLength: state.queueLength, ms: performance.now() - started,
     }
     // Costly payloads are built only for listeners.
     if (this.listenerCount('message') > 0) for (const outcome of effects.outcomes) this.emit('message', outcome)
@@ -791,9 +791,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw new StrataError('INVALID_GAS',
         `gasLimit must be an integer in 0..${MESSAGE_GAS_LIMIT_MAX}, got ${describeValue(gasLimit)}`, { gasLimit })
     }
-    if (this.#state.queue.length >= this.#queueLengthMax) {
+    if (this.#state.queueLength >= this.#queueLengthMax) {
       throw new StrataError(RuntimeErrorCode.QUEUE_FULL,
-        `the queue holds ${this.#state.queue.length} messages (queueLengthMax); run cycles before sending more`)
+        `the queue holds ${this.#state.queueLength} messages (queueLengthMax); run cycles before sending more`)
     }
     const nonce = this.#state.nonce(source)
     this.#state.setNonce(source, nonce + 1)

@@ -3,17 +3,18 @@
  * waitlist, the delayed-message schedule, mailboxes and user nonces. Every change since the last commit is
  * recorded here, and `takeChanges` turns them into the next commit batch.
  *
- * Residency, chosen so that opening a store reads nothing per program:
+ * Residency, chosen so that opening a store reads nothing per program or per queued message:
  *   - program records, mailboxes and nonces are read from the store when first asked for and cached;
- *   - the queue, the waitlist and the delayed schedule (pending work, bounded by queueLengthMax and gas, not by
- *     the data at rest) are loaded whole when the state is opened.
+ *   - the queue is read from the store as cycles take from it; only messages appended since the last commit
+ *     are held here;
+ *   - the waitlist and the delayed schedule (pending work, bounded by gas, not by the data at rest) are loaded
+ *     whole when the state is opened.
  */
 import { MAILBOX_SIZE_MAX } from '../constants.js'
 import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import type { ProgramRecord } from '../program/records.js'
 import type { CommitBatch, Store } from '../store/store.js'
-import { MessageQueue } from './queue.js'
 
 export interface WaitEntry {
   readonly message: Message
@@ -89,7 +90,6 @@ export class SchedulerState {
   /** The last committed cycle (0 before the first). */
   cycle: number
   readonly programs: ProgramTable
-  readonly queue = new MessageQueue()
   readonly waitlist = new Map<MessageId, WaitEntry>()
   /** Cycle -> ids whose wait expires at that cycle's start (untilCycle + 1), in the order they were parked. */
   readonly waitExpiry = new Map<number, Set<MessageId>>()
@@ -98,10 +98,11 @@ export class SchedulerState {
   readonly #store: Store
   readonly #nonces = new Map<UserId, number>()
   // ---- changes since the last commit ----
-  /** Queue length at the last commit: consuming past it eats messages appended since. */
-  #queueCommitted: number
+  /** Messages taken from the head of the store's queue since the last commit. */
   #queueConsumed = 0
+  /** Messages appended since the last commit, in order; those before #appendedTaken were taken already. */
   readonly #queueAppended: Message[] = []
+  #appendedTaken = 0
   readonly #waitChanges = new Map<MessageId, WaitEntry | null>()
   readonly #delayedReleased = new Set<number>()
   readonly #delayedAppended = new Map<number, Message[]>()
@@ -113,8 +114,6 @@ export class SchedulerState {
     this.#store = store
     this.cycle = store.head().cycle
     this.programs = new ProgramTable(store)
-    for (const message of store.queue()) this.queue.push(message)
-    this.#queueCommitted = this.queue.length
     for (const entry of store.waitlistExpiring(Number.MAX_SAFE_INTEGER)) this.#index(entry)
     for (const cycle of store.delayedCycles()) this.delayed.set(cycle, store.delayed(cycle))
   }
@@ -125,14 +124,43 @@ export class SchedulerState {
 
   // ---- queue ----
 
+  /** Messages queued: the store's committed queue, less what was taken since, plus what was appended. */
+  get queueLength(): number {
+    return this.#store.queueLength() - this.#queueConsumed + this.#queueAppended.length - this.#appendedTaken
+  }
+
   enqueue(message: Message): void {
-    this.queue.push(message)
     this.#queueAppended.push(message)
   }
 
+  /**
+   * Removes and returns the longest prefix whose summed gas limits fit `gasBudget`, with at most `countMax`
+   * messages and at least one (a message larger than the budget still runs, alone). Independent of streams.
+   * Reads the committed queue from the store first (only as far as it takes), then messages appended since.
+   */
   takePrefix(gasBudget: number, countMax: number): Message[] {
-    const taken = this.queue.takePrefix(gasBudget, countMax)
-    this.#queueConsumed += taken.length
+    const taken: Message[] = []
+    let gas = 0
+    const fits = (message: Message): boolean => {
+      if (taken.length >= countMax || (taken.length > 0 && gas + message.gasLimit > gasBudget)) return false
+      gas += message.gasLimit
+      taken.push(message)
+      return true
+    }
+    if (this.#queueConsumed < this.#store.queueLength()) {
+      let skip = this.#queueConsumed
+      for (const message of this.#store.queue()) {
+        if (skip > 0) {
+          skip -= 1
+          continue
+        }
+        if (!fits(message)) return taken
+        this.#queueConsumed += 1
+      }
+    }
+    while (this.#appendedTaken < this.#queueAppended.length && fits(this.#queueAppended[this.#appendedTaken]!)) {
+      this.#appendedTaken += 1
+    }
     return taken
   }
 
@@ -240,8 +268,8 @@ export class SchedulerState {
    * appended and consumed since the last commit never reach the store.
    */
   takeChanges(): Pick<CommitBatch, 'programs' | 'queue' | 'waitlist' | 'delayed' | 'mailboxes' | 'nonces'> {
-    const consumed = Math.min(this.#queueConsumed, this.#queueCommitted)
-    const appended = this.#queueAppended.slice(this.#queueConsumed - consumed)
+    const consumed = this.#queueConsumed
+    const appended = this.#queueAppended.slice(this.#appendedTaken)
     const waitDelete: MessageId[] = []
     const waitPut: WaitEntry[] = []
     for (const [id, entry] of this.#waitChanges) {
@@ -256,9 +284,9 @@ export class SchedulerState {
       mailboxes: [...this.#mailboxAppended],
       nonces: [...this.#noncesChanged].map((user) => [user, this.#nonces.get(user)!] as const),
     }
-    this.#queueCommitted = this.queue.length
     this.#queueConsumed = 0
     this.#queueAppended.length = 0
+    this.#appendedTaken = 0
     this.#waitChanges.clear()
     this.#delayedReleased.clear()
     this.#delayedAppended.clear()
