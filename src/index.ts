@@ -24,7 +24,7 @@ export {
 } from './program/index.js'
 export {
   Runtime, DEFAULT_USER_ID, RuntimeErrorCode,
-  type RuntimeOptions, type RuntimeEvents, type CycleReport, type SendInput, type CreateProgramInput,
+  type RuntimeOptions, type RuntimeEvents, type CycleReport, type CycleRecordView, type SendInput, type CreateProgramInput,
   type QueryResult, type ProgramView, type MailboxEntry,
 } from './scheduler/index.js'
 export {

@@ -33,7 +33,7 @@ import { PersistentNodeStore } from '../merkle/persistent_nodes.js'
 import { PROGRAM_STATUS_CODE } from '../program/records.js'
 import { openLmdbStore } from '../store/lmdb_store.js'
 import { openMemoryStore } from '../store/memory_store.js'
-import type { Store, StoreMemoryDelta } from '../store/store.js'
+import type { CycleCounts, Store, StoreMemoryDelta } from '../store/store.js'
 import { CycleEffects, applyEntry, beginCycle } from './apply.js'
 import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
@@ -123,6 +123,9 @@ export interface CycleReport {
   readonly queueLength: number
   readonly ms: number
 }
+
+/** A committed cycle, as `cycleRecord` returns it: the figures of its CycleReport that are stored with it. */
+export type CycleRecordView = Omit<CycleReport, 'queueLength' | 'ms'>
 
 export interface RuntimeEvents {
   cycle: [report: CycleReport]
@@ -592,10 +595,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * flush (cycle = last). A failure faults the runtime: its memory is then ahead of the store, which still
    * holds the last committed state intact.
    */
-  async #commit(cycle: number, memory: StoreMemoryDelta[]): Promise<void> {
+  async #commit(cycle: number, memory: StoreMemoryDelta[], counts?: CycleCounts): Promise<void> {
     const run = async (): Promise<void> => {
       const stateRoot = this.#state_.root()
-      const batch = { cycle, stateRoot, ...this.#state.takeChanges(), memory, merkle: this.#stateNodes.drain() }
+      const batch = {
+        cycle, stateRoot, ...this.#state.takeChanges(), memory, merkle: this.#stateNodes.drain(),
+        ...(counts !== undefined ? { counts } : {}),
+      }
       try {
         await this.#store.commit(batch)
       } catch (error) {
@@ -620,6 +626,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
   }
 
+  /**
+   * What committed cycle `cycle` did: its state root and counts, as stored with it (so they survive reopening),
+   * or undefined for a cycle not committed yet.
+   */
+  cycleRecord(cycle: number): CycleRecordView | undefined {
+    this.#open()
+    const number = option('cycle', cycle, 1, Number.MAX_SAFE_INTEGER)
+    const record = this.#store.cycleRecord(number)
+    return record === undefined ? undefined : { ...record, stateRoot: bytesToHex(record.stateRoot) }
+  }
+
   /** Waits for a running cycle, then stops the stream workers. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -642,7 +659,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const state = this.#state
     const cycle = state.cycle + 1
     const effects = new CycleEffects()
-    let dirtyPlanes = 0
+    let counts: CycleCounts | undefined
     let deltas: MemoryDelta[] = []
     try {
       beginCycle(state, cycle, effects)
@@ -651,6 +668,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       deltas = executed.deltas
       for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
       const memory: StoreMemoryDelta[] = []
+      let dirtyPlanes = 0
       for (const delta of executed.deltas) {
         dirtyPlanes += delta.planes.length
         memory.push(this.#commitMemory(delta))
@@ -658,7 +676,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const touched = new Set<ProgramId>(executed.deltas.map((d) => d.programId))
       for (const change of effects.statusChanges) touched.add(change.programId)
       for (const programId of touched) this.#commitRecord(state.programs.get(programId)!)
-      await this.#commit(cycle, memory)
+      counts = cycleCounts(effects, dirtyPlanes)
+      await this.#commit(cycle, memory, counts)
       state.cycle = cycle
       this.#planeCache.trim()
     } catch (error) {
@@ -674,18 +693,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       }
     }
 
-    let failed = 0
-    let gasBurned = 0
-    let gasRefunded = 0
-    for (const outcome of effects.outcomes) {
-      if (outcome.result === ExecutionResult.ERROR) failed += 1
-      gasBurned += outcome.gasBurned
-      gasRefunded += outcome.gasRefunded
-    }
-    for (const message of effects.mailboxed) gasRefunded += message.gasLimit
     const report: CycleReport = {
-      cycle, stateRoot: this.stateRoot(), dirtyPlanes, processed: effects.outcomes.length, failed, gasBurned, gasRefunded, enqueued: effects.enqueued,
-      mailboxed: effects.mailboxed.length, queueLength: state.queueLength, ms: performance.now() - started,
+      cycle, stateRoot: this.stateRoot(), ...counts, queueLength: state.queueLength, ms: performance.now() - started,
     }
     // Costly payloads are built only for listeners.
     if (this.listenerCount('message') > 0) for (const outcome of effects.outcomes) this.emit('message', outcome)
@@ -820,6 +829,23 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   #open(): void {
     if (this.#closed) throw new StrataError(RuntimeErrorCode.CLOSED, 'the runtime is closed')
+  }
+}
+
+/** What a cycle did, from its effects: the counts of its report and of its stored cycle record. */
+function cycleCounts(effects: CycleEffects, dirtyPlanes: number): CycleCounts {
+  let failed = 0
+  let gasBurned = 0
+  let gasRefunded = 0
+  for (const outcome of effects.outcomes) {
+    if (outcome.result === ExecutionResult.ERROR) failed += 1
+    gasBurned += outcome.gasBurned
+    gasRefunded += outcome.gasRefunded
+  }
+  for (const message of effects.mailboxed) gasRefunded += message.gasLimit
+  return {
+    processed: effects.outcomes.length, failed, gasBurned, gasRefunded, enqueued: effects.enqueued,
+    mailboxed: effects.mailboxed.length, dirtyPlanes,
   }
 }
 

@@ -8,7 +8,8 @@ import { StrataError, describeValue } from '../errors.js'
 import type { MessageId, ProgramId, UserId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import {
-  checkedBytes, checkedCount, checkedIdBytes, checkedWaitEntry, encodeMailboxEntry, encodeMessage, encodeProgramRecord,
+  checkedBytes, checkedCount, checkedIdBytes, checkedWaitEntry, encodeCycleRecord, encodeMailboxEntry, encodeMessage,
+  encodeProgramRecord,
   encodeWaitEntry, invalid, type HeadRecord,
 } from './codec.js'
 import { StoreErrorCode } from './errors.js'
@@ -53,6 +54,8 @@ export interface PreparedBatch {
   readonly delayedAppend: readonly { readonly cycle: number; readonly values: readonly Uint8Array[] }[]
   readonly mailboxes: readonly { readonly userId: UserId; readonly key: Buffer; readonly values: readonly Uint8Array[] }[]
   readonly nonces: readonly { readonly userId: UserId; readonly key: Buffer; readonly nonce: number }[]
+  /** The encoded cycle record, for a cycle commit with counts. */
+  readonly cycleRecord: Uint8Array | undefined
   readonly merkleDelete: readonly Buffer[]
   readonly merklePut: readonly { readonly key: Buffer; readonly value: Uint8Array }[]
 }
@@ -126,6 +129,11 @@ export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatc
     return { userId: pair[0] as UserId, key: checkedIdBytes(pair[0], `${name}[0]`), nonce: checkedCount(pair[1], `${name}[1]`) }
   })
 
+  if (batch.counts !== undefined && cycle === head.cycle) {
+    throw invalid(`batch.counts belong to a cycle commit (cycle ${head.cycle + 1}), not to an intake commit (cycle ${cycle})`)
+  }
+  const cycleRecord = batch.counts === undefined ? undefined : encodeCycleRecord(cycle, stateRoot, batch.counts)
+
   const merkle = batch.merkle ?? {}
   const merkleDelete = list(merkle.delete, 'batch.merkle.delete').map((key, i) => checkedMerkleKey(key, `batch.merkle.delete[${i}]`))
   const merklePut = list(merkle.put, 'batch.merkle.put').map((pair, i) => {
@@ -139,7 +147,7 @@ export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatc
 
   return {
     commitNumber, cycle, stateRoot, programs, memory, planeWriteCount, consumed, appended, waitDelete, waitPut,
-    delayedDelete, delayedAppend, mailboxes, nonces, merkleDelete, merklePut,
+    delayedDelete, delayedAppend, mailboxes, nonces, cycleRecord, merkleDelete, merklePut,
   }
 }
 

@@ -8,6 +8,7 @@
  *   wait      [message, programId, untilCycle, deadline key]
  *   mailbox   [message, cycle]
  *   head      [cycle, stateRoot|nil, commitCount, queue head sequence, queue tail sequence]
+ *   cycle     [cycle, stateRoot, processed, failed, gasBurned, gasRefunded, enqueued, mailboxed, dirtyPlanes]
  *
  * Encoders validate (a batch is refused with INVALID_ARGUMENT before anything is written); decoders turn any
  * malformed value into INTEGRITY naming what was being read. Decoded bytes are fresh plain Uint8Arrays.
@@ -20,7 +21,7 @@ import { MessageKind, type Message } from '../message/types.js'
 import { PROGRAM_STATUS_CODE, type ProgramRecord, type ProgramStatus } from '../program/records.js'
 import { StoreErrorCode } from './errors.js'
 import { ID_BYTES } from './keys.js'
-import type { StoredMailboxEntry, StoredWaitEntry } from './store.js'
+import type { CycleCounts, CycleRecord, StoredMailboxEntry, StoredWaitEntry } from './store.js'
 
 const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true })
 
@@ -144,6 +145,26 @@ export function decodeMessage(bytes: Uint8Array, what = 'message'): Message {
 }
 
 // ---- program records ------------------------------------------------------------------------------------------------
+
+const CYCLE_COUNT_FIELDS = ['processed', 'failed', 'gasBurned', 'gasRefunded', 'enqueued', 'mailboxed', 'dirtyPlanes'] as const
+
+/** Checks a batch's cycle counts (non-negative safe integers) and encodes them with the cycle and its root. */
+export function encodeCycleRecord(cycle: number, stateRoot: Uint8Array, counts: CycleCounts, name = 'batch.counts'): Uint8Array {
+  if (typeof counts !== 'object' || counts === null) throw invalid(`${name} must be an object, got ${describeValue(counts)}`)
+  const values = CYCLE_COUNT_FIELDS.map((field) => checkedCount(counts[field], `${name}.${field}`))
+  return packr.pack([cycle, stateRoot, ...values])
+}
+
+export function decodeCycleRecord(bytes: Uint8Array): CycleRecord {
+  const what = 'cycle record'
+  const value = unpack(bytes, what)
+  if (value.length !== 2 + CYCLE_COUNT_FIELDS.length) throw corrupt(what, `not a ${2 + CYCLE_COUNT_FIELDS.length}-field record`)
+  const stateRoot = freshBytes(value[1], what)
+  if (stateRoot.length !== 32) throw corrupt(what, 'state root is not 32 bytes')
+  const record: Record<string, unknown> = { cycle: intOf(value[0], what), stateRoot }
+  CYCLE_COUNT_FIELDS.forEach((field, i) => { record[field] = intOf(value[2 + i], what) })
+  return record as unknown as CycleRecord
+}
 
 export function encodeProgramRecord(record: ProgramRecord, name = 'program'): Uint8Array {
   const r = checkedObject(record, name)

@@ -10,7 +10,7 @@
  *   waitlist     message id -> entry                          deadlines untilCycle | commit | index -> message id
  *   delayed      cycle | sequence -> message                  mailbox   user id | sequence -> entry
  *   mailboxmeta  user id -> head sequence | tail sequence     nonces    user id -> u64
- *   merkle       opaque key -> 32-byte value
+ *   merkle       opaque key -> 32-byte value                  cycles    cycle -> cycle record
  *
  * ## Atomic commits, chunked when large
  *
@@ -59,7 +59,7 @@ import type { ProgramRecord } from '../program/records.js'
 import { prepareBatch, type PreparedBatch, type PreparedPlane } from './batch.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import {
-  EMPTY_HEAD, checkedCount, checkedIdBytes, decodeHead, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
+  EMPTY_HEAD, checkedCount, checkedIdBytes, decodeCycleRecord, decodeHead, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
   decodeWaitEntry, encodeHead, invalid, type HeadRecord,
 } from './codec.js'
 import { StoreErrorCode } from './errors.js'
@@ -71,7 +71,7 @@ import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
 import {
   LMDB_READERS_DEFAULT, LMDB_READERS_LIMIT, PLANES_PER_TRANSACTION_DEFAULT, PLANES_PER_TRANSACTION_LIMIT,
   STORE_FORMAT_VERSION, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
-  STORE_PLANE_SIZE_BYTES, type CommitBatch, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
+  STORE_PLANE_SIZE_BYTES, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
   type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 
@@ -108,7 +108,7 @@ export interface LmdbStoreDiagnostics {
 /** Key spaces, each a named LMDB database. */
 const DB_NAMES = [
   'meta', 'codes', 'programs', 'memmeta', 'planes', 'blobs', 'queue', 'waitlist', 'deadlines', 'delayed', 'mailbox',
-  'mailboxmeta', 'nonces', 'merkle',
+  'mailboxmeta', 'nonces', 'merkle', 'cycles',
 ] as const
 type DbName = (typeof DB_NAMES)[number]
 /** Named databases the environment allows: ours plus room for later key spaces. */
@@ -478,6 +478,13 @@ export class LmdbStore implements Store {
     return value === undefined ? undefined : plain(value)
   }
 
+  cycleRecord(cycle: number): CycleRecord | undefined {
+    checkedCount(cycle, 'cycle')
+    if (cycle > this.#currentHead().cycle) return undefined // a reader may see a record its head does not yet
+    const value = this.#db.cycles.getBinary(u64Key(cycle))
+    return value === undefined ? undefined : decodeCycleRecord(value)
+  }
+
   // ---- commit -------------------------------------------------------------------------------------------------------
 
   async commit(batch: CommitBatch): Promise<StoreHead> {
@@ -652,6 +659,7 @@ export class LmdbStore implements Store {
     }
 
     for (const { key, nonce } of p.nonces) db.nonces.putSync(key, u64Key(nonce))
+    if (p.cycleRecord !== undefined) db.cycles.putSync(u64Key(p.cycle), p.cycleRecord as Buffer)
     for (const key of p.merkleDelete) db.merkle.removeSync(key)
     for (const { key, value } of p.merklePut) db.merkle.putSync(key, value as Buffer)
   }

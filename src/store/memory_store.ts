@@ -11,14 +11,14 @@ import type { Message } from '../message/types.js'
 import type { ProgramRecord } from '../program/records.js'
 import { prepareBatch } from './batch.js'
 import {
-  EMPTY_HEAD, checkedCount, checkedIdBytes, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
+  EMPTY_HEAD, checkedCount, checkedIdBytes, decodeCycleRecord, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
   decodeWaitEntry, invalid, type HeadRecord,
 } from './codec.js'
 import { StoreErrorCode } from './errors.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import { readU64 } from './keys.js'
 import {
-  STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, type CommitBatch, type PlaneVerifier, type Store, type StoreHead,
+  STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead,
   type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 
@@ -49,6 +49,7 @@ export class MemoryStore implements Store {
   readonly #mailboxes = new Map<string, Uint8Array[]>()
   readonly #nonces = new Map<string, number>()
   readonly #merkle = new Map<string, Uint8Array>()
+  readonly #cycles = new Map<number, Uint8Array>()
 
   constructor(options: MemoryStoreOptions) {
     if (typeof options !== 'object' || options === null || typeof options.verify !== 'function') {
@@ -208,6 +209,13 @@ export class MemoryStore implements Store {
     return this.#merkle.get(checkedMerkleKey(key).toString('hex'))?.slice()
   }
 
+  cycleRecord(cycle: number): CycleRecord | undefined {
+    this.#open()
+    checkedCount(cycle, 'cycle')
+    const value = this.#cycles.get(cycle)
+    return value === undefined ? undefined : decodeCycleRecord(value)
+  }
+
   async commit(batch: CommitBatch): Promise<StoreHead> {
     this.#open()
     const p = prepareBatch(batch, this.#head)
@@ -254,6 +262,7 @@ export class MemoryStore implements Store {
       if (kept.length > 0) this.#mailboxes.set(userId, kept)
     }
     for (const { userId, nonce } of p.nonces) this.#nonces.set(userId, nonce)
+    if (p.cycleRecord !== undefined) this.#cycles.set(p.cycle, p.cycleRecord)
     for (const key of p.merkleDelete) this.#merkle.delete(key.toString('hex'))
     for (const { key, value } of p.merklePut) this.#merkle.set(key.toString('hex'), value)
     this.#head = { cycle: p.cycle, stateRoot: p.stateRoot, commitCount: p.commitNumber, queueHead, queueTail }

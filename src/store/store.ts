@@ -89,6 +89,23 @@ export interface StoreMemoryDelta {
   readonly planes: readonly StorePlaneChange[]
 }
 
+/** What a cycle did, kept per cycle beside its state root (the counts of the runtime's CycleReport). */
+export interface CycleCounts {
+  readonly processed: number
+  readonly failed: number
+  readonly gasBurned: number
+  readonly gasRefunded: number
+  readonly enqueued: number
+  readonly mailboxed: number
+  readonly dirtyPlanes: number
+}
+
+/** A committed cycle: its number, the state root it committed and its counts. */
+export interface CycleRecord extends CycleCounts {
+  readonly cycle: number
+  readonly stateRoot: Uint8Array
+}
+
 /** A parked message (the scheduler's `WaitEntry`). */
 export interface StoredWaitEntry {
   readonly message: Message
@@ -142,6 +159,8 @@ export interface CommitBatch {
   readonly mailboxes?: readonly (readonly [userId: UserId, entries: readonly StoredMailboxEntry[]])[]
   /** A user's next nonce, replacing the stored one. */
   readonly nonces?: readonly (readonly [userId: UserId, nonce: number])[]
+  /** A cycle commit's counts, kept as its cycle record with `cycle` and `stateRoot` (not allowed on intake). */
+  readonly counts?: CycleCounts
   /** The commitment layer's nodes: opaque keys (1..511 bytes) to 32-byte values. */
   readonly merkle?: {
     readonly delete?: readonly Uint8Array[]
@@ -214,6 +233,9 @@ export interface Store {
   mailbox(userId: UserId): StoredMailboxEntry[]
   /** A user's next nonce (0 if never set). */
   nonce(userId: UserId): number
+
+  /** The record of a committed cycle, or undefined (not committed, or committed without counts). */
+  cycleRecord(cycle: number): CycleRecord | undefined
 
   /** A Merkle node's 32-byte value, or undefined. */
   merkleNode(key: Uint8Array): Uint8Array | undefined

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Runtime, verifyProof, type ProgramId } from '../../src/index.js'
+import { Runtime, verifyProof, type CycleReport, type ProgramId } from '../../src/index.js'
 import { hashPlane, nativeHasher } from '../../src/merkle/index.js'
 import { openLmdbStore } from '../../src/store/index.js'
 
@@ -40,6 +40,8 @@ async function probeWith(rt: Runtime, salt: string, text: string, size = 100_000
 describe('the runtime on LMDB', () => {
   it('reopens where it stopped: cycle, root, records, memory, mailboxes, queued messages and proofs', async () => {
     let rt = await Runtime.open({ dataDir, streams: 0 })
+    const reports: CycleReport[] = []
+    rt.on('cycle', (report) => reports.push(report))
     const id = await probeWith(rt, 'p', 'kept across reopen')
     const [block] = rt.program(id).allocations().filter((a) => a.size === 100_000)
     rt.send({ source: USER, destination: id, payload: json([{ do: 'reply', text: 'queued before close' }]), gasLimit: 5_000_000 })
@@ -54,6 +56,10 @@ describe('the runtime on LMDB', () => {
     try {
       expect(rt.cycle).toBe(before.cycle)
       expect(rt.stateRoot()).toBe(before.root)
+      // Every committed cycle kept its record: the root and counts its report gave.
+      expect(reports.map((r) => r.cycle)).toEqual([1, 2])
+      for (const { queueLength: _q, ms: _ms, ...report } of reports) expect(rt.cycleRecord(report.cycle)).toEqual(report)
+      expect(rt.cycleRecord(3)).toBeUndefined()
       expect(rt.program(id).record()).toEqual(before.record)
       expect(rt.program(id).memoryRoot()).toBe(before.memoryRoot)
       expect(rt.program(id).read(block!.address, block!.size)).toEqual(before.bytes)

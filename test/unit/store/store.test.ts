@@ -69,6 +69,19 @@ describe.each(factories)('%s store', (_name, factory) => {
     return s.commit({ cycle, stateRoot: rootOf(cycle), ...parts })
   }
 
+  it('keeps a record per cycle committed with counts, and refuses counts on an intake commit', async () => {
+    const counts = { processed: 7, failed: 1, gasBurned: 123_456, gasRefunded: 99, enqueued: 3, mailboxed: 2, dirtyPlanes: 4 }
+    expect(store.cycleRecord(1)).toBeUndefined()
+    await next({ counts })
+    await next()
+    expect(store.cycleRecord(1)).toEqual({ cycle: 1, stateRoot: rootOf(1), ...counts })
+    expect(store.cycleRecord(2)).toBeUndefined() // committed without counts
+    const head = store.head()
+    await expect(store.commit({ cycle: head.cycle, stateRoot: rootOf('intake'), counts })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(next({ counts: { ...counts, failed: -1 } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(store.head()).toEqual(head)
+  })
+
   it('starts empty', () => {
     expect(store.head()).toEqual({ cycle: 0, stateRoot: null, commitCount: 0 })
     expect(store.program(programId(1))).toBeUndefined()
