@@ -807,7 +807,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const nonce = this.#state.nonce(source)
     this.#state.setNonce(source, nonce + 1)
     const id = externalMessageId(source, nonce)
-    return { id, kind, source, destination, payload: Uint8Array.from(payload), gasLimit, origin: id }
+    return { id, kind, source, destination, payload: new Uint8Array(payload), gasLimit, origin: id }
   }
 
   /** A message for read-only runs: validated like a send, but takes no nonce and is never enqueued. */

@@ -68,7 +68,7 @@ export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatc
       `batch.cycle must be ${head.cycle} (intake) or ${head.cycle + 1} (next cycle), got ${cycle}`,
       { cycle, headCycle: head.cycle })
   }
-  const stateRoot = Uint8Array.from(checkedBytes(batch.stateRoot, 'batch.stateRoot', STORE_HASH_SIZE_BYTES))
+  const stateRoot = new Uint8Array(checkedBytes(batch.stateRoot, 'batch.stateRoot', STORE_HASH_SIZE_BYTES))
   const commitNumber = head.commitCount + 1
 
   const programs = list(batch.programs, 'batch.programs').map((record, i) => {
@@ -141,7 +141,7 @@ export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatc
     if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`${name} must be [key, value], got ${describeValue(pair)}`)
     return {
       key: checkedMerkleKey(pair[0], `${name}[0]`),
-      value: Uint8Array.from(checkedBytes(pair[1], `${name}[1]`, STORE_HASH_SIZE_BYTES)),
+      value: new Uint8Array(checkedBytes(pair[1], `${name}[1]`, STORE_HASH_SIZE_BYTES)),
     }
   })
 
@@ -156,13 +156,13 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
   const program = checkedIdBytes(delta.programId, `${name}.programId`)
   if (typeof delta.dropped !== 'boolean') throw invalid(`${name}.dropped must be a boolean, got ${describeValue(delta.dropped)}`)
   if (delta.dropped) return { programId: delta.programId, program, dropped: true, meta: new Uint8Array(0), planes: [] }
-  const meta = Uint8Array.from(checkedBytes(delta.meta, `${name}.meta`))
+  const meta = new Uint8Array(checkedBytes(delta.meta, `${name}.meta`))
   const planes = list(delta.planes, `${name}.planes`).map((plane, j): PreparedPlane => {
     // The common case is checked without building names (a cycle can carry thousands of planes).
     if (typeof plane === 'object' && plane !== null && Number.isSafeInteger(plane.key) && plane.key >= 0
       && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
       && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES) {
-      return { key: plane.key, bytes: plane.bytes, root: Uint8Array.from(plane.root) }
+      return { key: plane.key, bytes: plane.bytes, root: new Uint8Array(plane.root) }
     }
     const at = `${name}.planes[${j}]`
     if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)

@@ -74,7 +74,7 @@ export class MemoryStore implements Store {
   async putCode(codeId: CodeId, blob: Uint8Array): Promise<void> {
     this.#open()
     checkedCode(codeId, blob)
-    if (!this.#codes.has(codeId)) this.#codes.set(codeId, Uint8Array.from(blob))
+    if (!this.#codes.has(codeId)) this.#codes.set(codeId, new Uint8Array(blob))
   }
 
   code(codeId: CodeId): Uint8Array | undefined {
@@ -235,7 +235,7 @@ export class MemoryStore implements Store {
       }
       for (const plane of delta.planes) {
         if (plane.bytes === null) planes.delete(plane.key)
-        else planes.set(plane.key, { bytes: Uint8Array.from(plane.bytes), root: plane.root! })
+        else planes.set(plane.key, { bytes: new Uint8Array(plane.bytes), root: plane.root! })
       }
       if (planes.size === 0) this.#planes.delete(delta.programId)
     }
