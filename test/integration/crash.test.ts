@@ -21,6 +21,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { prng } from '../helpers/prng.js'
 
 const CHILD = fileURLToPath(new URL('./crash_child.mjs', import.meta.url))
 /** Cycles of the workload (crash_child.mjs: its messages per cycle). */
@@ -116,18 +117,6 @@ class Child {
 
   all<K extends keyof Line>(key: K): Stamped[] {
     return this.lines.filter((entry) => entry.line[key] !== undefined)
-  }
-}
-
-/** mulberry32: a small seeded PRNG, so the kill schedule is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
   }
 }
 

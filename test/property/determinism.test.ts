@@ -8,6 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_USER_ID, Runtime, type MessageOutcome, type ProgramId, type RuntimeOptions } from '../../src/index.js'
+import { prng } from '../helpers/prng.js'
 
 const SEEDS = [1, 2, 3, 4, 5]
 const MESSAGES_PER_SEED = 2000
@@ -15,18 +16,6 @@ const ROUNDS = 10
 const USERS = [DEFAULT_USER_ID, 'a1'.repeat(32), 'b2'.repeat(32), 'c3'.repeat(32)]
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value))
 const text = (value: string): Uint8Array => new TextEncoder().encode(value)
-
-/** A small deterministic PRNG (mulberry32): the workload must not depend on anything but the seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Run {
   log: string[]
