@@ -103,23 +103,11 @@ export interface RuntimeOptions {
   readonly planesMax?: number
 }
 
-export interface CycleReport {
+/** What one cycle did (the counts are documented on CycleCounts; they are stored with the cycle too). */
+export interface CycleReport extends CycleCounts {
   readonly cycle: number
   /** The state root after this cycle (hex): commits to every program's id, code, status and memory. */
   readonly stateRoot: string
-  /** Planes whose bytes changed or were dropped in this cycle. */
-  readonly dirtyPlanes: number
-  /** Messages executed (including ones skipped because their program was unavailable). */
-  readonly processed: number
-  /** Messages that failed (error replies). */
-  readonly failed: number
-  readonly gasBurned: number
-  /** Gas returned to origins: unused gas of reply/signal messages and gas of mailbox deliveries. */
-  readonly gasRefunded: number
-  /** Messages appended to the queue by this cycle. */
-  readonly enqueued: number
-  /** Messages delivered to user mailboxes. */
-  readonly mailboxed: number
   readonly queueLength: number
   readonly ms: number
 }

@@ -91,12 +91,18 @@ export interface StoreMemoryDelta {
 
 /** What a cycle did, kept per cycle beside its state root (the counts of the runtime's CycleReport). */
 export interface CycleCounts {
+  /** Messages executed (including ones skipped because their program was unavailable). */
   readonly processed: number
+  /** Messages that failed (error replies). */
   readonly failed: number
   readonly gasBurned: number
+  /** Gas returned to origins: unused gas of reply/signal messages and gas of mailbox deliveries. */
   readonly gasRefunded: number
+  /** Messages appended to the queue by this cycle. */
   readonly enqueued: number
+  /** Messages delivered to user mailboxes. */
   readonly mailboxed: number
+  /** Planes whose bytes changed or were dropped in this cycle. */
   readonly dirtyPlanes: number
 }
 
