@@ -2,7 +2,7 @@
 export { StrataError, isStrataError } from './errors.js'
 export * as constants from './constants.js'
 export {
-  GAS_SCHEDULE, MEMORY3D_SCHEDULE, GasCounter, GasErrorCode, gasCost, withSchedule,
+  GAS_SCHEDULE, MEMORY3D_SCHEDULE, NO_COMPUTE_SCHEDULE, GasCounter, GasErrorCode, gasCost, withSchedule,
   type GasOperation, type GasRow, type GasSchedule,
 } from './gas/index.js'
 export {

@@ -50,6 +50,25 @@ export const GAS_SCHEDULE = {
   stateSave: { base: 200, perByte: 2 },
   /** A deterministic random draw. */
   random: { base: 10, perByte: 0 },
+
+  // Compute rows (docs/gas.md, "Compute"): charged by the instrumented code and the metered builtins. One gas is
+  // about one nanosecond on the reference machine; bench/engine.bench.ts measures the spread.
+  /** Per AST node of straight-line code in a function or loop body, per entry or iteration. */
+  computeNode: { base: 1, perByte: 0 },
+  /** Per function call, on top of its nodes: frame, depth counter, arguments. */
+  computeCall: { base: 20, perByte: 0 },
+  /** Per loop iteration, on top of its nodes: the back-edge. */
+  computeLoop: { base: 2, perByte: 0 },
+  /** Per element a metered builtin walks, copies or allocates (slice, indexOf, join, spread, keys, fill, ...). */
+  computeElement: { base: 2, perByte: 0 },
+  /** Per comparison of a sort (n log2 n are charged before it runs). */
+  computeCompare: { base: 8, perByte: 0 },
+  /** Per UTF-16 code unit a string builtin reads or writes (repeat, padStart, indexOf, split, replace, ...). */
+  computeChar: { base: 1, perByte: 0 },
+  /** Per byte an ArrayBuffer or typed array allocates or copies. */
+  computeByte: { base: 1, perByte: 0 },
+  /** Per call of a metered builtin, on top of its size charge. */
+  computeBuiltin: { base: 20, perByte: 0 },
 } as const satisfies Record<string, GasRow>
 
 export type GasOperation = keyof typeof GAS_SCHEDULE
@@ -71,4 +90,11 @@ export const MEMORY3D_SCHEDULE: GasSchedule = withSchedule({
   pageRead: { base: 0, perByte: 0 },
   pageWrite: { base: 0, perByte: 0 },
   pageLoad: { base: 0, perByte: 0 },
+})
+
+/** The schedule with every compute row set to zero: syscall and memory pricing alone (for tests of those). */
+export const NO_COMPUTE_SCHEDULE: GasSchedule = withSchedule({
+  computeNode: { base: 0, perByte: 0 }, computeCall: { base: 0, perByte: 0 }, computeLoop: { base: 0, perByte: 0 },
+  computeElement: { base: 0, perByte: 0 }, computeCompare: { base: 0, perByte: 0 }, computeChar: { base: 0, perByte: 0 },
+  computeByte: { base: 0, perByte: 0 }, computeBuiltin: { base: 0, perByte: 0 },
 })

@@ -22,10 +22,12 @@ export const ReplyCode = {
   STATE_ENCODING: 0x15,
   /** A syscall was misused: bad arguments, a second reply, too many sends, a payload over the limit. */
   SYSCALL_ERROR: 0x16,
-  /** The stream's cycle deadline passed while this message ran (depends on the machine, unlike gas). */
+  /** Retired: the watchdog no longer fails messages (a stall is a fault of the runtime). Never sent. */
   TIMEOUT: 0x17,
   /** The stream's worker died while this message ran, e.g. it exhausted the worker heap (machine-dependent). */
   WORKER_DIED: 0x18,
+  /** Calls nested deeper than CALL_DEPTH_MAX, or a builtin overflowed the stack; the fees so far are burned. */
+  STACK_LIMIT: 0x19,
 
   /** The destination program has exited. */
   PROGRAM_EXITED: 0x20,

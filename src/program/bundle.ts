@@ -1,33 +1,27 @@
 /**
- * Bundles a program's TypeScript module into one immutable JS blob with esbuild. The blob is what runs and what
- * the store keeps; codeId = SHA-256(blob). The same source (and Strata version) always gives the same blob:
- * paths in the output are relative to the entry's folder, and 'strata' resolves to the compiled guest API.
+ * Bundles a program's TypeScript module into one immutable JS blob with esbuild: an ES module whose only import is
+ * 'strata' (the program library, which the engine provides inside the program's context). The blob is what runs
+ * and what the store keeps; codeId = SHA-256(blob). The same source always gives the same blob, wherever Strata or
+ * the program file lives: 'strata' is not inlined, and comments (esbuild writes each module's path in one) are
+ * stripped.
  */
 import { existsSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { parse } from 'acorn'
 import { build, type Message as EsbuildMessage, type Plugin } from 'esbuild'
+import MagicString from 'magic-string'
 import { CODE_SIZE_MAX_BYTES } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { codeIdOf, type CodeId } from '../message/ids.js'
 import { ProgramErrorCode } from './errors.js'
-
-const here = fileURLToPath(import.meta.url)
-/**
- * Always the compiled guest (dist/program/guest.js), also when this file runs from src/ under the test runner,
- * so a code id never depends on how Strata itself was loaded.
- */
-const GUEST_PATH = here.endsWith('.ts')
-  ? path.resolve(path.dirname(here), '../../dist/program/guest.js')
-  : path.join(path.dirname(here), 'guest.js')
 
 const NODE_BUILTINS = new Set(builtinModules)
 
 const guardImports: Plugin = {
   name: 'strata-guard',
   setup(b) {
-    b.onResolve({ filter: /^strata$/ }, () => ({ path: GUEST_PATH }))
+    b.onResolve({ filter: /^strata$/ }, () => ({ path: 'strata', external: true }))
     b.onResolve({ filter: /.*/ }, (args) => {
       const bare = args.path.replace(/^node:/, '').split('/')[0]!
       if (args.path.startsWith('node:') || NODE_BUILTINS.has(args.path) || NODE_BUILTINS.has(bare)) {
@@ -43,6 +37,26 @@ const guardImports: Plugin = {
   },
 }
 
+const encoder = new TextEncoder()
+
+/** The bundle without its comments (esbuild names every bundled module's path in one). */
+function withoutComments(source: string, entry: string): string {
+  const out = new MagicString(source)
+  try {
+    parse(source, {
+      ecmaVersion: 'latest', sourceType: 'module',
+      // A multi-line block comment counts as a line break (automatic semicolons): keep one.
+      onComment: (block, text, start, end) => {
+        if (block && /[\n\r\u2028\u2029]/.test(text)) out.overwrite(start, end, '\n')
+        else out.remove(start, end)
+      },
+    })
+  } catch (error) {
+    throw new StrataError(ProgramErrorCode.BAD_CODE, `cannot bundle ${JSON.stringify(entry)}: ${(error as Error).message}`, { path: entry })
+  }
+  return out.toString()
+}
+
 export interface BundledCode {
   readonly codeId: CodeId
   readonly blob: Uint8Array
@@ -56,17 +70,14 @@ export async function bundleProgram(entry: string): Promise<BundledCode> {
   if (!existsSync(absolute)) {
     throw new StrataError(ProgramErrorCode.BAD_CODE, `no program file at ${JSON.stringify(entry)}`, { path: entry })
   }
-  if (!existsSync(GUEST_PATH)) {
-    throw new StrataError(ProgramErrorCode.BAD_CODE, `Strata is not built (missing ${GUEST_PATH}); run npm run build`)
-  }
   let output: Uint8Array
   try {
     const result = await build({
       entryPoints: [absolute], absWorkingDir: path.dirname(absolute), bundle: true, write: false,
-      format: 'cjs', platform: 'neutral', target: 'es2022', mainFields: ['module', 'main'],
+      format: 'esm', platform: 'neutral', target: 'es2022', mainFields: ['module', 'main'],
       legalComments: 'none', charset: 'utf8', sourcemap: false, logLevel: 'silent', plugins: [guardImports],
     })
-    output = result.outputFiles[0]!.contents
+    output = encoder.encode(withoutComments(result.outputFiles[0]!.text, entry))
   } catch (error) {
     const errors = (error as { errors?: EsbuildMessage[] }).errors ?? []
     const first = errors[0]

@@ -1,35 +1,29 @@
 /**
- * The ctx a handler receives: one per message. Syscalls charge the message's gas counter and record their
- * effects (outgoing messages, program creations, wakes, wait, exit) for the executor to turn into a journal
- * entry; nothing leaves the message until the executor decides it succeeded.
+ * The host side of one message's syscalls: what the guest's `ctx` reaches over the bridge (engine/guest_code.ts).
+ * Every argument arrives as a primitive or as a guest Uint8Array, which is copied here with the host's own
+ * intrinsics (its length read from the internal slot, never from a property the program could redefine). Every
+ * result leaves as a primitive, or as bytes written into a guest array with the host's own `set`. Syscalls charge
+ * the message's gas counter and record their effects (outgoing messages, program creations, wakes, wait, exit) for
+ * the executor to turn into a journal entry; nothing leaves the message until the executor decides it succeeded.
  */
-import { toBytes } from '../bytes.js'
 import {
-  DELAY_CYCLES_MAX, MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES, SALT_SIZE_MAX_BYTES, SENDS_PER_MESSAGE_MAX,
-  WAIT_CYCLES_DEFAULT, WAIT_CYCLES_MAX,
+  DELAY_CYCLES_MAX, LOG_LINES_MAX, LOG_LINE_MAX_BYTES, MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES,
+  SALT_SIZE_MAX_BYTES, SENDS_PER_MESSAGE_MAX, WAIT_CYCLES_DEFAULT, WAIT_CYCLES_MAX,
 } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
+import { HostOp, type BridgeHost } from '../engine/index.js'
 import type { GasCounter } from '../gas/counter.js'
 import { gasCost, type GasOperation, type GasSchedule } from '../gas/schedule.js'
 import { MemoryErrorCode } from '../memory/errors.js'
-import type { CompactionResult, ProgramMemory } from '../memory/program_memory.js'
+import type { ProgramMemory } from '../memory/program_memory.js'
 import {
   childMessageId, deriveProgramId, toId, type ActorId, type CodeId, type MessageId, type ProgramId,
 } from '../message/ids.js'
 import { ReplyCode } from '../message/reply_codes.js'
 import { MessageKind, type Message } from '../message/types.js'
-import type {
-  CreateProgramOptions, IncomingMessage, PayloadInput, ProgramContext, ProgramMemoryApi, ReplyOptions, SendOptions,
-  WaitOptions,
-} from './api.js'
 import { ProgramErrorCode } from './errors.js'
 import { seededRandom } from './random.js'
-import { encodeState, loadState, relocateState, type LoadedState, type StateHeader } from './state.js'
-
-/** Thrown by ctx.wait() / ctx.exit() to unwind the handler; never a failure. */
-export class StopSignal {
-  constructor(readonly reason: 'wait' | 'exit') {}
-}
+import { loadStateBytes, relocateState, saveState, type StateHeader } from './state.js'
 
 export interface CreatedProgram {
   readonly programId: ProgramId
@@ -37,13 +31,37 @@ export interface CreatedProgram {
   readonly initMessageId: MessageId
 }
 
+// Host intrinsics for guest typed arrays: they read internal slots, so no guest property or prototype is consulted.
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object
+const typedArrayTag = Object.getOwnPropertyDescriptor(TypedArrayPrototype, Symbol.toStringTag)!.get!
+const typedArrayLength = Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'length')!.get!
+const typedArraySet = Uint8Array.prototype.set
+const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true })
 
-export class MessageContext implements ProgramContext {
-  readonly msg: IncomingMessage
-  readonly programId: ProgramId
-  readonly cycle: number
+/** Whether a value from the guest is a genuine Uint8Array (of any realm), by its internal slot. */
+export function isGuestBytes(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Reflect.apply(typedArrayTag, value, []) === 'Uint8Array'
+}
 
+/** A host copy of a guest Uint8Array. */
+export function copyGuestBytes(value: unknown, name: string): Uint8Array {
+  if (!isGuestBytes(value)) throw misuse(`${name} must be a Uint8Array`)
+  const out = new Uint8Array(Reflect.apply(typedArrayLength, value, []) as number)
+  Reflect.apply(typedArraySet, out, [value])
+  return out
+}
+
+/** Writes host bytes into a guest Uint8Array of exactly their length. */
+function writeGuestBytes(target: unknown, bytes: Uint8Array): void {
+  if (!isGuestBytes(target) || Reflect.apply(typedArrayLength, target, []) !== bytes.length) {
+    throw misuse(`expected a Uint8Array of ${bytes.length} bytes`)
+  }
+  Reflect.apply(typedArraySet, target, [bytes])
+}
+
+export class MessageContext implements BridgeHost {
   /** Emitted messages in emission order (a manual reply included, its gas settled at the end). */
   readonly outgoing: Message[] = []
   readonly created: CreatedProgram[] = []
@@ -56,186 +74,218 @@ export class MessageContext implements ProgramContext {
   given = 0
   waitCycles: number | null = null
   inheritor: ActorId | null = null
+  /** Where ctx.state's header is (null until first saved); changes when state is first saved. */
+  stateAddress: number | null
 
+  readonly counter: GasCounter
   readonly #message: Message
-  readonly #counter: GasCounter
+  readonly #programId: ProgramId
+  readonly #cycle: number
   readonly #memory: ProgramMemory
   readonly #schedule: GasSchedule
-  readonly #stateAddress: number | null
-  #state: LoadedState | undefined
-  #stateValue: Record<string, unknown> | undefined
+  readonly #logs: string[]
+  /** The state header as loaded this message (saveState trusts it instead of reading it again). */
+  #stateHeader: StateHeader | undefined
+  /** Bytes waiting for the guest's TAKE (state encodings, UTF-8 encodings). */
+  #scratch: Uint8Array = new Uint8Array(0)
   #random: (() => number) | undefined
-  #mem: ProgramMemoryApi | undefined
 
   constructor(
     message: Message, programId: ProgramId, cycle: number, counter: GasCounter, memory: ProgramMemory,
-    schedule: GasSchedule, stateAddress: number | null,
+    schedule: GasSchedule, stateAddress: number | null, logs: string[],
   ) {
     this.#message = message
-    this.programId = programId
-    this.cycle = cycle
-    this.#counter = counter
+    this.#programId = programId
+    this.#cycle = cycle
+    this.counter = counter
     this.#memory = memory
     this.#schedule = schedule
-    this.#stateAddress = stateAddress
-    this.msg = incoming(message)
+    this.stateAddress = stateAddress
+    this.#logs = logs
   }
 
-  /** The metered memory. Built on first use: most messages never touch it directly. */
-  get mem(): ProgramMemoryApi {
-    this.#mem ??= Object.freeze({ ...memoryApi(this.#memory), compact: (region?: number) => this.#compact(region) })
-    return this.#mem
+  /** One bridge call: `op` with primitive (or guest byte array) arguments; returns a primitive. */
+  call(op: number, a: unknown, b: unknown, c: unknown, d: unknown): unknown {
+    const memory = this.#memory
+    switch (op) {
+      case HostOp.PAYLOAD: return writeGuestBytes(a, this.#message.payload)
+      case HostOp.GAS_LEFT: return this.counter.left
+      case HostOp.REPLY: return this.#reply(a, b)
+      case HostOp.SEND: return this.#send(a, b, c, d)
+      case HostOp.WAIT: return this.#wait(a)
+      case HostOp.WAKE: return this.#wake(a)
+      case HostOp.CREATE_PROGRAM: return this.#createProgram(a, b, c, d)
+      case HostOp.EXIT: return this.#exit(a)
+      case HostOp.RANDOM:
+        this.#charge('random', 0)
+        this.#random ??= seededRandom(this.#message.id)
+        return this.#random()
+      case HostOp.STATE_LOAD: {
+        const loaded = loadStateBytes(memory, this.#schedule, this.stateAddress)
+        if (loaded === undefined) return -1
+        this.#stateHeader = loaded.header
+        this.#scratch = loaded.encoded
+        return loaded.encoded.length
+      }
+      case HostOp.STATE_SAVE:
+        this.stateAddress = saveState(memory, this.#schedule, this.stateAddress, copyGuestBytes(a, 'state'), this.#stateHeader)
+        this.#stateHeader = undefined
+        return undefined
+      case HostOp.TAKE: {
+        const bytes = this.#scratch
+        this.#scratch = new Uint8Array(0)
+        return writeGuestBytes(a, bytes)
+      }
+      case HostOp.MEM_ALLOC: return memory.alloc(a as number, b as never)
+      case HostOp.MEM_FREE: return memory.free(a as number)
+      case HostOp.MEM_LOAD_INTO: return writeGuestBytes(b, memory.load(a as number, c as number))
+      case HostOp.MEM_STORE: return memory.store(a as number, copyGuestBytes(b, 'bytes'))
+      case HostOp.MEM_COPY: return memory.copy(a as number, b as number, c as number)
+      case HostOp.MEM_SIZE_OF: return memory.sizeOf(a as number)
+      case HostOp.MEM_ANALYZE: return JSON.stringify(memory.analyzeCompaction(a as number | undefined))
+      case HostOp.MEM_COMPACT: return this.#compact(a as number | undefined)
+      case HostOp.MEM_STATS: {
+        // gasByClass counts since the memory was loaded: it resets on eviction, so programs do not see it.
+        const { gasByClass: _omitted, ...stats } = memory.stats()
+        return JSON.stringify(stats)
+      }
+      case HostOp.LOG:
+        if (typeof a === 'string' && this.#logs.length < LOG_LINES_MAX) {
+          this.#logs.push(a.length > LOG_LINE_MAX_BYTES ? `${a.slice(0, LOG_LINE_MAX_BYTES)}…` : a)
+        }
+        return undefined
+      case HostOp.ENCODE:
+        if (typeof a !== 'string') throw misuse('encode takes a string')
+        this.#scratch = encoder.encode(a)
+        return this.#scratch.length
+      case HostOp.DECODE: return (b === true ? fatalDecoder : decoder).decode(copyGuestBytes(a, 'bytes'))
+      default: throw misuse(`unknown syscall ${describeValue(op)}`)
+    }
   }
 
   /** Compaction may move the block holding ctx.state's encoding: keep the state header pointing at it. */
-  #compact(region?: number): CompactionResult {
+  #compact(region: number | undefined): string {
     const result = this.#memory.compact(region)
-    if (this.#stateAddress !== null) {
-      const moved = relocateState(this.#memory, this.#stateAddress, result.relocations)
-      // Keep what saveState will trust in step with the header it just rewrote.
-      if (moved !== undefined && this.#state !== undefined) this.#state = { ...this.#state, header: moved }
+    if (this.stateAddress !== null) {
+      const moved = relocateState(this.#memory, this.stateAddress, result.relocations)
+      if (moved !== undefined && this.#stateHeader !== undefined) this.#stateHeader = moved
     }
-    return result
+    return JSON.stringify({ ...result, relocations: [...result.relocations] })
   }
 
-  gasLeft(): number {
-    return this.#counter.left
-  }
-
-  reply(payload: PayloadInput, options?: ReplyOptions): string {
+  #reply(payload: unknown, gasLimit: unknown): string {
     if (this.#message.kind === MessageKind.REPLY || this.#message.kind === MessageKind.SIGNAL) {
       throw misuse(`a ${this.#message.kind} message cannot be replied to`)
     }
     if (this.replyIndex >= 0) throw misuse('ctx.reply was already called for this message: one reply per message')
     const bytes = this.#payload(payload)
     this.#charge('reply', bytes.length)
-    const gasLimit = options?.gasLimit
     if (gasLimit !== undefined) {
       this.#give(gasLimit)
       this.replyGasGiven = true
     }
     this.replyIndex = this.outgoing.length
     return this.#emit({
-      kind: MessageKind.REPLY, destination: this.#message.source, payload: bytes, gasLimit: gasLimit ?? 0,
+      kind: MessageKind.REPLY, destination: this.#message.source, payload: bytes, gasLimit: (gasLimit as number | undefined) ?? 0,
       replyTo: this.#message.id, replyCode: ReplyCode.SUCCESS_MANUAL,
     })
   }
 
-  send(destination: string, payload: PayloadInput, options?: SendOptions): string {
-    const to = toSyscallId(destination, 'destination') as ActorId
+  #send(destination: unknown, payload: unknown, gasLimit: unknown, delay: unknown): string {
+    const to = syscallId(destination, 'destination') as ActorId
     const bytes = this.#payload(payload)
-    const delay = options?.delay ?? 0
-    if (!Number.isInteger(delay) || delay < 0 || delay > DELAY_CYCLES_MAX) {
-      throw misuse(`delay must be an integer in 0..${DELAY_CYCLES_MAX}, got ${describeValue(delay)}`)
+    const cycles = delay ?? 0
+    if (typeof cycles !== 'number' || !Number.isInteger(cycles) || cycles < 0 || cycles > DELAY_CYCLES_MAX) {
+      throw misuse(`delay must be an integer in 0..${DELAY_CYCLES_MAX}, got ${describeValue(cycles)}`)
     }
     this.#charge('send', bytes.length)
-    const gasLimit = options?.gasLimit ?? 0
-    this.#give(gasLimit)
+    const gas = gasLimit ?? 0
+    this.#give(gas)
     return this.#emit({
-      kind: MessageKind.HANDLE, destination: to, payload: bytes, gasLimit, ...(delay > 0 ? { delay } : {}),
+      kind: MessageKind.HANDLE, destination: to, payload: bytes, gasLimit: gas as number, ...(cycles > 0 ? { delay: cycles } : {}),
     })
   }
 
-  wait(options?: WaitOptions): never {
+  #wait(cycles: unknown): undefined {
     if (this.#message.kind !== MessageKind.HANDLE && this.#message.kind !== MessageKind.INIT) {
       throw misuse(`a ${this.#message.kind} message cannot wait`)
     }
-    const cycles = options?.cycles ?? WAIT_CYCLES_DEFAULT
-    if (!Number.isInteger(cycles) || cycles < 1 || cycles > WAIT_CYCLES_MAX) {
-      throw misuse(`wait cycles must be an integer in 1..${WAIT_CYCLES_MAX}, got ${describeValue(cycles)}`)
+    const count = cycles ?? WAIT_CYCLES_DEFAULT
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > WAIT_CYCLES_MAX) {
+      throw misuse(`wait cycles must be an integer in 1..${WAIT_CYCLES_MAX}, got ${describeValue(count)}`)
     }
     if (this.replyIndex >= 0) throw misuse('a message that replied cannot wait')
+    if (this.waitCycles !== null || this.inheritor !== null) throw misuse('the message already waits or exited')
     this.#charge('wait', 0)
-    this.waitCycles = cycles
-    throw new StopSignal('wait')
+    this.waitCycles = count
+    return undefined
   }
 
-  wake(messageId: string): void {
-    const id = toSyscallId(messageId, 'messageId') as MessageId
+  #wake(messageId: unknown): undefined {
+    this.#notEnded()
+    const id = syscallId(messageId, 'messageId') as MessageId
     this.#charge('wake', 0)
     if (!this.wakes.includes(id)) this.wakes.push(id)
+    return undefined
   }
 
-  createProgram(codeId: string, options: CreateProgramOptions): string {
-    const code = toSyscallId(codeId, 'codeId') as CodeId
-    if (typeof options !== 'object' || options === null) throw misuse('createProgram needs options with a gasLimit')
-    const salt = options.salt === undefined ? new Uint8Array(0) : toBytes(options.salt, 'salt', ProgramErrorCode.SYSCALL_MISUSE)
-    if (salt.length > SALT_SIZE_MAX_BYTES) throw misuse(`salt is ${salt.length} bytes, over ${SALT_SIZE_MAX_BYTES}`)
-    const payload = this.#payload(options.payload ?? new Uint8Array(0))
-    if (options.gasLimit === undefined) throw misuse('createProgram needs a gasLimit for the init message')
-    this.#charge('createProgram', payload.length)
-    this.#give(options.gasLimit)
-    const programId = deriveProgramId(this.programId, code, salt)
-    const initMessageId = this.#emit({
-      kind: MessageKind.INIT, destination: programId, payload, gasLimit: options.gasLimit,
-    }) as MessageId
+  #createProgram(codeId: unknown, salt: unknown, payload: unknown, gasLimit: unknown): string {
+    const code = syscallId(codeId, 'codeId') as CodeId
+    const saltBytes = salt === undefined ? new Uint8Array(0) : this.#bytes(salt, 'salt')
+    if (saltBytes.length > SALT_SIZE_MAX_BYTES) throw misuse(`salt is ${saltBytes.length} bytes, over ${SALT_SIZE_MAX_BYTES}`)
+    const init = this.#payload(payload ?? new Uint8Array(0))
+    if (gasLimit === undefined) throw misuse('createProgram needs a gasLimit for the init message')
+    this.#charge('createProgram', init.length)
+    this.#give(gasLimit)
+    const programId = deriveProgramId(this.#programId, code, saltBytes)
+    const initMessageId = this.#emit({ kind: MessageKind.INIT, destination: programId, payload: init, gasLimit: gasLimit as number }) as MessageId
     this.created.push({ programId, codeId: code, initMessageId })
     return programId
   }
 
-  exit(inheritor: string): never {
+  #exit(inheritor: unknown): undefined {
     if (this.#message.kind !== MessageKind.HANDLE && this.#message.kind !== MessageKind.INIT) {
       throw misuse(`a ${this.#message.kind} message cannot exit the program`)
     }
-    const to = toSyscallId(inheritor, 'inheritor') as ActorId
+    if (this.waitCycles !== null || this.inheritor !== null) throw misuse('the message already waits or exited')
+    const to = syscallId(inheritor, 'inheritor') as ActorId
     this.#charge('exit', 0)
     this.inheritor = to
-    throw new StopSignal('exit')
-  }
-
-  random(): number {
-    this.#charge('random', 0)
-    this.#random ??= seededRandom(this.#message.id)
-    return this.#random()
-  }
-
-  get state(): Record<string, unknown> {
-    if (this.#stateValue === undefined) {
-      this.#state = loadState(this.#memory, this.#schedule, this.#stateAddress)
-      this.#stateValue = this.#state.value
-    }
-    return this.#stateValue
-  }
-
-  set state(value: Record<string, unknown>) {
-    if (this.#state === undefined) this.#state = loadState(this.#memory, this.#schedule, this.#stateAddress)
-    this.#stateValue = value
-  }
-
-  /** The header as loaded this message, for saveState (undefined if state was never loaded or is fresh). */
-  loadedStateHeader(): StateHeader | undefined {
-    return this.#state?.header
-  }
-
-  /** The state's new encoding if it was touched and changed, else undefined. Throws STATE_ENCODING. */
-  changedState(): Uint8Array | undefined {
-    if (this.#stateValue === undefined) return undefined
-    const encoded = encodeState(this.#stateValue)
-    return Buffer.compare(encoded, this.#state!.encoded) === 0 ? undefined : encoded
+    return undefined
   }
 
   #emit(fields: Omit<Message, 'id' | 'source' | 'origin'>): string {
+    this.#notEnded()
     if (this.outgoing.length >= SENDS_PER_MESSAGE_MAX) {
       throw misuse(`a message may emit at most ${SENDS_PER_MESSAGE_MAX} messages`)
     }
-    const id = childMessageId(this.#message.id, this.cycle, this.outgoing.length)
-    this.outgoing.push({ id, source: this.programId, origin: this.#message.origin, ...fields })
+    const id = childMessageId(this.#message.id, this.#cycle, this.outgoing.length)
+    this.outgoing.push({ id, source: this.#programId, origin: this.#message.origin, ...fields })
     return id
   }
 
+  /** After wait or exit only ctx.state may still be saved: no effects once a message has ended. */
+  #notEnded(): void {
+    if (this.waitCycles !== null || this.inheritor !== null) throw misuse('the message has ended (it waits or exited)')
+  }
+
+  #bytes(value: unknown, name: string): Uint8Array {
+    if (typeof value === 'string') return encoder.encode(value)
+    return copyGuestBytes(value, name)
+  }
+
   #payload(value: unknown): Uint8Array {
-    const bytes = toBytes(value, 'payload', ProgramErrorCode.SYSCALL_MISUSE)
+    const bytes = this.#bytes(value, 'payload')
     if (bytes.length > PAYLOAD_SIZE_MAX_BYTES) {
-      throw new StrataError(ProgramErrorCode.SYSCALL_MISUSE,
-        `payload is ${bytes.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`)
+      throw misuse(`payload is ${bytes.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`)
     }
-    return Uint8Array.from(bytes)
+    return bytes
   }
 
   #charge(operation: GasOperation, bytes: number): void {
     const cost = gasCost(this.#schedule, operation, bytes)
-    if (!this.#counter.charge(cost)) {
-      throw new StrataError(MemoryErrorCode.OUT_OF_GAS, `${operation} needs ${cost} gas, ${this.#counter.left} left`)
+    if (!this.counter.charge(cost)) {
+      throw new StrataError(MemoryErrorCode.OUT_OF_GAS, `${operation} needs ${cost} gas, ${this.counter.left} left`)
     }
   }
 
@@ -243,65 +293,14 @@ export class MessageContext implements ProgramContext {
     if (typeof gasLimit !== 'number' || !Number.isSafeInteger(gasLimit) || gasLimit < 0 || gasLimit > MESSAGE_GAS_LIMIT_MAX) {
       throw misuse(`gasLimit must be an integer in 0..${MESSAGE_GAS_LIMIT_MAX}, got ${describeValue(gasLimit)}`)
     }
-    if (!this.#counter.charge(gasLimit)) {
-      throw new StrataError(MemoryErrorCode.OUT_OF_GAS, `giving ${gasLimit} gas, ${this.#counter.left} left`)
+    if (!this.counter.charge(gasLimit)) {
+      throw new StrataError(MemoryErrorCode.OUT_OF_GAS, `giving ${gasLimit} gas, ${this.counter.left} left`)
     }
     this.given += gasLimit
   }
 }
 
-/** The message as a handler sees it; text() and json() live on the prototype, not in per-message closures. */
-class Incoming implements IncomingMessage {
-  readonly id: string
-  readonly kind: MessageKind
-  readonly source: string
-  readonly payload: Uint8Array
-  readonly gasLimit: number
-  readonly replyTo?: string
-  readonly replyCode?: number
-
-  constructor(message: Message) {
-    this.id = message.id
-    this.kind = message.kind
-    this.source = message.source
-    this.payload = message.payload
-    this.gasLimit = message.gasLimit
-    if (message.replyTo !== undefined) this.replyTo = message.replyTo
-    if (message.replyCode !== undefined) this.replyCode = message.replyCode
-  }
-
-  text(): string {
-    return decoder.decode(this.payload)
-  }
-
-  json<T = unknown>(): T {
-    return JSON.parse(decoder.decode(this.payload)) as T
-  }
-}
-
-function incoming(message: Message): IncomingMessage {
-  return new Incoming(message)
-}
-
-const memoryApis = new WeakMap<ProgramMemory, ProgramMemoryApi>()
-
-/** The program-facing subset of ProgramMemory: no transactions, no dirty tracking, no restore hooks. */
-function memoryApi(memory: ProgramMemory): ProgramMemoryApi {
-  let api = memoryApis.get(memory)
-  if (api === undefined) {
-    api = Object.freeze({
-      alloc: memory.alloc.bind(memory), free: memory.free.bind(memory), load: memory.load.bind(memory),
-      loadInto: memory.loadInto.bind(memory),
-      store: memory.store.bind(memory), copy: memory.copy.bind(memory), sizeOf: memory.sizeOf.bind(memory),
-      analyzeCompaction: memory.analyzeCompaction.bind(memory), compact: memory.compact.bind(memory),
-      stats: memory.stats.bind(memory),
-    })
-    memoryApis.set(memory, api)
-  }
-  return api
-}
-
-function toSyscallId(value: unknown, name: string): string {
+function syscallId(value: unknown, name: string): string {
   try {
     return toId(value, name)
   } catch (error) {

@@ -12,7 +12,6 @@
  */
 import { ERROR_TEXT_MAX_BYTES } from '../constants.js'
 import { utf8Truncated } from '../bytes.js'
-import { isStrataError } from '../errors.js'
 import { GasCounter } from '../gas/counter.js'
 import { gasCost, type GasSchedule } from '../gas/schedule.js'
 import { MemoryErrorCode } from '../memory/errors.js'
@@ -20,12 +19,10 @@ import type { ProgramMemory } from '../memory/program_memory.js'
 import { childMessageId, idBytes, type ActorId, type MessageId, type ProgramId } from '../message/ids.js'
 import { ReplyCode } from '../message/reply_codes.js'
 import { MessageKind, type Message } from '../message/types.js'
-import type { Handler } from './api.js'
-import { MessageContext, StopSignal, type CreatedProgram } from './context.js'
+import { CALL_DEPTH_MAX, HaltKind, RunOutcome, type GuestCode, type RunResult } from '../engine/index.js'
+import { MessageContext, type CreatedProgram } from './context.js'
 import { ProgramErrorCode } from './errors.js'
 import { ProgramStatus, type ProgramRecord } from './records.js'
-import { SCRIPT_TIMEOUT_CODE, describeThrown, type LoadedCode } from './sandbox.js'
-import { saveState } from './state.js'
 
 export const ExecutionResult = {
   SUCCESS: 'success',
@@ -53,6 +50,8 @@ export interface MessageOutcome {
   /** Gas returned to the origin: neither burned nor carried by an emitted message. */
   readonly gasRefunded: number
   readonly error?: string
+  /** For a thrown error: its stack trace, program frames only (program:line:column), for debugging. */
+  readonly trace?: string
   readonly logs: readonly string[]
 }
 
@@ -73,12 +72,10 @@ export interface ExecutionEnv {
   readonly schedule: GasSchedule
   /** query: run, report, and roll everything back. */
   readonly readOnly?: boolean
-  /** A per-message deadline, where the caller cannot abort a worker instead (inline stream, queries). */
-  readonly timeoutMs?: number
 }
 
 export function executeMessage(
-  message: Message, program: ProgramRecord, memory: ProgramMemory, code: LoadedCode, env: ExecutionEnv,
+  message: Message, program: ProgramRecord, memory: ProgramMemory, code: GuestCode, env: ExecutionEnv,
 ): JournalEntry {
   const unavailable = unavailableCode(message, program)
   if (unavailable !== undefined) return skip(message, program, env.cycle, unavailable)
@@ -87,39 +84,23 @@ export function executeMessage(
   memory.gas = counter
   memory.begin()
   const logs: string[] = []
-  const ctx = new MessageContext(message, program.id, env.cycle, counter, memory, env.schedule, program.stateAddress)
-  let failure: { code: number; text: string } | undefined
-  let stateAddress = program.stateAddress
+  const ctx = new MessageContext(message, program.id, env.cycle, counter, memory, env.schedule, program.stateAddress, logs)
+  let failure: Failure | undefined
 
   if (!counter.charge(gasCost(env.schedule, 'message', message.payload.length))) {
     failure = { code: ReplyCode.OUT_OF_GAS, text: `the message fee is ${gasCost(env.schedule, 'message', message.payload.length)} gas, the limit ${message.gasLimit}` }
   } else {
-    code.setLogSink(logs)
-    try {
-      const handler = handlerFor(message.kind, code)
-      const returned = handler === undefined ? undefined
-        : env.timeoutMs === undefined ? handler(ctx) as unknown
-          : code.invokeWithTimeout(handler as (ctx: never) => unknown, ctx, env.timeoutMs)
-      if (typeof returned === 'object' && returned !== null && typeof (returned as { then?: unknown }).then === 'function') {
-        failure = { code: ReplyCode.ASYNC_HANDLER, text: 'the handler returned a Promise: handlers are synchronous' }
-      }
-    } catch (error) {
-      if (!(error instanceof StopSignal)) failure = classify(error)
-    } finally {
-      code.setLogSink(null)
-    }
-    // Out of gas is sticky: a program that caught the error still ran out.
+    const result = code.run({
+      kind: message.kind, programId: program.id, cycle: env.cycle, id: message.id, source: message.source,
+      gasLimit: message.gasLimit, payloadLength: message.payload.length,
+      ...(message.replyTo !== undefined ? { replyTo: message.replyTo } : {}),
+      ...(message.replyCode !== undefined ? { replyCode: message.replyCode } : {}),
+    }, ctx)
+    failure = classify(result)
+    // Out of gas is sticky: whatever the guest reported, a counter that could not pay means out of gas.
     if (counter.exhausted) failure = { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas' }
-    // Read-only runs save too (so estimateGas prices the save), then roll everything back.
-    if (failure === undefined) {
-      try {
-        const encoded = ctx.changedState()
-        if (encoded !== undefined) stateAddress = saveState(memory, env.schedule, stateAddress, encoded, ctx.loadedStateHeader())
-      } catch (error) {
-        failure = counter.exhausted ? { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas saving state' } : classify(error)
-      }
-    }
   }
+  const stateAddress = ctx.stateAddress
 
   if (failure !== undefined || env.readOnly) {
     memory.rollback()
@@ -183,16 +164,6 @@ export function executeMessage(
   }
 }
 
-function handlerFor(kind: MessageKind, code: LoadedCode): Handler | undefined {
-  const definition = code.definition
-  switch (kind) {
-    case MessageKind.INIT: return definition.init
-    case MessageKind.HANDLE: return definition.handle
-    case MessageKind.REPLY: return definition.handleReply
-    case MessageKind.SIGNAL: return definition.handleSignal
-  }
-}
-
 function unavailableCode(message: Message, program: ProgramRecord): number | undefined {
   switch (program.status) {
     case ProgramStatus.EXITED: return ReplyCode.PROGRAM_EXITED
@@ -204,23 +175,37 @@ function unavailableCode(message: Message, program: ProgramRecord): number | und
   }
 }
 
-/** Maps a thrown value to a reply code and text. */
-function classify(error: unknown): { code: number; text: string } {
-  if ((error as { code?: unknown })?.code === SCRIPT_TIMEOUT_CODE) {
-    return { code: ReplyCode.TIMEOUT, text: 'the message ran past its deadline' }
+interface Failure {
+  readonly code: number
+  readonly text: string
+  readonly trace?: string
+}
+
+/** Syscall error codes that are memory faults (the rest of MemoryErrorCode). */
+const MEMORY_CODES = new Set<string>(Object.values(MemoryErrorCode))
+
+/** Maps what the guest reported to a reply code and text (undefined: success, a wait or an exit). */
+function classify(result: RunResult): Failure | undefined {
+  const trace = result.errorTrace !== '' ? { trace: result.errorTrace } : {}
+  switch (result.outcome) {
+    case RunOutcome.SUCCESS: case HaltKind.WAIT: case HaltKind.EXIT: return undefined
+    case HaltKind.OUT_OF_GAS: return { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas' }
+    case HaltKind.DEPTH: return { code: ReplyCode.STACK_LIMIT, text: `calls nested deeper than ${CALL_DEPTH_MAX}` }
+    case HaltKind.STACK: return { code: ReplyCode.STACK_LIMIT, text: 'the stack overflowed' }
+    case RunOutcome.ASYNC: return { code: ReplyCode.ASYNC_HANDLER, text: result.errorText }
+    case RunOutcome.STATE_ENCODING: return { code: ReplyCode.STATE_ENCODING, text: result.errorText }
+    case RunOutcome.BAD_DEFINITION: return { code: ReplyCode.EXECUTION_ERROR, text: result.errorText }
+    default: break
   }
-  const text = describeThrown(error)
-  if (isStrataError(error)) {
-    switch (error.code) {
-      case MemoryErrorCode.OUT_OF_GAS: return { code: ReplyCode.OUT_OF_GAS, text }
-      case MemoryErrorCode.MEMORY_BUDGET_EXCEEDED: return { code: ReplyCode.MEMORY_BUDGET_EXCEEDED, text }
-      case ProgramErrorCode.STATE_ENCODING: return { code: ReplyCode.STATE_ENCODING, text }
-      case ProgramErrorCode.SYSCALL_MISUSE: return { code: ReplyCode.SYSCALL_ERROR, text }
-      default:
-        if (error.code in MemoryErrorCode) return { code: ReplyCode.MEMORY_FAULT, text }
-    }
+  const text = result.errorText
+  switch (result.errorCode) {
+    case '': return { code: ReplyCode.EXECUTION_ERROR, text, ...trace }
+    case MemoryErrorCode.MEMORY_BUDGET_EXCEEDED: return { code: ReplyCode.MEMORY_BUDGET_EXCEEDED, text, ...trace }
+    case ProgramErrorCode.SYSCALL_MISUSE: return { code: ReplyCode.SYSCALL_ERROR, text, ...trace }
+    case ProgramErrorCode.STATE_ENCODING: return { code: ReplyCode.STATE_ENCODING, text, ...trace }
+    default:
+      return { code: MEMORY_CODES.has(result.errorCode) ? ReplyCode.MEMORY_FAULT : ReplyCode.EXECUTION_ERROR, text, ...trace }
   }
-  return { code: ReplyCode.EXECUTION_ERROR, text }
 }
 
 export function replyMessage(
@@ -234,25 +219,22 @@ export function replyMessage(
 }
 
 /**
- * The entry of a message the watchdog stopped: it ran past the stream's deadline, so it is failed with TIMEOUT,
- * burns its whole limit (like running out of gas) and changes nothing.
+ * The entry of a message whose stream worker died while it ran (it exhausted the worker heap): it burns its whole
+ * limit (like running out of gas) and changes nothing.
  */
-export function timeoutEntry(message: Message, program: ProgramRecord, cycle: number, died = false): JournalEntry {
-  const failure = died
-    ? { code: ReplyCode.WORKER_DIED, text: 'the stream\'s worker died while the message ran (for example, out of heap)' }
-    : { code: ReplyCode.TIMEOUT, text: 'the message ran past the stream\'s cycle deadline and was stopped' }
+export function workerDiedEntry(message: Message, program: ProgramRecord, cycle: number): JournalEntry {
+  const failure = { code: ReplyCode.WORKER_DIED, text: 'the stream\'s worker died while the message ran (for example, out of heap)' }
   return fail(message, program, cycle, message.gasLimit, failure, [])
 }
 
 /** A failed message: everything rolled back, fees burned, an error reply (init/handle) carrying the rest. */
 function fail(
   message: Message, program: ProgramRecord, cycle: number, feesCharged: number,
-  failure: { code: number; text: string },
+  failure: Failure,
   logs: string[],
 ): JournalEntry {
-  // Gas handed to rolled-back sends comes back; out of gas and timeouts burn the whole limit, as in Gear.
-  const burnsAll = failure.code === ReplyCode.OUT_OF_GAS || failure.code === ReplyCode.TIMEOUT
-    || failure.code === ReplyCode.WORKER_DIED
+  // Gas handed to rolled-back sends comes back; out of gas and a dead worker burn the whole limit, as in Gear.
+  const burnsAll = failure.code === ReplyCode.OUT_OF_GAS || failure.code === ReplyCode.WORKER_DIED
   const burned = burnsAll ? message.gasLimit : feesCharged
   const rest = message.gasLimit - burned
   const repliable = message.kind === MessageKind.INIT || message.kind === MessageKind.HANDLE
@@ -264,7 +246,7 @@ function fail(
     outcome: {
       messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result: ExecutionResult.ERROR,
       replyCode: repliable ? failure.code : null, gasBurned: burned, gasRefunded: repliable ? 0 : rest,
-      error: failure.text, logs,
+      error: failure.text, ...(failure.trace !== undefined ? { trace: failure.trace } : {}), logs,
     },
     outgoing, created: [], wakes: [],
     ...(initFailed ? { program: { ...program, status: ProgramStatus.INIT_FAILED } } : {}),

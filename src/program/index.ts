@@ -5,8 +5,8 @@ export {
 export { ProgramErrorCode } from './errors.js'
 export { ProgramStatus, PROGRAM_STATUS_CODE, type ProgramRecord } from './records.js'
 export { bundleProgram, type BundledCode } from './bundle.js'
-export { loadCode, describeThrown, type LoadedCode } from './sandbox.js'
+export { loadCode, checkCode } from './code.js'
 export {
-  executeMessage, replyMessage, timeoutEntry, ExecutionResult, type ExecutionEnv, type JournalEntry, type MessageOutcome,
+  executeMessage, replyMessage, workerDiedEntry, ExecutionResult, type ExecutionEnv, type JournalEntry, type MessageOutcome,
 } from './executor.js'
 export type { CreatedProgram } from './context.js'

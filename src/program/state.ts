@@ -7,33 +7,26 @@
  *   header (static, 16 B): [ length u32 LE ][ capacity u32 LE ][ data address f64 LE ]
  *   data   (heap, capacity B): msgpack(state)
  *
- * Values are normalized before encoding: plain objects, arrays, strings, numbers, booleans, null, undefined,
- * bigint (64-bit) and Uint8Array, from any realm (programs build them in their own vm context). Anything else
- * (functions, symbols, Map, Set, Date, class instances, cycles, nesting over STATE_DEPTH_MAX) is a typed error.
+ * The encoding is made and read inside the program's context (engine/guest_runtime.ts), so the objects a program
+ * sees are its own realm's; the host only moves bytes. Plain objects, arrays, strings, numbers, booleans, null,
+ * undefined, bigint (64-bit) and Uint8Array are state; anything else (functions, symbols, Map, Set, Date, class
+ * instances, cycles, nesting over STATE_DEPTH_MAX) fails the message with STATE_ENCODING.
  */
-import { Packr } from 'msgpackr'
-import { isBytes } from '../bytes.js'
-import { STATE_DEPTH_MAX, STATE_SIZE_MAX_BYTES } from '../constants.js'
 import { StrataError } from '../errors.js'
 import type { GasSchedule } from '../gas/schedule.js'
 import type { ProgramMemory } from '../memory/program_memory.js'
 import { MemoryErrorCode } from '../memory/errors.js'
 import { RegionType } from '../memory/region.js'
-import { ProgramErrorCode } from './errors.js'
 
-const packr = new Packr({ useRecords: false, variableMapSize: true })
 const HEADER_SIZE_BYTES = 16
 /** The smallest data allocation: small states grow a few times before settling. */
 const STATE_CAPACITY_MIN_BYTES = 64
 
-const EMPTY_STATE = Uint8Array.from(packr.pack({}))
-
-export interface LoadedState {
-  readonly value: Record<string, unknown>
-  /** The encoding it was loaded from (that of {} for a fresh state). */
+/** ctx.state's stored encoding, as loaded at the first access in a message. */
+export interface LoadedStateBytes {
   readonly encoded: Uint8Array
-  /** The header as loaded (undefined for a fresh state), so saving need not read it again. */
-  readonly header?: StateHeader
+  /** The header as loaded, so saving need not read it again. */
+  readonly header: StateHeader
 }
 
 /** The fields of the 16-byte state header. */
@@ -43,27 +36,13 @@ export interface StateHeader {
   readonly dataAddress: number
 }
 
-export function loadState(memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null): LoadedState {
-  // A program that never saved state compares against the encoding of {}: reading it saves nothing.
-  if (headerAddress === null) return { value: {}, encoded: EMPTY_STATE }
+/** Reads the stored encoding (charging stateLoad), or undefined for a program that never saved state. */
+export function loadStateBytes(memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null): LoadedStateBytes | undefined {
+  if (headerAddress === null) return undefined
   const view = new DataView(memory.load(headerAddress, HEADER_SIZE_BYTES).buffer)
   const header = { length: view.getUint32(0, true), capacity: view.getUint32(4, true), dataAddress: view.getFloat64(8, true) }
-  const encoded = memory.load(header.dataAddress, header.length)
   chargeOrThrow(memory, schedule.stateLoad.base + schedule.stateLoad.perByte * header.length)
-  return { value: toPlainBytes(packr.unpack(encoded)) as Record<string, unknown>, encoded, header }
-}
-
-/** Normalizes and encodes; throws STATE_ENCODING for values that are not plain data. */
-export function encodeState(value: unknown): Uint8Array {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || isBytes(value)) {
-    throw stateError('ctx.state must be a plain object')
-  }
-  const plain = normalize(value, 0, new Set(), 'state')
-  const packed = packr.pack(plain)
-  if (packed.length > STATE_SIZE_MAX_BYTES) {
-    throw stateError(`ctx.state encodes to ${packed.length} bytes, over the ${STATE_SIZE_MAX_BYTES}-byte limit`)
-  }
-  return new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength)
+  return { encoded: memory.load(header.dataAddress, header.length), header }
 }
 
 /**
@@ -114,61 +93,9 @@ export function relocateState(
   return { length: view.getUint32(0, true), capacity: view.getUint32(4, true), dataAddress: moved }
 }
 
-function normalize(value: unknown, depth: number, path: Set<object>, where: string): unknown {
-  switch (typeof value) {
-    case 'string': case 'number': case 'boolean': case 'undefined':
-      return value
-    case 'bigint':
-      if (value > 0xffff_ffff_ffff_ffffn || value < -0x8000_0000_0000_0000n) {
-        throw stateError(`${where} is a bigint outside 64 bits`)
-      }
-      return value
-    case 'object':
-      break
-    default:
-      throw stateError(`${where} is a ${typeof value}; state holds plain data only`)
-  }
-  if (value === null) return null
-  if (depth >= STATE_DEPTH_MAX) throw stateError(`${where} nests deeper than ${STATE_DEPTH_MAX} levels`)
-  if (isBytes(value)) return Uint8Array.from(value)
-  if (path.has(value)) throw stateError(`${where} refers back to itself (a cycle)`)
-  path.add(value)
-  let out: unknown
-  if (Array.isArray(value)) {
-    out = value.map((item, i) => normalize(item, depth + 1, path, `${where}[${i}]`))
-  } else {
-    const proto = Object.getPrototypeOf(value)
-    if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-      throw stateError(`${where} is a ${Object.prototype.toString.call(value).slice(8, -1)}; state holds plain objects only`)
-    }
-    const object: Record<string, unknown> = {}
-    for (const key of Object.keys(value)) {
-      object[key] = normalize((value as Record<string, unknown>)[key], depth + 1, path, `${where}.${key}`)
-    }
-    out = object
-  }
-  path.delete(value)
-  return out
-}
-
-/** msgpackr decodes bins as Buffer; programs get plain Uint8Arrays. */
-function toPlainBytes(value: unknown): unknown {
-  if (isBytes(value)) return Uint8Array.from(value)
-  if (Array.isArray(value)) return value.map(toPlainBytes)
-  if (typeof value === 'object' && value !== null) {
-    for (const key of Object.keys(value)) {
-      (value as Record<string, unknown>)[key] = toPlainBytes((value as Record<string, unknown>)[key])
-    }
-  }
-  return value
-}
-
 function chargeOrThrow(memory: ProgramMemory, amount: number): void {
   if (!memory.gas.charge(amount)) {
     throw new StrataError(MemoryErrorCode.OUT_OF_GAS, `state needs ${amount} gas, ${memory.gas.left} left`)
   }
 }
 
-function stateError(message: string): StrataError {
-  return new StrataError(ProgramErrorCode.STATE_ENCODING, message)
-}

@@ -20,5 +20,7 @@ export const RuntimeErrorCode = {
   BUSY: 'BUSY',
   /** A system error stopped the runtime; it runs no more cycles (reopen it). */
   FAULTED: 'FAULTED',
+  /** A stream worker stalled twice in one cycle (the watchdog): a fault of the machine or of Strata, not a program's. */
+  WATCHDOG: 'WATCHDOG',
 } as const
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode]

@@ -8,7 +8,7 @@ import path from 'node:path'
 import {
   COMMITMENTS_CACHED_MAX, CYCLE_GAS_BUDGET_DEFAULT, DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES, CYCLE_MESSAGES_MAX, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT,
   MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES, PROGRAM_PLANES_MAX_DEFAULT, QUERY_GAS_LIMIT_DEFAULT,
-  QUERY_TIMEOUT_MS_DEFAULT, QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX,
+  QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, SALT_SIZE_MAX_BYTES, STREAMS_MAX,
   VIEWS_CACHED_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
 import { isBytes } from '../bytes.js'
@@ -22,9 +22,9 @@ import {
 } from '../message/ids.js'
 import { MessageKind, type Message } from '../message/types.js'
 import { bundleProgram } from '../program/bundle.js'
-import { ExecutionResult, timeoutEntry, type JournalEntry, type MessageOutcome } from '../program/executor.js'
+import { ExecutionResult, workerDiedEntry, type JournalEntry, type MessageOutcome } from '../program/executor.js'
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
-import { loadCode } from '../program/sandbox.js'
+import { checkCode, loadCode } from '../program/code.js'
 import {
   EMPTY_STATE_ROOT_HEX, ProgramCommitment, StateCommitment, ZERO_PLANE_ROOT, bytesEqual, bytesToHex, hashPlane, nativeHasher, proveAbsence,
   proveRange, type AbsenceProof, type ProgramStatusCode, type RangeProof,
@@ -44,7 +44,7 @@ import { SchedulerState, type MailboxEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
 const RUNTIME_OPTION_KEYS = new Set([
-  'dataDir', 'store', 'sync', 'residentBytesMax', 'streams', 'messageTimeoutMs', 'queryTimeoutMs', 'workerHeapMb',
+  'dataDir', 'store', 'sync', 'residentBytesMax', 'streams', 'messageTimeoutMs', 'workerHeapMb',
   'cycleGasBudget', 'queueLengthMax', 'schedule', 'planesMax',
 ])
 
@@ -53,6 +53,9 @@ const verifyPlane = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, b
 
 /** The commitment of an empty memory (a program that never wrote, or one that exited). */
 const EMPTY_MEMORY = new ProgramCommitment()
+
+/** Stalls of one stream in one cycle before the runtime faults: one retry on a fresh worker, then stop. */
+const WATCHDOG_STALLS_MAX = 2
 
 /** The user that creates programs when `createProgram` names no source. */
 export const DEFAULT_USER_ID = '0000000000000000000000000000000000000000000000000000000000000001' as UserId
@@ -85,13 +88,12 @@ export interface RuntimeOptions {
    */
   readonly streams?: number
   /**
-   * The watchdog: a message that runs longer than this is stopped and fails with TIMEOUT; on streams its worker
-   * is replaced and the stream's cycle re-runs without it. Default 10 s on streams. With streams: 0 it is off
-   * unless set: there node:vm must start a watchdog thread for every timed call (about 0.35 ms a message).
+   * The watchdog, a last resort: a stream worker that makes no progress on one message for this long is replaced
+   * and the stream's part of the cycle runs again from committed memory; if it stalls again, the runtime faults
+   * (FAULTED, nothing of the cycle committed). Gas, not time, ends runaway programs, so this fires only when the
+   * machine or Strata itself misbehaves. Default 120 s. Streams only (with streams: 0 nothing can stop the thread).
    */
   readonly messageTimeoutMs?: number
-  /** Deadline of one query or estimateGas run (they execute on the calling thread). */
-  readonly queryTimeoutMs?: number
   /** Heap limit of each stream worker, in MiB. */
   readonly workerHeapMb?: number
   /** Summed gas limits one cycle may take from the queue. */
@@ -110,10 +112,15 @@ export interface CycleReport extends CycleCounts {
   readonly stateRoot: string
   readonly queueLength: number
   readonly ms: number
+  /**
+   * Times the watchdog replaced a stalled stream worker in this cycle (the cycle then ran that stream's part
+   * again). Normally 0: a stall is a fault of the machine or of Strata, never a program's outcome.
+   */
+  readonly watchdogStalls: number
 }
 
 /** A committed cycle, as `cycleRecord` returns it: the figures of its CycleReport that are stored with it. */
-export type CycleRecordView = Omit<CycleReport, 'queueLength' | 'ms'>
+export type CycleRecordView = Omit<CycleReport, 'queueLength' | 'ms' | 'watchdogStalls'>
 
 export interface RuntimeEvents {
   cycle: [report: CycleReport]
@@ -209,7 +216,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#cycleGasBudget = option('cycleGasBudget', options.cycleGasBudget ?? CYCLE_GAS_BUDGET_DEFAULT, 1, Number.MAX_SAFE_INTEGER)
     this.#queueLengthMax = option('queueLengthMax', options.queueLengthMax ?? QUEUE_LENGTH_MAX_DEFAULT, 1, 100_000_000)
     this.#messageTimeoutMs = option('messageTimeoutMs', options.messageTimeoutMs ?? MESSAGE_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
-    const queryTimeoutMs = option('queryTimeoutMs', options.queryTimeoutMs ?? QUERY_TIMEOUT_MS_DEFAULT, 1, 3_600_000)
     const workerHeapMb = option('workerHeapMb', options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT, 16, 65_536)
     const planesMax = option('planesMax', options.planesMax ?? PROGRAM_PLANES_MAX_DEFAULT, 1, PROGRAM_PLANES_MAX_DEFAULT * 8)
     const residentBytesMax = option('residentBytesMax', options.residentBytesMax ?? RESIDENT_BYTES_MAX_DEFAULT, 0, Number.MAX_SAFE_INTEGER)
@@ -226,12 +232,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         ...(dataDir !== undefined ? { dataDir } : {}),
       })
     } else {
-      this.#inline = new StreamExecutor({
-        schedule, planesMax, source: store, residentBytesMax,
-        ...(options.messageTimeoutMs !== undefined ? { messageTimeoutMs: this.#messageTimeoutMs } : {}),
-      })
+      this.#inline = new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax })
     }
-    this.#queries = new StreamExecutor({ schedule, planesMax, messageTimeoutMs: queryTimeoutMs, source: store, residentBytesMax })
+    this.#queries = new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax })
   }
 
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -277,7 +280,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   static #checkOptions(options: RuntimeOptions): void {
     const bounds: [keyof RuntimeOptions, number, number][] = [
       ['streams', 0, STREAMS_MAX], ['cycleGasBudget', 1, Number.MAX_SAFE_INTEGER], ['queueLengthMax', 1, 100_000_000],
-      ['messageTimeoutMs', 1, 3_600_000], ['queryTimeoutMs', 1, 3_600_000], ['workerHeapMb', 16, 65_536],
+      ['messageTimeoutMs', 1, 3_600_000], ['workerHeapMb', 16, 65_536],
       ['planesMax', 1, PROGRAM_PLANES_MAX_DEFAULT * 8], ['residentBytesMax', 0, Number.MAX_SAFE_INTEGER],
     ]
     for (const [name, min, max] of bounds) if (options[name] !== undefined) option(name, options[name], min, max)
@@ -322,7 +325,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#open()
     const { codeId, blob } = await bundleProgram(path)
     if (!this.#store.hasCode(codeId)) {
-      loadCode(codeId, blob) // rejects code whose top level throws or that has no valid default export
+      // Instruments and compiles it, then evaluates its top level once, metered, in a fresh context: rejects code
+      // the engine cannot contain, whose top level throws or runs out of gas, or that exports no program.
+      checkCode(loadCode(codeId, blob, this.#options.schedule))
       await this.#store.putCode(codeId, blob) // durable on its own: codes are immutable and keyed by hash
     }
     return codeId
@@ -647,12 +652,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const state = this.#state
     const cycle = state.cycle + 1
     const effects = new CycleEffects()
+    const watchdog = { stalls: 0 }
     let counts: CycleCounts | undefined
     let deltas: MemoryDelta[] = []
     try {
       beginCycle(state, cycle, effects)
       const batch = state.takePrefix(this.#cycleGasBudget, CYCLE_MESSAGES_MAX)
-      const executed = await this.#execute(batch, cycle)
+      const executed = await this.#execute(batch, cycle, watchdog)
       deltas = executed.deltas
       for (const entry of executed.entries) applyEntry(state, entry, cycle, effects)
       const memory: StoreMemoryDelta[] = []
@@ -683,6 +689,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
     const report: CycleReport = {
       cycle, stateRoot: this.stateRoot(), ...counts, queueLength: state.queueLength, ms: performance.now() - started,
+      watchdogStalls: watchdog.stalls,
     }
     // Costly payloads are built only for listeners.
     if (this.listenerCount('message') > 0) for (const outcome of effects.outcomes) this.emit('message', outcome)
@@ -695,7 +702,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** Runs the batch on the streams and returns its entries in batch order with every memory delta. */
-  async #execute(batch: readonly Message[], cycle: number): Promise<{ entries: JournalEntry[]; deltas: MemoryDelta[] }> {
+  async #execute(batch: readonly Message[], cycle: number, watchdog: { stalls: number }): Promise<{ entries: JournalEntry[]; deltas: MemoryDelta[] }> {
     const entries = new Array<JournalEntry>(batch.length)
     const deltas: MemoryDelta[] = []
     const lanes = Math.max(this.#streams, 1)
@@ -715,8 +722,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     await Promise.all(groups.map(async ({ messages, positions }, stream) => {
       if (messages.length === 0) return
-      // The watchdog: a message that overruns is stopped (its worker replaced) and fails with TIMEOUT, and the
-      // stream's cycle runs again without it from committed memory. A dead worker is handled the same way.
+      // A worker that dies while a message runs (it exhausted its heap) fails that message with WORKER_DIED, and the
+      // stream's part runs again without it from committed memory. A worker that stalls (the watchdog) is a fault of
+      // the runtime, not of a program: the part runs again once on a fresh worker, and a second stall stops the runtime.
+      let stalls = 0
       for (;;) {
         const task = this.#task(stream, messages, cycle)
         const outcome = this.#pool === undefined ? this.#inline!.run(task)
@@ -732,8 +741,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.#loadedCodes[stream]!.clear()
         const culprit = messages[outcome.messageIndex]
         if (culprit === undefined) throw outcome.error
+        if (outcome.kind === 'timeout') {
+          stalls += 1
+          watchdog.stalls += 1
+          if (stalls >= WATCHDOG_STALLS_MAX) {
+            throw new StrataError(RuntimeErrorCode.WATCHDOG,
+              `stream ${stream} made no progress for ${this.#messageTimeoutMs} ms on message ${culprit.id} in cycle ${cycle}, `
+              + `${stalls} times: the runtime stopped (nothing of the cycle was committed; see docs/architecture.md, "Watchdog")`)
+          }
+          continue
+        }
         const record = this.#state.programs.get(culprit.destination as ProgramId)!
-        entries[positions[outcome.messageIndex]!] = timeoutEntry(culprit, record, cycle, outcome.kind === 'crash')
+        entries[positions[outcome.messageIndex]!] = workerDiedEntry(culprit, record, cycle)
         messages = messages.filter((_, i) => i !== outcome.messageIndex)
         positions = positions.filter((_, i) => i !== outcome.messageIndex)
         if (messages.length === 0) return

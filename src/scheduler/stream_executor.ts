@@ -12,14 +12,13 @@ import type { CodeId, ProgramId } from '../message/ids.js'
 import type { Message } from '../message/types.js'
 import { executeMessage, type JournalEntry } from '../program/executor.js'
 import { ProgramStatus, type ProgramRecord } from '../program/records.js'
-import { loadCode, type LoadedCode } from '../program/sandbox.js'
+import { loadCode } from '../program/code.js'
+import type { GuestCode } from '../engine/index.js'
 import type { MemoryDelta, PlaneChange, ProgramImage, StreamResult, StreamTask } from './protocol.js'
 
 export interface StreamExecutorOptions {
   readonly schedule: GasSchedule
   readonly planesMax: number
-  /** A per-message deadline, for executors that run where no worker can be aborted (inline, queries). */
-  readonly messageTimeoutMs?: number
   /**
    * Where committed memories are read when the executor does not hold them (a store: LMDB in a worker, either
    * store on the main thread). Without one, the main thread ships them in `task.preload`.
@@ -41,7 +40,7 @@ export interface MemorySource {
 export class StreamExecutor {
   readonly #options: StreamExecutorOptions
   readonly #blobs = new Map<CodeId, Uint8Array>()
-  readonly #codes = new Map<CodeId, LoadedCode>()
+  readonly #codes = new Map<CodeId, GuestCode>()
   /** Resident memories, least recently used first. */
   readonly #memories = new Map<ProgramId, ProgramMemory>()
   /** A failure of the memory source (a corrupt plane, an IO error): it must stop the runtime, not fail a message. */
@@ -106,7 +105,6 @@ export class StreamExecutor {
       const record = current.get(message.destination as ProgramId)!
       const entry = executeMessage(message, record, this.memory(record.id), this.code(record.codeId), {
         cycle, schedule: this.#options.schedule,
-        ...(this.#options.messageTimeoutMs !== undefined ? { timeoutMs: this.#options.messageTimeoutMs } : {}),
       })
       // A source failure inside the message was reported to the program as an error; it is not the program's.
       if (this.#sourceError !== undefined) throw this.#sourceError
@@ -155,7 +153,6 @@ export class StreamExecutor {
   executeReadOnly(message: Message, record: ProgramRecord, cycle: number): JournalEntry {
     return executeMessage(message, record, this.memory(record.id), this.code(record.codeId), {
       cycle, schedule: this.#options.schedule, readOnly: true,
-      ...(this.#options.messageTimeoutMs !== undefined ? { timeoutMs: this.#options.messageTimeoutMs } : {}),
     })
   }
 
@@ -193,13 +190,13 @@ export class StreamExecutor {
     return this.#blobs.has(codeId)
   }
 
-  code(codeId: CodeId): LoadedCode {
+  code(codeId: CodeId): GuestCode {
     let code = this.#codes.get(codeId)
     if (code === undefined) {
       const blob = this.#blobs.get(codeId)
       // The main thread sends every code a stream lacks with its task: a missing blob is a bug.
       assert(blob !== undefined, `stream has no blob for code ${codeId}`)
-      code = loadCode(codeId, blob)
+      code = loadCode(codeId, blob, this.#options.schedule)
       this.#codes.set(codeId, code)
     }
     return code

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ExecutionResult, ReplyCode, Runtime, type MessageOutcome, type ProgramId, type RuntimeOptions } from '../../src/index.js'
 
@@ -31,31 +34,37 @@ function outcomes(rt: Runtime): MessageOutcome[] {
   return seen
 }
 
-describe('watchdog', () => {
-  it('stops a message stuck in an infinite loop with TIMEOUT, replaces its worker, keeps every other result', async () => {
-    const rt = await runtime({ streams: 2, messageTimeoutMs: 1000 })
-    const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 6)
-    const seen = outcomes(rt)
-    const spin = rt.send({ source: USER, destination: ids[0]!, payload: text('spin'), gasLimit: 1_000_000 })
-    const others = ids.flatMap((id) => [1, 2].map(() => rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 1_000_000 })))
-    const report = await rt.runCycle()
-    expect(report.processed).toBe(1 + others.length)
-    const stuck = seen.find((o) => o.messageId === spin)!
-    expect(stuck).toMatchObject({ result: ExecutionResult.ERROR, replyCode: ReplyCode.TIMEOUT, gasBurned: 1_000_000 })
-    for (const id of others) expect(seen.find((o) => o.messageId === id)!.result).toBe(ExecutionResult.SUCCESS)
-    // The program that looped is still usable, and its memory is as committed: two increments.
-    const after = rt.send({ source: USER, destination: ids[0]!, payload: text('inc'), gasLimit: 1_000_000 })
-    await rt.runCycle()
-    expect(seen.find((o) => o.messageId === after)!.result).toBe(ExecutionResult.SUCCESS)
-    expect(decode(rt.mailbox(USER).at(-1)!.message.payload)).toBe('3')
+describe('runaway programs and the watchdog', () => {
+  it('an infinite loop runs out of gas at the same point on every stream count; every other result is kept', async () => {
+    const burned: number[] = []
+    for (const streams of [0, 2]) {
+      const rt = await runtime({ streams })
+      const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 6)
+      const seen = outcomes(rt)
+      const spin = rt.send({ source: USER, destination: ids[0]!, payload: text('spin'), gasLimit: 1_000_000 })
+      const others = ids.flatMap((id) => [1, 2].map(() => rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 1_000_000 })))
+      const report = await rt.runCycle()
+      expect(report).toMatchObject({ processed: 1 + others.length, failed: 1, watchdogStalls: 0 })
+      const stuck = seen.find((o) => o.messageId === spin)!
+      expect(stuck).toMatchObject({ result: ExecutionResult.ERROR, replyCode: ReplyCode.OUT_OF_GAS, gasBurned: 1_000_000 })
+      for (const id of others) expect(seen.find((o) => o.messageId === id)!.result).toBe(ExecutionResult.SUCCESS)
+      burned.push(report.gasBurned)
+      // The program that looped is still usable, and its memory is as committed: two increments.
+      const after = rt.send({ source: USER, destination: ids[0]!, payload: text('inc'), gasLimit: 1_000_000 })
+      await rt.runCycle()
+      expect(seen.find((o) => o.messageId === after)!.result).toBe(ExecutionResult.SUCCESS)
+      expect(decode(rt.mailbox(USER).at(-1)!.message.payload)).toBe('3')
+    }
+    expect(burned[0]).toBe(burned[1])
   })
 
   it('fails a message whose worker dies (heap exhausted) with WORKER_DIED and re-runs the rest', async () => {
-    const rt = await runtime({ streams: 1, workerHeapMb: 64, messageTimeoutMs: 10_000 })
+    const rt = await runtime({ streams: 1, workerHeapMb: 64 })
     const ids = await programs(rt, 'test/fixtures/programs/spin.ts', 2)
     const seen = outcomes(rt)
     const before = rt.send({ source: USER, destination: ids[1]!, payload: text('inc'), gasLimit: 1_000_000 })
-    const hog = rt.send({ source: USER, destination: ids[0]!, payload: text('hog'), gasLimit: 1_000_000 })
+    // Enough gas to fill 64 MiB of heap with metered fills (2 gas an element).
+    const hog = rt.send({ source: USER, destination: ids[0]!, payload: text('hog'), gasLimit: 2_000_000_000 })
     const later = rt.send({ source: USER, destination: ids[1]!, payload: text('inc'), gasLimit: 1_000_000 })
     await rt.runCycle()
     expect(seen.find((o) => o.messageId === hog)!.replyCode).toBe(ReplyCode.WORKER_DIED)
@@ -65,14 +74,23 @@ describe('watchdog', () => {
     expect(rt.mailbox(USER).filter((e) => e.message.replyTo === later).map((e) => decode(e.message.payload))).toEqual(['2'])
   }, 60_000)
 
-  it('with streams: 0 and messageTimeoutMs, stops a runaway message on the calling thread', async () => {
-    const rt = await runtime({ streams: 0, messageTimeoutMs: 200 })
-    const [id] = await programs(rt, 'test/fixtures/programs/spin.ts', 1)
-    const seen = outcomes(rt)
-    rt.send({ source: USER, destination: id!, payload: text('spin'), gasLimit: 1_000_000 })
-    await rt.runCycle()
-    expect(seen[0]!.replyCode).toBe(ReplyCode.TIMEOUT)
-  })
+  it('a worker that stalls twice on one message is a fault of the runtime (WATCHDOG): nothing of the cycle is committed', async () => {
+    // A watchdog limit far below what a healthy message takes stands in for a machine that stopped answering.
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strata-watchdog-'))
+    const setup = await Runtime.open({ dataDir, streams: 1 })
+    const [id] = await programs(setup, 'test/fixtures/programs/spin.ts', 1)
+    await setup.close()
+    const rt = await Runtime.open({ dataDir, streams: 1, messageTimeoutMs: 5 })
+    open.push(rt)
+    const cycle = rt.cycle
+    const root = rt.stateRoot()
+    rt.send({ source: USER, destination: id!, payload: text('spin'), gasLimit: 5_000_000_000 })
+    await expect(rt.runCycle()).rejects.toMatchObject({ code: 'WATCHDOG' })
+    expect(rt.fault).toMatchObject({ code: 'WATCHDOG' })
+    expect(rt.cycle).toBe(cycle)
+    expect(rt.stateRoot()).toBe(root)
+    await expect(rt.runCycle()).rejects.toMatchObject({ code: 'FAULTED' })
+  }, 60_000)
 
   it('never stops a long but healthy cycle: the limit is per message, not per task', async () => {
     // 250 ms per message leaves room for GC pauses on a busy machine; 12,000 messages take seconds here.
@@ -82,13 +100,14 @@ describe('watchdog', () => {
       for (const id of ids) rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 200_000 })
     }
     const report = await rt.runCycle()
-    expect(report).toMatchObject({ processed: 12_000, failed: 0 })
+    expect(report).toMatchObject({ processed: 12_000, failed: 0, watchdogStalls: 0 })
   })
 
-  it('a query that loops is stopped by queryTimeoutMs', async () => {
-    const rt = await runtime({ streams: 1, queryTimeoutMs: 200 })
+  it('a query that loops runs out of its gas on the calling thread', async () => {
+    const rt = await runtime({ streams: 1 })
     const [id] = await programs(rt, 'test/fixtures/programs/spin.ts', 1)
-    expect((await rt.query(id!, text('spin'))).replyCode).toBe(ReplyCode.TIMEOUT)
+    const result = await rt.query(id!, text('spin'), { gasLimit: 5_000_000 })
+    expect(result).toMatchObject({ replyCode: ReplyCode.OUT_OF_GAS, gasBurned: 5_000_000 })
   })
 })
 

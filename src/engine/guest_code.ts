@@ -1,0 +1,318 @@
+/**
+ * A code, loaded: one node:vm context per code, with the guest runtime booted in it and the instrumented module
+ * compiled inside the same script, so the gas counter is a closure variable the program's code updates directly.
+ *
+ *   (function (__strata_host) {                         the only host object inside, kept in this closure
+ *     var __strata_boot = (() => { ... })();            guest_runtime.ts and the 'strata' library, bundled
+ *     let __strata_g, __strata_d, __strata_h ...         fuel, call depth, halt state
+ *     function __strata_r() / __strata_x() / ...          refill, depth halt, catch/finally checks, spreads
+ *     const __strata_rt = __strata_boot.boot(kernel, globalThis, line)      locks the realm down
+ *     const __strata_m = (function (globalThis, Object, ...) {              every global a program may name,
+ *       return function (__strata_lib) { <instrumented module> } })(...)    bound to the frozen guest values
+ *     return { run, io, ... }
+ *   })
+ *
+ * The context is created from a null-prototype object (a plain `{}` makes the host's Object.prototype reachable
+ * through free variables such as `constructor`), with code generation from strings and WebAssembly off.
+ * The module body is evaluated afresh for every message, so a program has no state but ctx.state and its memory.
+ */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { buildSync } from 'esbuild'
+import { StrataError, assert } from '../errors.js'
+import { BridgeStatus, GuestKind, HaltKind, HostOp, RunOutcome } from './bridge_protocol.js'
+import { GUEST_GLOBALS } from './guest_runtime.js'
+import { EngineErrorCode, instrument } from './instrument.js'
+import { BIGINT_BITS_MAX, CALL_DEPTH_MAX, FUEL_CHUNK_MAX, type ComputeWeights } from './weights.js'
+
+// A backtracking regular expression falls back to V8's linear-time engine instead of running for seconds. The flag
+// is process-wide and changes no results, only how pathological patterns are run.
+v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
+
+const here = fileURLToPath(import.meta.url)
+/** The compiled guest runtime, also when this file runs from src/ under the test runner (same bytes either way). */
+const RUNTIME_PATH = here.endsWith('.ts')
+  ? path.resolve(path.dirname(here), '../../dist/engine/guest_runtime.js')
+  : path.join(path.dirname(here), 'guest_runtime.js')
+
+let bootSource: string | undefined
+
+/** The guest runtime and the program library as one script, bundled once per process. */
+function guestBootSource(): string {
+  if (bootSource === undefined) {
+    if (!existsSync(RUNTIME_PATH)) {
+      throw new StrataError(EngineErrorCode.BAD_CODE, `Strata is not built (missing ${RUNTIME_PATH}); run npm run build`)
+    }
+    const result = buildSync({
+      entryPoints: [RUNTIME_PATH], bundle: true, write: false, format: 'iife', globalName: '__strata_boot',
+      platform: 'neutral', target: 'es2022', legalComments: 'none', charset: 'utf8', logLevel: 'silent',
+    })
+    bootSource = result.outputFiles[0]!.text
+  }
+  return bootSource
+}
+
+/** The host's side of one bridge call (see bridge_protocol.ts). */
+export type HostCall = (op: number, a: unknown, b: unknown, c: unknown, d: unknown) => unknown
+type BridgeFunction = (op: number, fuel: unknown, a: unknown, b: unknown, c: unknown, d: unknown) => unknown
+
+/** What the host needs while a message runs: the gas counter and the syscalls. */
+export interface BridgeHost {
+  readonly counter: { readonly left: number; charge(amount: number): boolean }
+  call: HostCall
+}
+
+/** A thrown StrataError with this code means out of gas: the guest halts instead of seeing an error. */
+const OUT_OF_GAS_CODE = 'OUT_OF_GAS'
+
+export interface RunInput {
+  readonly kind: keyof typeof GuestKind
+  readonly programId: string
+  readonly cycle: number
+  readonly id: string
+  readonly source: string
+  readonly gasLimit: number
+  readonly payloadLength: number
+  readonly replyTo?: string
+  readonly replyCode?: number
+}
+
+export interface RunResult {
+  /** A RunOutcome or a HaltKind. */
+  readonly outcome: number
+  readonly errorText: string
+  /** The program-relative stack trace of a thrown error ('' if none). */
+  readonly errorTrace: string
+  /** The Strata error code of a syscall error the handler let through ('' if none). */
+  readonly errorCode: string
+}
+
+interface GuestExports {
+  run(kind: number, fuel: number, programId: string, cycle: number, id: string, source: string, gasLimit: number,
+    payloadLength: number, replyTo: string | undefined, replyCode: number | undefined): number
+  io: Float64Array
+  errorText(): string
+  errorTrace(): string
+  errorCode(): string
+}
+
+export class GuestCode {
+  readonly codeId: string
+  readonly #guest: GuestExports
+  #host: BridgeHost | undefined
+  /** Fuel handed to the guest at the last settlement. */
+  #fuelGiven = 0
+
+  private constructor(codeId: string, guest: GuestExports) {
+    this.codeId = codeId
+    this.#guest = guest
+  }
+
+  /** Instruments `source` (a bundled ES module) and compiles it in a fresh context. Throws BAD_CODE. */
+  static compile(codeId: string, source: string, weights: ComputeWeights): GuestCode {
+    const { body } = instrument(source, weights, `code ${codeId.slice(0, 12)}`)
+    const boot = guestBootSource()
+    const head = `(function (__strata_host) {\n'use strict';\n${boot}\n${kernelSource(weights)}\n`
+    const params = GUEST_GLOBALS.join(', ')
+    const open = `const __strata_m = (function (${params}) { return function (__strata_lib) {\n`
+    const programLine = lineCount(head) + lineCount(open) + 1
+    const script = `${head}const __strata_rt = __strata_boot.boot(__strata_kernel, globalThis, ${programLine}, ${JSON.stringify(weights)});\n${open}${body}\n}; })(...__strata_rt.values);\n${EXPORTS}\n})`
+    const context = vm.createContext(Object.create(null), {
+      name: `strata code ${codeId.slice(0, 12)}`, codeGeneration: { strings: false, wasm: false },
+    })
+    let factory: (host: BridgeFunction) => GuestExports
+    try {
+      factory = vm.runInContext(script, context, { filename: `strata:code/${codeId}.js` }) as typeof factory
+    } catch (error) {
+      throw new StrataError(EngineErrorCode.BAD_CODE, `code ${codeId} does not compile: ${(error as Error).message}`, { codeId })
+    }
+    let code: GuestCode | undefined = undefined
+    const guest = factory((op, fuel, a, b, c, d) => code!.#call(op, fuel, a, b, c, d))
+    code = new GuestCode(codeId, guest)
+    return code
+  }
+
+  /** Runs one message (or, with kind 'evaluate', only the module's top level) with `host` serving syscalls. */
+  run(input: RunInput, host: BridgeHost): RunResult {
+    assert(this.#host === undefined, 'a guest runs one message at a time')
+    this.#host = host
+    this.#fuelGiven = Math.min(host.counter.left, FUEL_CHUNK_MAX)
+    try {
+      const outcome = this.#guest.run(GuestKind[input.kind], this.#fuelGiven, input.programId, input.cycle, input.id,
+        input.source, input.gasLimit, input.payloadLength, input.replyTo, input.replyCode)
+      // The guest wrote the fuel it ended with (or had when it halted).
+      this.#settle(this.#guest.io[0]!)
+      return {
+        outcome: typeof outcome === 'number' ? outcome : RunOutcome.THROWN,
+        errorText: text(this.#guest.errorText()), errorTrace: text(this.#guest.errorTrace()), errorCode: text(this.#guest.errorCode()),
+      }
+    } finally {
+      this.#host = undefined
+    }
+  }
+
+  /** Charges the compute the guest did since the last settlement; false if it did not fit (out of gas). */
+  #settle(fuel: number): boolean {
+    const spent = this.#fuelGiven - fuel
+    this.#fuelGiven = 0
+    return this.#host!.counter.charge(Number.isFinite(spent) ? Math.max(0, spent) : Number.MAX_SAFE_INTEGER)
+  }
+
+  /** The bridge: settle gas, run the operation, hand out fuel. Never throws into the guest; never returns an object. */
+  #call(op: number, fuel: unknown, a: unknown, b: unknown, c: unknown, d: unknown): unknown {
+    const io = this.#guest.io
+    const host = this.#host
+    if (host === undefined) {
+      io[0] = 0
+      io[1] = BridgeStatus.ERROR
+      return 'IO\nno message is running'
+    }
+    if (typeof fuel !== 'number' || !this.#settle(fuel)) {
+      io[0] = 0
+      io[1] = BridgeStatus.OUT_OF_GAS
+      return undefined
+    }
+    let result: unknown
+    let status: number = BridgeStatus.OK
+    if (op !== HostOp.REFILL) {
+      try {
+        result = host.call(op, a, b, c, d)
+      } catch (error) {
+        const code = (error as { code?: unknown }).code
+        if (code === OUT_OF_GAS_CODE) status = BridgeStatus.OUT_OF_GAS
+        else {
+          status = BridgeStatus.ERROR
+          result = `${typeof code === 'string' ? code : 'EXECUTION_ERROR'}\n${(error as Error).message}`
+        }
+      }
+    }
+    const next = status === BridgeStatus.OUT_OF_GAS ? 0 : Math.min(host.counter.left, FUEL_CHUNK_MAX)
+    this.#fuelGiven = next
+    io[0] = next
+    io[1] = status
+    return result
+  }
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : ''
+}
+
+function lineCount(text: string): number {
+  let n = 0
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n += 1
+  return n
+}
+
+/**
+ * The counters and the functions the instrumentation calls. A halt sets the fuel hugely negative, so any program
+ * code still reached (a finally, an iterator's return) throws at its first charge.
+ */
+const kernelSource = (COMPUTE_GAS: ComputeWeights): string => `
+const __strata_io = new Float64Array(2);
+let __strata_g = ${FUEL_CHUNK_MAX};
+let __strata_d = 0;
+let __strata_h = 0;
+let __strata_hf = 0;
+const __strata_stop = Object.freeze(Object.create(null));
+function __strata_halt(kind) {
+  if (__strata_h === 0) { __strata_h = kind; __strata_hf = __strata_g; }
+  __strata_g = -1e15;
+  throw __strata_stop;
+}
+function __strata_call(op, a, b, c, d) {
+  let result;
+  try { result = __strata_host(op, __strata_g, a, b, c, d); } catch (error) { __strata_halt(${HaltKind.STACK}); }
+  if (__strata_h !== 0) throw __strata_stop;
+  __strata_g = __strata_io[0];
+  const status = __strata_io[1];
+  if (status === ${BridgeStatus.OK}) return result;
+  if (status === ${BridgeStatus.OUT_OF_GAS}) __strata_halt(${HaltKind.OUT_OF_GAS});
+  throw __strata_rt.hostError(result);
+}
+function __strata_r() { if (__strata_h !== 0) throw __strata_stop; __strata_call(${HostOp.REFILL}); }
+function __strata_x() { __strata_halt(${HaltKind.DEPTH}); }
+function __strata_k(e) { if (__strata_h !== 0) throw __strata_stop; if (__strata_rt.isOverflow(e)) __strata_halt(${HaltKind.STACK}); }
+function __strata_f() { if (__strata_h !== 0) throw __strata_stop; }
+function __strata_charge(n) { if ((__strata_g -= n) < 0) __strata_r(); }
+function __strata_len(x) {
+  if (typeof x === 'string') return x.length;
+  if (Array.isArray(x)) return x.length;
+  return -1;
+}
+function __strata_sp(x) {
+  const n = __strata_len(x);
+  if (n >= 0) { __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * n); return x; }
+  return Array.from(x);
+}
+function __strata_sa(x) {
+  const list = __strata_sp(x);
+  if (list.length > 65536) throw new RangeError('a call with ' + list.length + " arguments, over Strata's limit of 65536");
+  return list;
+}
+function __strata_so(x) {
+  if (typeof x === 'object' && x !== null) __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * Reflect.ownKeys(x).length);
+  else if (typeof x === 'string') __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * x.length);
+  return x;
+}
+function __strata_big(value) {
+  if (typeof value === 'bigint') {
+    const bits = (value < 0n ? -value : value).toString(16).length * 4;
+    if (bits > ${BIGINT_BITS_MAX}) throw new RangeError('a BigInt of ' + bits + " bits, over Strata's limit of ${BIGINT_BITS_MAX}");
+    __strata_charge(${COMPUTE_GAS.perElement} * Math.ceil(bits / 64));
+  }
+  return value;
+}
+function __strata_bits(value) {
+  return typeof value === 'bigint' ? (value < 0n ? -value : value).toString(16).length * 4 : 0;
+}
+function __strata_mul(a, b) {
+  if (typeof a !== 'bigint' || typeof b !== 'bigint') return a * b;
+  if (__strata_bits(a) + __strata_bits(b) > ${BIGINT_BITS_MAX} + 8) throw new RangeError("a BigInt product over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  return __strata_big(a * b);
+}
+function __strata_pow(a, b) {
+  if (typeof a !== 'bigint' || typeof b !== 'bigint') return a ** b;
+  if (b > 0n && a !== 0n && a !== 1n && a !== -1n && BigInt(__strata_bits(a)) * b > ${BIGINT_BITS_MAX}n + 8n) throw new RangeError("a BigInt power over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  return __strata_big(a ** b);
+}
+function __strata_shl(a, b) {
+  if (typeof a !== 'bigint' || typeof b !== 'bigint') return a << b;
+  if (a !== 0n && b > 0n && BigInt(__strata_bits(a)) + b > ${BIGINT_BITS_MAX}n) throw new RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  return __strata_big(a << b);
+}
+function __strata_opm(op, object, key, value) {
+  const current = object[key];
+  return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value) : __strata_shl(current, value);
+}
+const __strata_kernel = {
+  call: __strata_call,
+  charge: __strata_charge,
+  enter() { if (++__strata_d > ${CALL_DEPTH_MAX}) __strata_halt(${HaltKind.DEPTH}); },
+  leave() { __strata_d--; },
+  halt: __strata_halt,
+  halted() { return __strata_h; },
+  begin(fuel) { __strata_h = 0; __strata_hf = 0; __strata_d = 0; __strata_g = fuel; },
+  fuel() { return __strata_h !== 0 ? __strata_hf : __strata_g; },
+  resume() { __strata_h = 0; __strata_g = __strata_hf; },
+  mark(kind) { __strata_h = kind; __strata_hf = __strata_g; },
+  module(library) { return __strata_m(library); },
+};
+`
+
+const EXPORTS = `return {
+  io: __strata_io,
+  run(kind, fuel, programId, cycle, id, source, gasLimit, payloadLength, replyTo, replyCode) {
+    const outcome = __strata_rt.run(kind, fuel, programId, cycle, id, source, gasLimit, payloadLength, replyTo, replyCode);
+    __strata_io[0] = __strata_kernel.fuel();
+    return outcome;
+  },
+  errorText: __strata_rt.errorText,
+  errorTrace: __strata_rt.errorTrace,
+  errorCode: __strata_rt.errorCode,
+};`
+
+export { RunOutcome, HaltKind }
