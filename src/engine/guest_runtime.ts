@@ -392,10 +392,24 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perElement * source.length)
       return apply(original, this, [source, ...rest])
     }
-    // A program's own iterator pays for each step; builtin iterators over a Map or Set pay their size.
-    const result = apply(original, this, [items, ...rest])
-    charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perElement * result.length)
-    return result
+    // Any other iterable is walked here, a charge per step (a builtin iterator over a sparse array would otherwise
+    // run natively for free), and the map function is called as each value arrives, as the native does.
+    const [map, mapThis] = rest
+    if (map !== undefined && typeof map !== 'function') throw new TypeErrorI('Array.from: the map function is not a function')
+    const iterator = items[G.Symbol.iterator]()
+    const out: unknown[] = []
+    charge(COMPUTE_GAS.builtin)
+    for (let i = 0; ; i += 1) {
+      charge(COMPUTE_GAS.perElement)
+      const step = iterator.next()
+      if (step.done) break
+      if (i >= ARRAY_LENGTH_MAX) {
+        if (typeof iterator.return === 'function') iterator.return()
+        capArray(i + 1, 'Array.from')
+      }
+      out[i] = map === undefined ? step.value : apply(map, mapThis, [step.value, i])
+    }
+    return this === A || this === undefined ? out : apply(original, this, [out])
   })
   meter(A, 'of', (_self, args) => COMPUTE_GAS.perElement * args.length)
   // Typed arrays: lengths are internal slots; allocation is charged by byte and capped.

@@ -35,7 +35,8 @@ export const EngineErrorCode = {
 /** Every name the instrumentation introduces starts with this; programs may not use it. */
 export const RESERVED_PREFIX = '__strata'
 
-const PARSE_OPTIONS: Options = { ecmaVersion: 2022, sourceType: 'module', locations: true }
+/** Parentheses are kept as nodes, so a rewrite that wraps an expression wraps its parentheses too. */
+const PARSE_OPTIONS: Options = { ecmaVersion: 2022, sourceType: 'module', locations: true, preserveParens: true }
 
 type AnyNode = Node & Record<string, unknown>
 
@@ -208,22 +209,27 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
         if (hasArrayRest(node.left as AnyNode)) wrapCall(node.right as AnyNode, '__strata_sp')
         else if (ARITHMETIC_ASSIGN[node.operator as string] !== undefined) {
           // x op= y  ->  x = helper(x, y): only for plain names (a member target would be evaluated twice).
-          const left = node.left as AnyNode
-          if (left.type === 'Identifier') {
+          const left = unparenthesized(node.left as AnyNode)
+          const object = left.object as AnyNode | undefined
+          const simpleObject = object !== undefined && (object.type === 'ThisExpression' || object.type === 'Super' || object.type === 'Identifier')
+          if (left.type === 'MemberExpression' && simpleObject && ((left.property as AnyNode).type === 'PrivateIdentifier' || object!.type === 'Super')) {
+            // this.#p op= y  ->  this.#p = helper(this.#p, y): a private name cannot be passed; `this` is safe to repeat.
+            out.overwrite(left.end, (node.right as AnyNode).start, ` = ${ARITHMETIC_ASSIGN[node.operator as string]!}(${source.slice(left.start, left.end)}, `, KEEP)
+            out.prependLeft((node.right as AnyNode).end, ')')
+          } else if (left.type === 'Identifier') {
             out.overwrite(left.end, (node.right as AnyNode).start, ` = ${ARITHMETIC_ASSIGN[node.operator as string]!}(${left.name as string}, `, KEEP)
             out.prependLeft((node.right as AnyNode).end, ')')
-          } else if (left.type === 'MemberExpression' && (left.object as AnyNode).type !== 'Super'
+          } else if (left.type === 'MemberExpression' && object!.type !== 'Super'
             && (left.property as AnyNode).type !== 'PrivateIdentifier') {
             // o.p op= y  ->  __strata_opm(op, o, "p", y): the object and key are evaluated once, as before.
-            const object = left.object as AnyNode
             const property = left.property as AnyNode
             const op = JSON.stringify(node.operator as string)
             out.appendLeft(node.start, `__strata_opm(${op}, `)
             if (left.computed === true) {
-              out.overwrite(object.end, property.start, ', ', KEEP)
+              out.overwrite(object!.end, property.start, ', ', KEEP)
               out.overwrite(property.end, (node.right as AnyNode).start, ', ', KEEP)
             } else {
-              out.overwrite(object.end, (node.right as AnyNode).start, `, ${JSON.stringify(property.name as string)}, `, KEEP)
+              out.overwrite(object!.end, (node.right as AnyNode).start, `, ${JSON.stringify(property.name as string)}, `, KEEP)
             }
             out.prependLeft((node.right as AnyNode).end, ')')
           } else {
@@ -265,6 +271,10 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
 
 const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl' }
 const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl' }
+
+function unparenthesized(node: AnyNode): AnyNode {
+  return node.type === 'ParenthesizedExpression' ? unparenthesized(node.expression as AnyNode) : node
+}
 
 /** An array pattern with a rest element copies the rest of its source natively. */
 function hasArrayRest(pattern: AnyNode): boolean {

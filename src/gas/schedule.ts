@@ -60,15 +60,15 @@ export const GAS_SCHEDULE = {
   /** Per loop iteration, on top of its nodes: the back-edge. */
   computeLoop: { base: 2, perByte: 0 },
   /** Per element a metered builtin walks, copies or allocates (slice, indexOf, join, spread, keys, fill, ...). */
-  computeElement: { base: 2, perByte: 0 },
+  computeElement: { base: 20, perByte: 0 },
   /** Per comparison of a sort (n log2 n are charged before it runs). */
-  computeCompare: { base: 8, perByte: 0 },
+  computeCompare: { base: 20, perByte: 0 },
   /** Per UTF-16 code unit a string builtin reads or writes (repeat, padStart, indexOf, split, replace, ...). */
-  computeChar: { base: 1, perByte: 0 },
+  computeChar: { base: 2, perByte: 0 },
   /** Per byte an ArrayBuffer or typed array allocates or copies. */
   computeByte: { base: 1, perByte: 0 },
   /** Per call of a metered builtin, on top of its size charge. */
-  computeBuiltin: { base: 20, perByte: 0 },
+  computeBuiltin: { base: 100, perByte: 0 },
 } as const satisfies Record<string, GasRow>
 
 export type GasOperation = keyof typeof GAS_SCHEDULE

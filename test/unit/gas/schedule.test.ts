@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { GAS_SCHEDULE, GasCounter, MEMORY3D_SCHEDULE, gasCost, withSchedule } from '../../../src/gas/index.js'
 import { ProgramMemory } from '../../../src/memory/index.js'
@@ -85,5 +86,22 @@ describe('GasCounter', () => {
 
   it.each([-1, 1.5, Number.NaN, 2 ** 53, '10', null])('rejects the limit %s with INVALID_GAS', (limit) => {
     expect(() => new GasCounter(limit as number)).toThrow(expect.objectContaining({ code: 'INVALID_GAS' }))
+  })
+})
+
+describe('docs/gas.md', () => {
+  // Every row of the schedule, with its numbers, is in the documented table (a 10x wrong fee fails here).
+  const doc = readFileSync('docs/gas.md', 'utf8')
+  const documented = new Map<string, [number, number]>()
+  for (const match of doc.matchAll(/^\| ((?:`\w+`(?:, )?)+) \| ([\d,]+) \| ([\d,]+) \|/gm)) {
+    const numbers: [number, number] = [Number(match[2]!.replaceAll(',', '')), Number(match[3]!.replaceAll(',', ''))]
+    for (const name of match[1]!.matchAll(/`(\w+)`/g)) documented.set(name[1]!, numbers)
+  }
+  it.each(Object.entries(GAS_SCHEDULE))('%s is documented with its numbers', (name, row) => {
+    expect(documented.get(name)).toEqual([row.base, row.perByte])
+  })
+
+  it('documents no row the schedule does not have', () => {
+    expect([...documented.keys()].sort()).toEqual(Object.keys(GAS_SCHEDULE).sort())
   })
 })
