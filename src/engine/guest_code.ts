@@ -113,13 +113,18 @@ export class GuestCode {
 
   /** Instruments `source` (a bundled ES module) and compiles it in a fresh context. Throws BAD_CODE. */
   static compile(codeId: string, source: string, weights: ComputeWeights): GuestCode {
-    const { body } = instrument(source, weights, `code ${codeId.slice(0, 12)}`)
+    const { body, names } = instrument(source, weights, `code ${codeId.slice(0, 12)}`)
+    // Names the program uses that the guest does not offer: bound, per message, to undefined (typeof works, and a
+    // write lives as long as the message), so no name ever resolves on the context's real global object.
+    const offered = new Set<string>(GUEST_GLOBALS)
+    const unbound = names.filter((name) => !offered.has(name) && name !== 'arguments' && name !== 'eval' && /^[\p{L}_$][\p{L}\p{N}_$]*$/u.test(name))
     const boot = guestBootSource()
     const head = `(function (__strata_host) {\n'use strict';\n${boot}\n${kernelSource(weights)}\n`
     const params = GUEST_GLOBALS.join(', ')
-    const open = `const __strata_m = (function (${params}) { return function (__strata_lib) {\n`
+    const unboundNames = unbound.length > 0 ? `let ${unbound.join(', ')}; ` : ''
+    const open = `const __strata_m = (function (${params}) { return function (__strata_lib) { ${unboundNames}return (function () {\n`
     const programLine = lineCount(head) + lineCount(open) + 1
-    const script = `${head}const __strata_rt = __strata_boot.boot(__strata_kernel, globalThis, ${programLine}, ${JSON.stringify(weights)});\n${open}${body}\n}; })(...__strata_rt.values);\n${EXPORTS}\n})`
+    const script = `${head}const __strata_rt = __strata_boot.boot(__strata_kernel, globalThis, ${programLine}, ${JSON.stringify(weights)});\n${open}${body}\n})(); }; })(...__strata_rt.values);\n${EXPORTS}\n})`
     const context = vm.createContext(Object.create(null), {
       name: `strata code ${codeId.slice(0, 12)}`, codeGeneration: { strings: false, wasm: false },
     })
@@ -213,6 +218,8 @@ function lineCount(text: string): number {
  */
 const kernelSource = (COMPUTE_GAS: ComputeWeights): string => `
 const __strata_io = new Float64Array(2);
+const __strata_isArray = Array.isArray, __strata_from = Array.from, __strata_ownKeys = Reflect.ownKeys;
+const __strata_ceil = Math.ceil, __strata_BigInt = BigInt, __strata_RangeError = RangeError;
 let __strata_g = ${FUEL_CHUNK_MAX};
 let __strata_d = 0;
 let __strata_h = 0;
@@ -237,32 +244,32 @@ function __strata_r() { if (__strata_h !== 0) throw __strata_stop; __strata_call
 function __strata_x() { __strata_halt(${HaltKind.DEPTH}); }
 function __strata_k(e) { if (__strata_h !== 0) throw __strata_stop; if (__strata_rt.isOverflow(e)) __strata_halt(${HaltKind.STACK}); }
 function __strata_f() { if (__strata_h !== 0) throw __strata_stop; }
-function __strata_charge(n) { if ((__strata_g -= n) < 0) __strata_r(); }
+function __strata_charge(n) { if (n > 0 && (__strata_g -= n) < 0) __strata_r(); }
 function __strata_len(x) {
   if (typeof x === 'string') return x.length;
-  if (Array.isArray(x)) return x.length;
+  if (__strata_isArray(x)) return x.length;
   return -1;
 }
 function __strata_sp(x) {
   const n = __strata_len(x);
   if (n >= 0) { __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * n); return x; }
-  return Array.from(x);
+  return __strata_from(x);
 }
 function __strata_sa(x) {
   const list = __strata_sp(x);
-  if (list.length > 65536) throw new RangeError('a call with ' + list.length + " arguments, over Strata's limit of 65536");
+  if (list.length > 65536) throw new __strata_RangeError('a call with ' + list.length + " arguments, over Strata's limit of 65536");
   return list;
 }
 function __strata_so(x) {
-  if (typeof x === 'object' && x !== null) __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * Reflect.ownKeys(x).length);
+  if (typeof x === 'object' && x !== null) __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * __strata_ownKeys(x).length);
   else if (typeof x === 'string') __strata_charge(${COMPUTE_GAS.builtin} + ${COMPUTE_GAS.perElement} * x.length);
   return x;
 }
 function __strata_big(value) {
   if (typeof value === 'bigint') {
     const bits = (value < 0n ? -value : value).toString(16).length * 4;
-    if (bits > ${BIGINT_BITS_MAX}) throw new RangeError('a BigInt of ' + bits + " bits, over Strata's limit of ${BIGINT_BITS_MAX}");
-    __strata_charge(${COMPUTE_GAS.perElement} * Math.ceil(bits / 64));
+    if (bits > ${BIGINT_BITS_MAX}) throw new __strata_RangeError('a BigInt of ' + bits + " bits, over Strata's limit of ${BIGINT_BITS_MAX}");
+    __strata_charge(${COMPUTE_GAS.perElement} * __strata_ceil(bits / 64));
   }
   return value;
 }
@@ -271,22 +278,28 @@ function __strata_bits(value) {
 }
 function __strata_mul(a, b) {
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a * b;
-  if (__strata_bits(a) + __strata_bits(b) > ${BIGINT_BITS_MAX} + 8) throw new RangeError("a BigInt product over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  if (__strata_bits(a) + __strata_bits(b) > ${BIGINT_BITS_MAX} + 8) throw new __strata_RangeError("a BigInt product over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a * b);
 }
 function __strata_pow(a, b) {
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a ** b;
-  if (b > 0n && a !== 0n && a !== 1n && a !== -1n && BigInt(__strata_bits(a)) * b > ${BIGINT_BITS_MAX}n + 8n) throw new RangeError("a BigInt power over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  if (b > 0n && a !== 0n && a !== 1n && a !== -1n && __strata_BigInt(__strata_bits(a)) * b > ${BIGINT_BITS_MAX}n + 8n) throw new __strata_RangeError("a BigInt power over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a ** b);
 }
 function __strata_shl(a, b) {
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a << b;
-  if (a !== 0n && b > 0n && BigInt(__strata_bits(a)) + b > ${BIGINT_BITS_MAX}n) throw new RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  if (a !== 0n && b > 0n && __strata_BigInt(__strata_bits(a)) + b > ${BIGINT_BITS_MAX}n) throw new __strata_RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a << b);
+}
+function __strata_shr(a, b) {
+  if (typeof a !== 'bigint' || typeof b !== 'bigint') return a >> b;
+  if (a !== 0n && b < 0n && __strata_BigInt(__strata_bits(a)) - b > ${BIGINT_BITS_MAX}n) throw new __strata_RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
+  return __strata_big(a >> b);
 }
 function __strata_opm(op, object, key, value) {
   const current = object[key];
-  return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value) : __strata_shl(current, value);
+  return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value)
+    : op === '<<=' ? __strata_shl(current, value) : __strata_shr(current, value);
 }
 const __strata_kernel = {
   call: __strata_call,

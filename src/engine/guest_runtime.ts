@@ -286,10 +286,46 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   defineProperty(SafeBigInt, 'prototype', { value: NativeBigInt.prototype })
   defineProperty(NativeBigInt.prototype, 'constructor', { value: SafeBigInt, writable: true, configurable: true })
   for (const name of ['asUintN', 'asIntN']) {
-    meter(NativeBigInt, name, (_self, [bits]) => {
-      if (N(bits) > BIGINT_BITS_MAX) throw new RangeErrorI(`BigInt.${name}: ${bits} bits, over Strata's limit of ${BIGINT_BITS_MAX}`)
-      return COMPUTE_GAS.perElement * MathI.ceil(N(bits) / 64)
-    })
+    // The bit count is coerced once, here; the native gets the number (it refuses negatives and NaN itself).
+    replace(NativeBigInt, name, (original) => ({
+      [name](bits: unknown, value: unknown) {
+        const n = N(bits)
+        if (n > BIGINT_BITS_MAX) throw new RangeErrorI(`BigInt.${name}: ${n} bits, over Strata's limit of ${BIGINT_BITS_MAX}`)
+        charge(COMPUTE_GAS.builtin + (n > 0 ? COMPUTE_GAS.perElement * MathI.ceil(n / 64) : 0))
+        return apply(original, NativeBigInt, [n, value])
+      },
+    })[name]!)
+  }
+  // RegExp's legacy static properties (RegExp.$1, input, lastMatch, ...) are realm-wide state that the last match of
+  // any program would leave for the next message: they are removed.
+  for (const key of ownKeys(G.RegExp)) {
+    const desc = getOwnDescriptor(G.RegExp, key)
+    if (desc !== undefined && 'get' in desc && key !== G.Symbol.species) delete (G.RegExp as Record<PropertyKey, unknown>)[key]
+  }
+  // Compiling a pattern costs its length (a literal is compiled at upload; a constructed one here).
+  const NativeRegExp = G.RegExp
+  const SafeRegExp = function RegExp(this: unknown, pattern: unknown, flags?: unknown) {
+    const source = typeof pattern === 'object' && pattern !== null && isRegExp(pattern) ? apply(regExpSource, pattern, []) as string
+      : pattern === undefined ? '' : coerceString(pattern)
+    capString(source.length, 'RegExp')
+    charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * 8 * source.length)
+    return construct(NativeRegExp, flags === undefined ? [pattern] : [pattern, flags], new.target ?? NativeRegExp)
+  }
+  defineProperty(SafeRegExp, 'prototype', { value: NativeRegExp.prototype })
+  defineProperty(SafeRegExp, G.Symbol.species, { get() { return SafeRegExp }, configurable: true })
+  defineProperty(NativeRegExp.prototype, 'constructor', { value: SafeRegExp, writable: true, configurable: true })
+  // Map and Set: a mutation hashes its key and may grow the table (about 100-300 ns with a fresh string key), a
+  // lookup hashes. new Map(iterable) and new Set(iterable) call the (metered) set and add for every entry.
+  for (const [owner, name, cost] of [[M.prototype, 'set', COMPUTE_GAS.builtin], [M.prototype, 'delete', COMPUTE_GAS.builtin],
+    [M.prototype, 'get', COMPUTE_GAS.perElement], [M.prototype, 'has', COMPUTE_GAS.perElement],
+    [G.Set.prototype, 'add', COMPUTE_GAS.builtin], [G.Set.prototype, 'delete', COMPUTE_GAS.builtin],
+    [G.Set.prototype, 'has', COMPUTE_GAS.perElement]] as const) {
+    replace(owner, name, (original) => ({
+      [name](this: unknown, ...args: unknown[]) {
+        charge(cost)
+        return apply(original, this, args)
+      },
+    })[name]!)
   }
   for (const name of ['split', 'match', 'matchAll', 'search']) {
     stringMethod(name, (s, [pattern]) => regexCost(s, pattern) + (name === 'split' ? COMPUTE_GAS.perElement * s.length : 0))
@@ -422,7 +458,9 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     bufferBytes += bytes
     charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perByte * bytes)
   }
-  const typedArrayCost = (self: any, name: string): number => COMPUTE_GAS.perElement * apply(typedArrayLength, self, [])
+  const typedArrayCost = (self: any, _name: string): number => COMPUTE_GAS.perElement * apply(typedArrayLength, self, [])
+  const typedArrayByteLength = getOwnDescriptor(TypedArrayPrototype, 'byteLength')!.get!
+  const MEMORY_SPEED = new G.Set(['fill', 'reverse', 'toReversed', 'slice', 'subarray', 'copyWithin', 'with'])
   for (const name of ['sort', 'toSorted', 'indexOf', 'lastIndexOf', 'includes', 'join', 'fill', 'reverse', 'toReversed',
     'slice', 'subarray', 'set', 'copyWithin', 'forEach', 'map', 'filter', 'reduce', 'reduceRight', 'every', 'some',
     'find', 'findIndex', 'findLast', 'findLastIndex', 'with', 'toString', 'toLocaleString']) {
@@ -434,7 +472,15 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         capString(n * 24, `TypedArray.prototype.${name}`)
         return COMPUTE_GAS.perChar * n * 24
       }
-      if (name === 'set') return COMPUTE_GAS.perElement * lengthOf(args[0], 'TypedArray.prototype.set')
+      // Copies and fills run at memory speed (about 16 bytes a nanosecond here), scans at about 8.
+      const bytes = apply(typedArrayByteLength, self, []) as number
+      if (name === 'set') {
+        const source = args[0]
+        const sourceBytes = isTypedArray(source) ? apply(typedArrayByteLength, source, []) as number : 0
+        return sourceBytes > 0 ? MathI.ceil(COMPUTE_GAS.perByte * sourceBytes / 16) : COMPUTE_GAS.perElement * lengthOf(source, 'TypedArray.prototype.set')
+      }
+      if (MEMORY_SPEED.has(name)) return MathI.ceil(COMPUTE_GAS.perByte * bytes / 16)
+      if (name === 'indexOf' || name === 'lastIndexOf' || name === 'includes') return MathI.ceil(COMPUTE_GAS.perByte * bytes / 8)
       return typedArrayCost(self, name)
     })
   }
@@ -500,8 +546,16 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   })
   meter(O, 'assign', (_self, args) => {
     let n = 0
-    for (let i = 1; i < args.length; i += 1) if (typeof args[i] === 'object' && args[i] !== null) n += objectKeys(args[i]).length
+    for (let i = 1; i < args.length; i += 1) {
+      if (typeof args[i] === 'object' && args[i] !== null) n += objectKeys(args[i]).length
+      else if (typeof args[i] === 'string') n += (args[i] as string).length
+    }
     return COMPUTE_GAS.perElement * n
+  })
+  replace(O, 'getOwnPropertyDescriptors', (original) => function getOwnPropertyDescriptors(target: object) {
+    const result = apply(original, O, [target])
+    charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perElement * ownKeys(result).length)
+    return result
   })
   meter(O, 'fromEntries', (_self, [entries]) => COMPUTE_GAS.perElement * lengthOf(entries, 'Object.fromEntries'))
   // Calls with argument lists: bounded, so the native's stack use never decides the outcome.
@@ -614,6 +668,14 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     defineProperty(DP, `get${unit}`, { value: DP[`getUTC${unit}`], writable: true, configurable: true })
     if (unit !== 'Day') defineProperty(DP, `set${unit}`, { value: DP[`setUTC${unit}`], writable: true, configurable: true })
   }
+  // Annex B's two-digit-year methods read local time too.
+  defineProperty(DP, 'getYear', { value: function getYear(this: Date) { return apply(DP.getUTCFullYear, this, []) - 1900 }, writable: true, configurable: true })
+  defineProperty(DP, 'setYear', {
+    writable: true, configurable: true, value: function setYear(this: Date, year: unknown) {
+      const y = MathI.trunc(N(year))
+      return apply(DP.setUTCFullYear, this, [y >= 0 && y <= 99 ? 1900 + y : y])
+    },
+  })
   defineProperty(DP, 'getTimezoneOffset', { value: function getTimezoneOffset(this: Date) { return N.isNaN(apply(DP.valueOf, this, [])) ? NaN : 0 }, writable: true, configurable: true })
   const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
   const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
@@ -788,21 +850,31 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       const desc = getOwnDescriptor(value, 'message')
       return `Error: ${desc !== undefined && typeof desc.value === 'string' ? desc.value : ''}`
     }
+    if (isArray(value)) {
+      const items: string[] = []
+      for (let i = 0; i < value.length && i < 20; i += 1) {
+        const desc = getOwnDescriptor(value, i)
+        items[items.length] = desc === undefined ? '<empty>' : 'value' in desc ? show(desc.value, depth + 1) : '[Getter]'
+      }
+      if (value.length > 20) items[items.length] = `… ${value.length - 20} more`
+      return `[ ${apply(arrayJoin, items, [', '])} ]`
+    }
     const keys = ownKeys(value as object)
+    charge(COMPUTE_GAS.perElement * keys.length)
     const parts: string[] = []
     for (let i = 0; i < keys.length && i < 20; i += 1) {
       const key = keys[i]!
       if (typeof key !== 'string') continue
       const desc = getOwnDescriptor(value, key)!
       const shown = 'value' in desc ? show(desc.value, depth + 1) : '[Getter]'
-      parts[parts.length] = isArray(value) ? shown : `${key}: ${shown}`
+      parts[parts.length] = `${key}: ${shown}`
     }
     if (keys.length > 20) parts[parts.length] = '…'
-    return isArray(value) ? `[ ${parts.join(', ')} ]` : `{ ${parts.join(', ')} }`
+    return `{ ${apply(arrayJoin, parts, [', '])} }`
   }
   const log = function (...args: unknown[]): void {
     let line = ''
-    for (let i = 0; i < args.length; i += 1) line += (i > 0 ? ' ' : '') + show(args[i], 0)
+    for (let i = 0; i < args.length && line.length < 4096; i += 1) line += (i > 0 ? ' ' : '') + show(args[i], 0)
     charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * line.length)
     kernel.call(HostOp.LOG, line)
   }
@@ -815,6 +887,17 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   values.JSON = JSONSafe
   values.ArrayBuffer = SafeArrayBuffer
   values.BigInt = SafeBigInt
+  values.RegExp = SafeRegExp
+  for (const name of ['escape', 'unescape', 'encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent']) {
+    const original = G[name] as (text: string) => string
+    values[name] = {
+      [name](text: unknown) {
+        const s = coerceString(text)
+        charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * 6 * s.length)
+        return original(s)
+      },
+    }[name]
+  }
   for (const key of ['asUintN', 'asIntN']) defineProperty(SafeBigInt, key, { value: NativeBigInt[key], writable: true, configurable: true })
   for (const name of typedArrayNames) values[name] = constructors[name]
   values.TextEncoder = TextEncoder

@@ -25,7 +25,7 @@
 import { parse, type Node, type Options } from 'acorn'
 import MagicString from 'magic-string'
 import { StrataError } from '../errors.js'
-import { CALL_DEPTH_MAX, type ComputeWeights } from './weights.js'
+import { CALL_DEPTH_MAX, FRAME_UNIT_NODES, type ComputeWeights } from './weights.js'
 
 export const EngineErrorCode = {
   /** Code the engine refuses: a syntax it cannot meter or contain, a reserved name, a bad import or export. */
@@ -49,6 +49,12 @@ const LOOP_TYPES = new Set(['ForStatement', 'ForInStatement', 'ForOfStatement', 
 export interface InstrumentedCode {
   /** The body of `function (__strata_lib) { ... }`: evaluates the module and returns its exports. */
   readonly body: string
+  /**
+   * Every name the program uses as a variable. The engine binds each one the guest does not offer, per message, in
+   * a scope around the module, so that no name ever resolves on the context's real global object: not `__proto__`
+   * (an accessor that would receive the global), not a leftover intrinsic.
+   */
+  readonly names: readonly string[]
   /** Functions and loops that charge gas (for tests and the benchmark). */
   readonly meteredSites: number
 }
@@ -62,17 +68,40 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
   }
   const out = new MagicString(source)
   const exports: string[] = []
+  const names = new Set<string>()
   let sites = 0
 
   const refuseAt = (node: AnyNode, what: string): never => {
     throw refuse(name, `${what} (line ${node.loc?.start.line ?? '?'})`)
   }
 
-  /** Inserts the entry charge and depth guard into a function whose body is a block. */
-  const meterFunction = (fn: AnyNode): void => {
-    if (fn.async === true) refuseAt(fn, 'async functions are not supported: handlers are synchronous')
-    const weight = weights.call + weights.perNode * (sizeOf(fn.params as AnyNode[]) + sizeOf(fn.body as AnyNode))
-    const enter = `if ((__strata_g -= ${weight}) < 0) __strata_r(); if (++__strata_d > ${CALL_DEPTH_MAX}) __strata_x(); `
+  /**
+   * Scopes that hold the temporaries of inline arithmetic checks: the module and every function. `active` counts
+   * the checked operators being visited inside each other (each nesting level has its own pair of temporaries),
+   * `levels` the most this scope needed; `inParams` marks a function's parameter list, which cannot see the body's
+   * declarations (a checked operator there calls its helper instead).
+   */
+  const scopes: { active: number; levels: number; inParams: boolean }[] = [{ active: 0, levels: 0, inParams: false }]
+  const temporaries = (levels: number): string => {
+    const names: string[] = []
+    for (let level = 0; level < levels; level += 1) names.push(`__strata_a${level}`, `__strata_b${level}`)
+    return names.length > 0 ? `let ${names.join(', ')}; ` : ''
+  }
+
+  /**
+   * Inserts the entry charge, the depth guard and the function's temporaries. Called after the function's children
+   * were visited, so its openers go before theirs at the same position (prependLeft) and its closers after.
+   */
+  const meterFunction = (fn: AnyNode, levels: number): void => {
+    const size = sizeOf(fn.params as AnyNode[]) + sizeOf(fn.body as AnyNode)
+    const weight = weights.call + weights.perNode * size
+    // Depth counts in frame units: a large function's frame holds more registers, so it counts for more, and the
+    // limit stays far below the smallest real stack whatever the functions look like.
+    const frame = 1 + Math.floor(size / FRAME_UNIT_NODES)
+    const enter = frame === 1
+      ? `if ((__strata_g -= ${weight}) < 0) __strata_r(); if (++__strata_d > ${CALL_DEPTH_MAX}) __strata_x(); `
+      : `if ((__strata_g -= ${weight}) < 0) __strata_r(); if ((__strata_d += ${frame}) > ${CALL_DEPTH_MAX}) __strata_x(); `
+    const leave = frame === 1 ? '__strata_d--;' : `__strata_d -= ${frame};`
     const body = fn.body as AnyNode
     sites += 1
     if (body.type === 'BlockStatement') {
@@ -83,13 +112,37 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
         if (statement.type === 'ExpressionStatement' && typeof statement.directive === 'string') at = statement.end
         else break
       }
-      out.appendLeft(at, ` ${enter}try {`)
+      out.prependLeft(at, ` ${enter}${temporaries(levels)}try {`)
       // Right of the brace's position: after anything nested that closes there, and after the opener of an empty body.
-      out.appendRight(body.end - 1, '} finally { __strata_d--; } ')
+      out.appendRight(body.end - 1, `} finally { ${leave} } `)
     } else {
-      out.appendLeft(body.start, `{ ${enter}try { return (`)
-      out.prependLeft(body.end, '); } finally { __strata_d--; } }')
+      out.prependLeft(body.start, `{ ${enter}${temporaries(levels)}try { return (`)
+      out.appendLeft(body.end, `); } finally { ${leave} } }`)
     }
+  }
+
+  /** a OP b, checked inline: numbers go straight through; a BigInt on either side goes to the helper. */
+  const checkArithmetic = (node: AnyNode, helper: string, operator: string): void => {
+    const left = node.left as AnyNode
+    const right = node.right as AnyNode
+    const scope = scopes[scopes.length - 1]!
+    if (scope.inParams) {
+      out.appendLeft(left.start, `${helper}(`)
+      out.overwrite(left.end, right.start, ', ', KEEP)
+      out.prependLeft(right.end, ')')
+      return
+    }
+    const level = scope.active
+    scope.levels = Math.max(scope.levels, level + 1)
+    const a = `__strata_a${level}`
+    const b = `__strata_b${level}`
+    out.appendLeft(left.start, `(${a} = `)
+    out.overwrite(left.end, right.start, `, ${b} = `, KEEP)
+    out.prependLeft(right.end, `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
+    scope.active += 1
+    visit(left, node)
+    visit(right, node)
+    scope.active -= 1
   }
 
   const meterLoop = (loop: AnyNode): void => {
@@ -173,6 +226,7 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
         if ((node.name as string).startsWith(RESERVED_PREFIX)) {
           refuseAt(node, `the name ${node.name as string} is reserved (names starting with ${RESERVED_PREFIX})`)
         }
+        if (node.type === 'Identifier' && !isPropertyName(node, parent)) names.add(node.name as string)
         return
       case 'CatchClause': {
         const body = node.body as AnyNode
@@ -204,9 +258,11 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
       }
       case 'VariableDeclarator':
         if (node.init != null && hasArrayRest(node.id as AnyNode)) wrapCall(node.init as AnyNode, '__strata_sp')
+        else if (node.init != null && hasObjectRest(node.id as AnyNode)) wrapCall(node.init as AnyNode, '__strata_so')
         break
       case 'AssignmentExpression':
         if (hasArrayRest(node.left as AnyNode)) wrapCall(node.right as AnyNode, '__strata_sp')
+        else if (hasObjectRest(unparenthesized(node.left as AnyNode))) wrapCall(node.right as AnyNode, '__strata_so')
         else if (ARITHMETIC_ASSIGN[node.operator as string] !== undefined) {
           // x op= y  ->  x = helper(x, y): only for plain names (a member target would be evaluated twice).
           const left = unparenthesized(node.left as AnyNode)
@@ -216,6 +272,22 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
             // this.#p op= y  ->  this.#p = helper(this.#p, y): a private name cannot be passed; `this` is safe to repeat.
             out.overwrite(left.end, (node.right as AnyNode).start, ` = ${ARITHMETIC_ASSIGN[node.operator as string]!}(${source.slice(left.start, left.end)}, `, KEEP)
             out.prependLeft((node.right as AnyNode).end, ')')
+          } else if (left.type === 'Identifier' && !scopes[scopes.length - 1]!.inParams) {
+            // x op= y  ->  x = (a = x, b = y, typeof a === 'bigint' || ... ? helper(a, b) : a op b)
+            const scope = scopes[scopes.length - 1]!
+            const level = scope.active
+            scope.levels = Math.max(scope.levels, level + 1)
+            const a = `__strata_a${level}`
+            const b = `__strata_b${level}`
+            const operator = (node.operator as string).slice(0, -1)
+            const right = node.right as AnyNode
+            out.overwrite(left.end, right.start, ` = (${a} = ${left.name as string}, ${b} = `, KEEP)
+            out.prependLeft(right.end, `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${ARITHMETIC_ASSIGN[node.operator as string]!}(${a}, ${b}) : ${a} ${operator} ${b})`)
+            visit(left, node)
+            scope.active += 1
+            visit(right, node)
+            scope.active -= 1
+            return
           } else if (left.type === 'Identifier') {
             out.overwrite(left.end, (node.right as AnyNode).start, ` = ${ARITHMETIC_ASSIGN[node.operator as string]!}(${left.name as string}, `, KEEP)
             out.prependLeft((node.right as AnyNode).end, ')')
@@ -237,23 +309,38 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
           }
         }
         break
+      case 'UnaryExpression':
+        // Deleting a property turns an object into a dictionary: about as costly as a builtin call.
+        if (node.operator === 'delete') {
+          out.appendLeft(node.start, `(__strata_g -= ${2 * weights.builtin}, __strata_g < 0 && __strata_r(), `)
+          out.prependLeft(node.end, ')')
+        }
+        break
       case 'BinaryExpression': {
         // The operators that can grow a BigInt by more than a bit are checked by size (numbers pass straight through).
         const helper = ARITHMETIC[node.operator as string]
         if (helper !== undefined) {
-          const left = node.left as AnyNode
-          const right = node.right as AnyNode
-          out.appendLeft(left.start, `${helper}(`)
-          out.overwrite(left.end, right.start, ', ', KEEP)
-          out.prependLeft(right.end, ')')
+          checkArithmetic(node, helper, node.operator as string)
+          return
         }
         break
       }
       default:
         break
     }
-    if (FUNCTION_TYPES.has(node.type)) meterFunction(node)
-    else if (LOOP_TYPES.has(node.type)) meterLoop(node)
+    if (FUNCTION_TYPES.has(node.type)) {
+      if (node.async === true) refuseAt(node, 'async functions are not supported: handlers are synchronous')
+      const scope = { active: 0, levels: 0, inParams: true }
+      scopes.push(scope)
+      if (node.id != null) visit(node.id as AnyNode, node)
+      for (const param of node.params as AnyNode[]) visit(param, node)
+      scope.inParams = false
+      visit(node.body as AnyNode, node)
+      scopes.pop()
+      meterFunction(node, scope.levels)
+      return
+    }
+    if (LOOP_TYPES.has(node.type)) meterLoop(node)
     for (const child of children(node)) visit(child, node)
   }
 
@@ -264,16 +351,35 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
 
   visit(ast, undefined)
   // The module's own top level runs on every message too: it pays for its straight-line code like a function.
-  out.prepend(`if ((__strata_g -= ${weights.call + weights.perNode * sizeOf(ast)}) < 0) __strata_r();\n`)
+  out.prepend(`${temporaries(scopes[0]!.levels)}if ((__strata_g -= ${weights.call + weights.perNode * sizeOf(ast)}) < 0) __strata_r();\n`)
   out.append(`\nreturn { ${exports.join(', ')} };\n`)
-  return { body: out.toString(), meteredSites: sites }
+  return { body: out.toString(), meteredSites: sites, names: [...names] }
 }
 
-const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl' }
-const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl' }
+const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl', '>>': '__strata_shr' }
+const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl', '>>=': '__strata_shr' }
+
+/** Whether an identifier names a property, a label or a meta property rather than a variable. */
+function isPropertyName(node: AnyNode, parent: AnyNode | undefined): boolean {
+  if (parent === undefined) return false
+  switch (parent.type) {
+    case 'MemberExpression': return parent.property === node && parent.computed !== true
+    case 'Property': case 'PropertyDefinition': case 'MethodDefinition':
+      return parent.key === node && parent.computed !== true && parent.value !== node
+    case 'LabeledStatement': case 'BreakStatement': case 'ContinueStatement': return true
+    case 'MetaProperty': return true
+    case 'ExportSpecifier': case 'ImportSpecifier': return true
+    default: return false
+  }
+}
 
 function unparenthesized(node: AnyNode): AnyNode {
   return node.type === 'ParenthesizedExpression' ? unparenthesized(node.expression as AnyNode) : node
+}
+
+/** An object pattern with a rest element copies the rest of its source's properties natively. */
+function hasObjectRest(pattern: AnyNode): boolean {
+  return pattern.type === 'ObjectPattern' && (pattern.properties as AnyNode[]).some((p) => p.type === 'RestElement')
 }
 
 /** An array pattern with a rest element copies the rest of its source natively. */

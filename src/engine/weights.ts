@@ -26,11 +26,15 @@ export function computeWeights(schedule: GasSchedule): ComputeWeights {
 }
 
 /**
- * Call depth at most 2,000: well under the smallest real stack a program can run on (the main thread's ~984 KiB
- * at roughly 150-300 bytes per instrumented frame), so recursion ends at the same depth on every thread and
- * machine instead of at whichever stack overflows first.
+ * Call depth at most 2,000 frame units: well under the smallest real stack a program can run on (the main thread's
+ * ~984 KiB), so recursion ends at the same depth on every thread and machine instead of at whichever stack
+ * overflows first. A function counts 1 + floor(its AST nodes / FRAME_UNIT_NODES) units: its frame's registers grow
+ * with its size, at most about one per node, so a unit is at most ~16 registers (~200 bytes with the frame's fixed
+ * part) and 2,000 units ~400 KiB. Small functions count 1, so plain recursion reaches 2,000 calls.
  */
 export const CALL_DEPTH_MAX = 2000
+/** AST nodes per frame unit of the depth count (see CALL_DEPTH_MAX). */
+export const FRAME_UNIT_NODES = 16
 
 /**
  * Fuel handed to the guest at a time: below 2^30 so the counter stays a small integer (a boxed counter made a

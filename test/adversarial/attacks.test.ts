@@ -33,6 +33,31 @@ describe('host escape', () => {
   })
 })
 
+describe('the real global object', () => {
+  it('no free name resolves on it: __proto__, process and the removed intrinsics are unreachable', () => {
+    // Each is a binding of the message's own, initialized to undefined: a write to one dies with the message.
+    const expected = { readProto: 'undefined', writeProto: 'undefined', process: 'undefined', webAssembly: 'undefined', promise: 'undefined' }
+    // In the message that wrote it, __proto__ holds what it wrote; the next message starts from undefined again.
+    expect(JSON.parse(seen('realm globals').reply!)).toEqual({ ...expected, readAfterWrite: '1' })
+    expect(JSON.parse(seen('realm globals after a write').reply!)).toEqual({ ...expected, readAfterWrite: '1' })
+  })
+
+  it("RegExp's legacy statics do not exist, so no match leaks to the next message", () => {
+    for (const tag of ['realm regexp write', 'realm regexp read same cycle', 'realm regexp read next cycle']) {
+      expect(JSON.parse(seen(tag).reply!)).toEqual(['undefined', 'undefined', 'undefined'])
+    }
+  })
+
+  it('getYear and setYear are UTC', () => {
+    expect(JSON.parse(seen('realm getYear').reply!)).toEqual([120, 1999])
+  })
+
+  it('a large frame counts for more depth: shallow recursion succeeds, deep recursion stops at the same point everywhere', () => {
+    expect(seen('realm wide 60').replyCode).toBe(ReplyCode.SUCCESS_MANUAL)
+    expect(seen('realm wide 1000').replyCode).toBe(ReplyCode.STACK_LIMIT)
+  })
+})
+
 describe('forged effects', () => {
   it('ctx is frozen: a program speaks only as itself', () => {
     const mutate = seen('forge mutate ctx')

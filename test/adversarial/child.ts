@@ -3,5 +3,6 @@
 import { Runtime } from 'strata'
 import { runWorkload } from './workload.js'
 
-const result = await runWorkload(Runtime, { store: 'memory', streams: Number(process.argv[2] ?? 2) })
+// The built package's Runtime is the same class as src/'s, seen through its declaration files.
+const result = await runWorkload(Runtime as unknown as Parameters<typeof runWorkload>[0], { store: 'memory', streams: Number(process.argv[2] ?? 2) })
 process.stdout.write(JSON.stringify(result))

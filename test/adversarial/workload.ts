@@ -27,6 +27,8 @@ const PROGRAMS: Record<string, { file: string; salt: string }> = {
   environment: { file: `${FIXTURES}/environment.ts`, salt: 'env' },
   runaway: { file: `${FIXTURES}/runaway.ts`, salt: 'r' },
   hangs: { file: `${FIXTURES}/hangs.ts`, salt: 'h' },
+  realm: { file: `${FIXTURES}/realm.ts`, salt: 'g' },
+  realmSameCode: { file: `${FIXTURES}/realm.ts`, salt: 'g2' },
   counter: { file: 'programs/counter.ts', salt: 'c' },
 }
 
@@ -45,6 +47,12 @@ export const ROUNDS: readonly (readonly Step[])[] = [
       .map((text) => ({ tag: `forge ${text}`, program: 'forge', text, gas: GAS })),
     ...['store', 'big payload', 'big subclass payload', 'fake bytes'].map((text) => ({ tag: `lying ${text}`, program: 'lying', text, gas: GAS })),
     { tag: 'environment 1', program: 'environment', text: '', gas: GAS },
+    { tag: 'realm globals', program: 'realm', text: 'globals', gas: GAS },
+    { tag: 'realm regexp write', program: 'realm', text: 'regexp secret-of-one-program', gas: GAS },
+    { tag: 'realm regexp read same cycle', program: 'realmSameCode', text: 'regexp other', gas: GAS },
+    { tag: 'realm getYear', program: 'realm', text: 'getYear', gas: GAS },
+    { tag: 'realm wide 60', program: 'realm', text: 'wide 60', gas: GAS },
+    { tag: 'realm wide 1000', program: 'realm', text: 'wide 1000', gas: GAS },
     ...['getter on a thrown value', 'getter on a thrown name', 'getter on then', 'getter in state', 'toJSON in state', 'promise',
       'console with getters'].map((text) => ({ tag: `hangs ${text}`, program: 'hangs', text, gas: GAS })),
   ],
@@ -54,6 +62,8 @@ export const ROUNDS: readonly (readonly Step[])[] = [
     { tag: 'counter 2', program: 'counter', text: 'inc', gas: GAS, source: VICTIM_USER },
     { tag: 'lying read', program: 'lying', text: 'read', gas: GAS },
     { tag: 'environment 2', program: 'environment', text: '', gas: GAS },
+    { tag: 'realm globals after a write', program: 'realmSameCode', text: 'globals', gas: GAS },
+    { tag: 'realm regexp read next cycle', program: 'realm', text: 'regexp again', gas: GAS },
     ...[...RUNAWAY, ...COVERED].map((text) => ({ tag: `runaway ${text}`, program: 'runaway', text, gas: GAS })),
   ],
   [

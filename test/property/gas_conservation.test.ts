@@ -56,7 +56,7 @@ describe('gas conservation', () => {
         add(refunded, message.origin, message.gasLimit)
       })
 
-      await fc.assert(fc.asyncProperty(tree, fc.integer({ min: 50_000, max: 20_000_000 }), fc.nat(2), async (node, gasLimit, target) => {
+      await fc.assert(fc.asyncProperty(tree, fc.integer({ min: 2_000_000, max: 100_000_000 }), fc.nat(2), async (node, gasLimit, target) => {
         const id = rt.send({ source: USERS[0]!, destination: programs[target]!, payload: new TextEncoder().encode(JSON.stringify(node)), gasLimit })
         await rt.runUntilIdle({ maxCycles: 100 })
         expect(rt.idle).toBe(true)

@@ -75,6 +75,8 @@ describe('what the instrumentation refuses', () => {
     ['a re-export', "export * from 'strata'", /re-exports are not supported/],
     ['a reserved name', `const ${RESERVED_PREFIX}_g = 1; export default { handle() {} }`, /is reserved/],
     ['a reserved property name', `export default { handle() { return this.${RESERVED_PREFIX}x } }`, /is reserved/],
+    ['a reserved name as a compound target', `export default { handle() { ${RESERVED_PREFIX}_g *= 0 } }`, /is reserved/],
+    ['a reserved name as an operand', `export default { handle(x) { return x * ${RESERVED_PREFIX}_a0 } }`, /is reserved/],
   ])('%s', (_name, source, message) => {
     expect(() => instrument(source, WEIGHTS)).toThrow(message)
     try {
