@@ -619,7 +619,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
           let out = user === undefined ? item : apply(user, this, [key, item])
           written += 1 + key.length
           if (typeof out === 'string') written += out.length
-          charge(COMPUTE_GAS.perElement * 4 + COMPUTE_GAS.perChar * (key.length + (typeof out === 'string' ? out.length : 0)))
+          charge(COMPUTE_GAS.perElement * 6 + COMPUTE_GAS.perChar * (key.length + (typeof out === "string" ? out.length : 0)))
           capString(written, 'JSON.stringify')
           if (typeof out === 'object' && out !== null) {
             if (holders.length >= NESTING_DEPTH_MAX) throw new RangeErrorI(`JSON.stringify: nesting deeper than ${NESTING_DEPTH_MAX}`)

@@ -13,8 +13,8 @@
  *   ...x  (spread)                       ->  ...__strata_sp(x)                      (charged by length)
  *   a * b, a ** b, a << b                ->  __strata_mul(a, b), ...                 (BigInt sizes checked)
  *
- * W is the static size of the function or loop body (its AST nodes, not counting nested functions or loop bodies,
- * which charge for themselves) times the schedule's computeNode, plus the call or back-edge base. So every path through a
+ * W is the static size of the function or loop body (its AST nodes other than names and literals, not counting nested
+ * functions or loop bodies, which charge for themselves) times the schedule's computeNode, plus the call or back-edge base. So every path through a
  * program pays at least for the code it runs, and the same code always pays the same: gas never depends on the JIT,
  * the machine or the time.
  *
@@ -69,6 +69,9 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
   const out = new MagicString(source)
   const exports: string[] = []
   const names = new Set<string>()
+  /** Where expression statements start: a rewrite that puts "(" there needs a ";" before it (no ASI surprises). */
+  const statementStarts = new Set<number>()
+  const open = (at: number): string => (statementStarts.has(at) ? ';(' : '(')
   let sites = 0
 
   const refuseAt = (node: AnyNode, what: string): never => {
@@ -136,7 +139,7 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
     scope.levels = Math.max(scope.levels, level + 1)
     const a = `__strata_a${level}`
     const b = `__strata_b${level}`
-    out.appendLeft(left.start, `(${a} = `)
+    out.appendLeft(left.start, `${open(left.start)}${a} = `)
     out.overwrite(left.end, right.start, `, ${b} = `, KEEP)
     out.prependLeft(right.end, `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
     scope.active += 1
@@ -309,10 +312,13 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
           }
         }
         break
+      case 'ExpressionStatement':
+        statementStarts.add(node.start)
+        break
       case 'UnaryExpression':
         // Deleting a property turns an object into a dictionary: about as costly as a builtin call.
         if (node.operator === 'delete') {
-          out.appendLeft(node.start, `(__strata_g -= ${2 * weights.builtin}, __strata_g < 0 && __strata_r(), `)
+          out.appendLeft(node.start, `${open(node.start)}__strata_g -= ${2 * weights.builtin}, __strata_g < 0 && __strata_r(), `)
           out.prependLeft(node.end, ')')
         }
         break
@@ -436,10 +442,13 @@ function sizeOf(node: AnyNode | AnyNode[]): number {
     return 1 + (node.type === 'ForStatement' && node.init != null ? sizeOf(node.init as AnyNode) : 0)
       + (node.right != null ? sizeOf(node.right as AnyNode) : 0)
   }
-  let size = 1
+  // Names, literals and parentheses cost nothing of their own once compiled; operations do.
+  let size = FREE_NODES.has(node.type) ? 0 : 1
   for (const child of children(node)) size += sizeOf(child)
   return size
 }
+
+const FREE_NODES = new Set(['Identifier', 'Literal', 'ThisExpression', 'Super', 'TemplateElement', 'ParenthesizedExpression', 'EmptyStatement'])
 
 function refuse(name: string, what: string): StrataError {
   return new StrataError(EngineErrorCode.BAD_CODE, `${name}: ${what}`, { code: name })

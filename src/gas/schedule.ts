@@ -53,14 +53,14 @@ export const GAS_SCHEDULE = {
 
   // Compute rows (docs/gas.md, "Compute"): charged by the instrumented code and the metered builtins. One gas is
   // about one nanosecond on the reference machine; bench/engine.bench.ts measures the spread.
-  /** Per AST node of straight-line code in a function or loop body, per entry or iteration. */
+  /** Per AST node of straight-line code in a function or loop body, per entry or iteration (names and literals are free). */
   computeNode: { base: 1, perByte: 0 },
   /** Per function call, on top of its nodes: frame, depth counter, arguments. */
   computeCall: { base: 20, perByte: 0 },
   /** Per loop iteration, on top of its nodes: the back-edge. */
   computeLoop: { base: 2, perByte: 0 },
   /** Per element a metered builtin walks, copies or allocates (slice, indexOf, join, spread, keys, fill, ...). */
-  computeElement: { base: 20, perByte: 0 },
+  computeElement: { base: 40, perByte: 0 },
   /** Per comparison of a sort (n log2 n are charged before it runs). */
   computeCompare: { base: 20, perByte: 0 },
   /** Per UTF-16 code unit a string builtin reads or writes (repeat, padStart, indexOf, split, replace, ...). */
@@ -68,7 +68,7 @@ export const GAS_SCHEDULE = {
   /** Per byte an ArrayBuffer or typed array allocates or copies. */
   computeByte: { base: 1, perByte: 0 },
   /** Per call of a metered builtin, on top of its size charge. */
-  computeBuiltin: { base: 100, perByte: 0 },
+  computeBuiltin: { base: 200, perByte: 0 },
 } as const satisfies Record<string, GasRow>
 
 export type GasOperation = keyof typeof GAS_SCHEDULE

@@ -224,3 +224,36 @@ describe('bad input: a clear message, a code, a non-zero exit, nothing changed',
   })
 
 })
+
+// Last in this file: it leaves a 50 G-gas message queued in the shared directory.
+describe('strata run and Ctrl-C, with a long message', () => {
+  it('a second Ctrl-C ends run at once, while a long message runs on a worker; nothing of that cycle is committed', async () => {
+    // A message that computes for seconds: 50 G gas of a loop (gas, not time, ends it; Ctrl-C must not wait for it).
+    const rt = await Runtime.open({ dataDir: data, streams: 0 })
+    const spinner = await rt.createProgram(await rt.uploadCode('test/fixtures/programs/spin.ts'), { gasLimit: 10_000_000 })
+    await rt.runUntilIdle()
+    await rt.close()
+    await strata('send', '--data', data, '--to', spinner, '--text', 'spin', '--gas', '50000000000')
+    const { cycle, stateRoot } = await snapshot()
+    const child = spawn(process.execPath, [BIN, 'run', '--data', data, '--streams', '1'])
+    let stdout = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (/^cycle +msgs/m.test(stdout) && !child.killed) {
+        // Once the cycle is under way: a first Ctrl-C asks to stop after it, a second must end the process now.
+        setTimeout(() => {
+          child.kill('SIGINT')
+          setTimeout(() => child.kill('SIGINT'), 300)
+        }, 1000)
+        child.stdout.removeAllListeners('data')
+      }
+    })
+    const guard = setTimeout(() => child.kill('SIGKILL'), 50_000)
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    clearTimeout(guard)
+    expect(status).toBe(130)
+    expect(await snapshot()).toMatchObject({ cycle, stateRoot })
+    // The message is still queued (this test runs last in the file: the directory keeps it).
+    expect((await snapshot()).queueLength).toBe(1)
+  }, 60_000)
+})

@@ -56,6 +56,7 @@ describe('instrumented code computes what plain code computes', () => {
     ['template literals, tagged templates, new.target, arguments', 'function T() { return new.target === T } function tag(s, ...v) { return s.raw.join("|") + v.join(",") } function args() { return arguments.length } return [`a${1 + 1}b`, tag`x${1}y${2}z`, new T() instanceof T, args(1, 2, 3)]'],
     ['getters and setters in object literals', 'let log = []; const o = { _v: 1, get v() { log.push("get"); return this._v }, set v(x) { log.push("set"); this._v = x } }; o.v = o.v + 1; return [o.v, log]'],
     ['a function-level directive stays first', 'function f() { "use strict"; return typeof this } return f()'],
+    ['rewrites at the start of a statement without semicolons (ASI)', 'const o = { a: 1, b: 2 }\nlet x = 3, y = 4, z = 0\nz = o.a + o.b\ndelete o.a\nz += x\nx * y > 1 && (z += 100)\nreturn [o, z]'],
     ['recursion within the depth limit', 'function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) } function depth(n) { return n === 0 ? 0 : 1 + depth(n - 1) } return [fib(20), depth(1500)]'],
   ])('%s', (_name, body) => {
     expect(engineResult(body)).toBe(plainResult(body))
