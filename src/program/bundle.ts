@@ -2,13 +2,14 @@
  * Bundles a program's TypeScript module into one immutable JS blob with esbuild: an ES module whose only import is
  * 'strata' (the program library, which the engine provides inside the program's context). The blob is what runs
  * and what the store keeps; codeId = SHA-256(blob). The same source always gives the same blob, wherever Strata or
- * the program file lives: 'strata' is not inlined, and comments (esbuild writes each module's path in one) are
- * stripped.
+ * the program file lives: 'strata' is not inlined, comments (esbuild writes each module's path in one) are
+ * stripped, and the path keys of esbuild's module wrappers are replaced by their order.
  */
 import { existsSync } from 'node:fs'
 import { builtinModules } from 'node:module'
 import path from 'node:path'
-import { parse } from 'acorn'
+import { parse, type CallExpression, type Node } from 'acorn'
+import { simple } from 'acorn-walk'
 import { build, type Message as EsbuildMessage, type Plugin } from 'esbuild'
 import MagicString from 'magic-string'
 import { CODE_SIZE_MAX_BYTES } from '../constants.js'
@@ -39,11 +40,16 @@ const guardImports: Plugin = {
 
 const encoder = new TextEncoder()
 
-/** The bundle without its comments (esbuild names every bundled module's path in one). */
-function withoutComments(source: string, entry: string): string {
+/**
+ * The bundle without anything that depends on where files live: comments (esbuild names every bundled module's
+ * path in one) and the path keys of its CommonJS and lazy-ESM module wrappers (`__commonJS({ "../x/index.js"() {} })`),
+ * which become "module 0", "module 1", ... in order (the wrappers only read the key back by position).
+ */
+function withoutPaths(source: string, entry: string): string {
   const out = new MagicString(source)
+  let ast: Node
   try {
-    parse(source, {
+    ast = parse(source, {
       ecmaVersion: 'latest', sourceType: 'module',
       // A multi-line block comment counts as a line break (automatic semicolons): keep one.
       onComment: (block, text, start, end) => {
@@ -54,8 +60,26 @@ function withoutComments(source: string, entry: string): string {
   } catch (error) {
     throw new StrataError(ProgramErrorCode.BAD_CODE, `cannot bundle ${JSON.stringify(entry)}: ${(error as Error).message}`, { path: entry })
   }
+  let wrapped = 0
+  simple(ast, {
+    CallExpression(node) {
+      const call = node as CallExpression
+      if (call.callee.type !== 'Identifier' || !WRAPPERS.has(call.callee.name)) return
+      const [modules] = call.arguments
+      if (modules?.type !== 'ObjectExpression') return
+      for (const property of modules.properties) {
+        if (property.type === 'Property' && property.key.type === 'Literal' && typeof property.key.value === 'string') {
+          out.overwrite(property.key.start, property.key.end, JSON.stringify(`module ${wrapped}`))
+          wrapped += 1
+        }
+      }
+    },
+  })
   return out.toString()
 }
+
+/** esbuild's module wrappers, keyed by path. */
+const WRAPPERS = new Set(['__commonJS', '__esm'])
 
 export interface BundledCode {
   readonly codeId: CodeId
@@ -77,7 +101,7 @@ export async function bundleProgram(entry: string): Promise<BundledCode> {
       format: 'esm', platform: 'neutral', target: 'es2022', mainFields: ['module', 'main'],
       legalComments: 'none', charset: 'utf8', sourcemap: false, logLevel: 'silent', plugins: [guardImports],
     })
-    output = encoder.encode(withoutComments(result.outputFiles[0]!.text, entry))
+    output = encoder.encode(withoutPaths(result.outputFiles[0]!.text, entry))
   } catch (error) {
     const errors = (error as { errors?: EsbuildMessage[] }).errors ?? []
     const first = errors[0]

@@ -2,7 +2,7 @@
 // programs in test/fixtures/programs/attacks, must fail with a typed error or a correct error reply, and leave the
 // victims' results right. determinism.test.ts checks that the same workload gives the same roots and results for
 // streams 0, 1, 2 and 4, under another time zone and locale, and after restarts with a resident budget of 0.
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -190,7 +190,6 @@ describe('hangs: the host never runs program code outside the metered window', (
     try {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'strata-async-'))
       const file = path.join(dir, 'async.ts')
-      const { writeFileSync } = await import('node:fs')
       writeFileSync(file, "import { defineProgram } from 'strata'\nexport default defineProgram({ async handle(ctx) { ctx.reply('x') } })\n")
       await expect(rt.uploadCode(file)).rejects.toMatchObject({ code: 'BAD_CODE', message: expect.stringMatching(/async functions are not supported/) })
     } finally {
@@ -211,6 +210,29 @@ describe('code ids', () => {
       const ids = [await rt.uploadCode('programs/counter.ts'), await rt.uploadCode(path.join(root, 'counter.ts')),
         await rt.uploadCode(path.join(deep, 'counter.ts'))]
       expect(new Set(ids).size).toBe(1)
+    } finally {
+      await rt.close()
+    }
+  })
+
+  it('do not depend on where a bundled CommonJS package lives relative to the program, and the program still runs', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'strata-codeid-cjs-'))
+    mkdirSync(path.join(root, 'node_modules', 'cjspkg'), { recursive: true })
+    writeFileSync(path.join(root, 'node_modules', 'cjspkg', 'package.json'), '{ "name": "cjspkg", "main": "index.js" }')
+    writeFileSync(path.join(root, 'node_modules', 'cjspkg', 'index.js'), 'module.exports = { greet: (s) => "hi " + s }\n')
+    const source = "import { defineProgram } from 'strata'\nimport { greet } from 'cjspkg'\nexport default defineProgram({ handle(ctx) { ctx.reply(greet(ctx.msg.text())) } })\n"
+    const files = [path.join(root, 'a', 'p.ts'), path.join(root, 'b', 'c', 'd', 'p.ts')]
+    for (const file of files) {
+      mkdirSync(path.dirname(file), { recursive: true })
+      writeFileSync(file, source)
+    }
+    const rt = await Runtime.open({ store: 'memory', streams: 0 })
+    try {
+      const [first, second] = [await rt.uploadCode(files[0]!), await rt.uploadCode(files[1]!)]
+      expect(second).toBe(first)
+      const id = await rt.createProgram(first, { gasLimit: 10_000_000 })
+      await rt.runUntilIdle()
+      expect(new TextDecoder().decode((await rt.query(id, new TextEncoder().encode('x'))).payload)).toBe('hi x')
     } finally {
       await rt.close()
     }
