@@ -48,6 +48,8 @@ export const HostOp = {
   ENCODE: 23,
   /** UTF-8 decodes bytes a (fatal: b) -> string. */
   DECODE: 24,
+  /** load(address a, length b) into the scratch buffer -> its length (the guest then TAKEs it). */
+  MEM_LOAD: 25,
 } as const
 
 /** `io[1]` after a host call. */

@@ -20,7 +20,7 @@ import {
   ARRAY_LENGTH_MAX, BIGINT_BITS_MAX, BIGINT_DIGITS_MAX, BUFFER_BYTES_PER_MESSAGE_MAX, BUFFER_SIZE_MAX_BYTES, NESTING_DEPTH_MAX,
   STRING_LENGTH_MAX, type ComputeWeights,
 } from './weights.js'
-import { STATE_DEPTH_MAX, STATE_SIZE_MAX_BYTES, ALLOCATION_SIZE_MAX_BYTES_DEFAULT } from '../constants.js'
+import { STATE_DEPTH_MAX, STATE_SIZE_MAX_BYTES } from '../constants.js'
 import * as programLibrary from '../program/guest.js'
 
 /** What the outer script (engine/guest_code.ts) gives the runtime: closures over the gas and depth counters. */
@@ -1171,9 +1171,10 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     },
     free: (address: unknown) => { kernel.call(HostOp.MEM_FREE, numberArgument(address, 'address')) },
     load: (address: unknown, length: unknown) => {
-      const n = numberArgument(length, 'length')
-      const out = new U8(N.isSafeInteger(n) && n >= 0 && n <= ALLOCATION_SIZE_MAX_BYTES_DEFAULT ? n : 0)
-      kernel.call(HostOp.MEM_LOAD_INTO, numberArgument(address, 'address'), out, n)
+      // The host checks and charges the load first; only then is the array allocated, at the size it returned.
+      const n = kernel.call(HostOp.MEM_LOAD, numberArgument(address, 'address'), numberArgument(length, 'length')) as number
+      const out = new U8(n)
+      if (n > 0) kernel.call(HostOp.TAKE, out)
       return out
     },
     loadInto: (address: unknown, target: unknown) => {

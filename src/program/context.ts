@@ -139,6 +139,9 @@ export class MessageContext implements BridgeHost {
       case HostOp.MEM_ALLOC: return memory.alloc(a as number, b as never)
       case HostOp.MEM_FREE: return memory.free(a as number)
       case HostOp.MEM_LOAD_INTO: return writeGuestBytes(b, memory.load(a as number, c as number))
+      case HostOp.MEM_LOAD:
+        this.#scratch = memory.load(a as number, b as number)
+        return this.#scratch.length
       case HostOp.MEM_STORE: return memory.store(a as number, copyGuestBytes(b, 'bytes'))
       case HostOp.MEM_COPY: return memory.copy(a as number, b as number, c as number)
       case HostOp.MEM_SIZE_OF: return memory.sizeOf(a as number)
