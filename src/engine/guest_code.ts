@@ -31,6 +31,8 @@ import { BIGINT_BITS_MAX, CALL_DEPTH_MAX, FUEL_CHUNK_MAX, type ComputeWeights } 
 // A backtracking regular expression falls back to V8's linear-time engine instead of running for seconds. The flag
 // is process-wide and changes no results, only how pathological patterns are run.
 v8.setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
+// The 'l' flag: the engine asks V8 whether its linear engine can run a pattern (else RE2 runs it, linear_regexp.ts).
+v8.setFlagsFromString('--enable-experimental-regexp-engine')
 
 const here = fileURLToPath(import.meta.url)
 /** The compiled guest runtime, also when this file runs from src/ under the test runner (same bytes either way). */
@@ -224,6 +226,7 @@ let __strata_g = ${FUEL_CHUNK_MAX};
 let __strata_d = 0;
 let __strata_h = 0;
 let __strata_hf = 0;
+let __strata_u = 0;
 const __strata_stop = Object.freeze(Object.create(null));
 function __strata_halt(kind) {
   if (__strata_h === 0) { __strata_h = kind; __strata_hf = __strata_g; }
@@ -244,7 +247,7 @@ function __strata_r() { if (__strata_h !== 0) throw __strata_stop; __strata_call
 function __strata_x() { __strata_halt(${HaltKind.DEPTH}); }
 function __strata_k(e) { if (__strata_h !== 0) throw __strata_stop; if (__strata_rt.isOverflow(e)) __strata_halt(${HaltKind.STACK}); }
 function __strata_f() { if (__strata_h !== 0) throw __strata_stop; }
-function __strata_charge(n) { if (n > 0 && (__strata_g -= n) < 0) __strata_r(); }
+function __strata_charge(n) { if (n > 0 && __strata_u === 0 && (__strata_g -= n) < 0) __strata_r(); }
 function __strata_len(x) {
   if (typeof x === 'string') return x.length;
   if (__strata_isArray(x)) return x.length;
@@ -296,6 +299,7 @@ function __strata_shr(a, b) {
   if (a !== 0n && b < 0n && __strata_BigInt(__strata_bits(a)) - b > ${BIGINT_BITS_MAX}n) throw new __strata_RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a >> b);
 }
+function __strata_re(source, flags) { return __strata_rt.regExp(source, flags); }
 function __strata_opm(op, object, key, value) {
   const current = object[key];
   return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value)
@@ -308,7 +312,8 @@ const __strata_kernel = {
   leave() { __strata_d--; },
   halt: __strata_halt,
   halted() { return __strata_h; },
-  begin(fuel) { __strata_h = 0; __strata_hf = 0; __strata_d = 0; __strata_g = fuel; },
+  begin(fuel) { __strata_h = 0; __strata_hf = 0; __strata_d = 0; __strata_u = 0; __strata_g = fuel; },
+  untracked(run) { __strata_u++; try { return run(); } finally { __strata_u--; } },
   fuel() { return __strata_h !== 0 ? __strata_hf : __strata_g; },
   resume() { __strata_h = 0; __strata_g = __strata_hf; },
   mark(kind) { __strata_h = kind; __strata_hf = __strata_g; },

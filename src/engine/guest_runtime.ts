@@ -22,6 +22,7 @@ import {
 } from './weights.js'
 import { STATE_DEPTH_MAX, STATE_SIZE_MAX_BYTES } from '../constants.js'
 import * as programLibrary from '../program/guest.js'
+import { linearRegExpClass } from './linear_regexp.js'
 
 /** What the outer script (engine/guest_code.ts) gives the runtime: closures over the gas and depth counters. */
 export interface Kernel {
@@ -41,6 +42,8 @@ export interface Kernel {
   resume(): void
   /** Records a halt without throwing. */
   mark(kind: number): void
+  /** Runs `run` with the builtins' own charges off (for code charged by formula instead). */
+  untracked<T>(run: () => T): T
   /** Evaluates the program module afresh and returns its exports. */
   module(library: object): any
 }
@@ -223,7 +226,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     return [typeof search === 'object' && search !== null && isRegExp(search) ? search : coerceString(search), ...rest]
   }
   const regExpSource = getOwnDescriptor(G.RegExp.prototype, 'source')!.get!
-  const isRegExp = (value: object): boolean => {
+  const isNativeRegExp = (value: object): boolean => {
     try {
       apply(regExpSource, value, [])
       return true
@@ -231,6 +234,10 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       return false
     }
   }
+  const { LinearRegExp, isLinearRegExp } = linearRegExpClass({
+    charge, untracked: kernel.untracked, perChar: COMPUTE_GAS.perChar, builtin: COMPUTE_GAS.builtin, prototype: G.RegExp.prototype,
+  })
+  const isRegExp = (value: object): boolean => isLinearRegExp(value) || isNativeRegExp(value)
   stringMethod('repeat', (s, [count]) => {
     const total = s.length * count
     capString(total, 'repeat')
@@ -304,12 +311,33 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   }
   // Compiling a pattern costs its length (a literal is compiled at upload; a constructed one here).
   const NativeRegExp = G.RegExp
-  const SafeRegExp = function RegExp(this: unknown, pattern: unknown, flags?: unknown) {
-    const source = typeof pattern === 'object' && pattern !== null && isRegExp(pattern) ? apply(regExpSource, pattern, []) as string
+  /**
+   * Every pattern runs in linear time: V8's own engine when its linear mode can run the pattern (then a
+   * backtracking run falls back to it), RE2 otherwise (linear_regexp.ts). A regular expression literal in a program
+   * comes here too (the instrumentation rewrites it to a call).
+   */
+  const makeRegExp = (pattern: unknown, flags: unknown, newTarget: Function | undefined): object => {
+    const source = typeof pattern === 'object' && pattern !== null && isRegExp(pattern) ? (pattern as { source: string }).source
       : pattern === undefined ? '' : coerceString(pattern)
+    const flagText = flags === undefined
+      ? (typeof pattern === 'object' && pattern !== null && isRegExp(pattern) ? (pattern as { flags: string }).flags : '')
+      : coerceString(flags)
     capString(source.length, 'RegExp')
     charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * 8 * source.length)
-    return construct(NativeRegExp, flags === undefined ? [pattern] : [pattern, flags], new.target ?? NativeRegExp)
+    // Checks the syntax and the flags as V8 does (a SyntaxError names the pattern).
+    const native = construct(NativeRegExp, [source, flagText], newTarget ?? NativeRegExp) as RegExp
+    try {
+      construct(NativeRegExp, [source, `${flagText}l`], NativeRegExp)
+      return native
+    } catch {
+      if (newTarget !== undefined && newTarget !== SafeRegExp) {
+        throw new G.SyntaxError(`Invalid regular expression /${source}/${flagText}: a subclass of RegExp needs a pattern V8 runs in linear time`)
+      }
+      return new LinearRegExp(source, flagText)
+    }
+  }
+  const SafeRegExp = function RegExp(this: unknown, pattern: unknown, flags?: unknown) {
+    return makeRegExp(pattern, flags, new.target)
   }
   defineProperty(SafeRegExp, 'prototype', { value: NativeRegExp.prototype })
   defineProperty(SafeRegExp, G.Symbol.species, { get() { return SafeRegExp }, configurable: true })
@@ -1367,7 +1395,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   }
 
   return {
-    run, hostError, isOverflow,
+    run, hostError, isOverflow, regExp: (source: string, flags: string) => makeRegExp(source, flags, undefined),
     values: GUEST_GLOBALS.map((name) => values[name]),
     errorText: () => errorText,
     errorTrace: () => errorTrace,

@@ -315,6 +315,13 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
       case 'ExpressionStatement':
         statementStarts.add(node.start)
         break
+      case 'Literal':
+        // Every pattern must run in linear time: literals are built by the engine (V8 or RE2), not by V8 alone.
+        if (node.regex != null) {
+          const { pattern, flags } = node.regex as { pattern: string; flags: string }
+          out.overwrite(node.start, node.end, `__strata_re(${JSON.stringify(pattern)}, ${JSON.stringify(flags)})`)
+        }
+        return
       case 'UnaryExpression':
         // Deleting a property turns an object into a dictionary: about as costly as a builtin call.
         if (node.operator === 'delete') {

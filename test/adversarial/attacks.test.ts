@@ -158,7 +158,7 @@ describe('unmetered compute and memory', () => {
     expect(observed.result).toBe('error')
     expect([ReplyCode.OUT_OF_GAS, ReplyCode.STACK_LIMIT, ReplyCode.EXECUTION_ERROR]).toContain(observed.replyCode)
     expect(observed.gasBurned).toBeLessThanOrEqual(20_000_000)
-    if (observed.replyCode === ReplyCode.EXECUTION_ERROR) expect(observed.error).toMatch(/RangeError|over Strata's limit|Invalid|Maximum/)
+    if (observed.replyCode === ReplyCode.EXECUTION_ERROR) expect(observed.error).toMatch(/RangeError|over Strata's limit|Invalid|Maximum|SyntaxError/)
   })
 
   it.each(COVERED)('%s finishes within its gas', (command) => {
