@@ -26,7 +26,7 @@ import { StrataError, assert } from '../errors.js'
 import { BridgeStatus, GuestKind, HaltKind, HostOp, RunOutcome } from './bridge_protocol.js'
 import { GUEST_GLOBALS } from './guest_runtime.js'
 import { EngineErrorCode, instrument } from './instrument.js'
-import { BIGINT_BITS_MAX, CALL_DEPTH_MAX, FUEL_CHUNK_MAX, type ComputeWeights } from './weights.js'
+import { BIGINT_BITS_MAX, CALL_DEPTH_MAX, FUEL_CHUNK_MAX, STRING_LENGTH_MAX, type ComputeWeights } from './weights.js'
 
 // A backtracking regular expression falls back to V8's linear-time engine instead of running for seconds. The flag
 // is process-wide and changes no results, only how pathological patterns are run.
@@ -300,10 +300,12 @@ function __strata_shr(a, b) {
   return __strata_big(a >> b);
 }
 function __strata_re(source, flags) { return __strata_rt.regExp(source, flags); }
+function __strata_long(text) { throw new __strata_RangeError('a string of ' + text.length + " characters, over Strata's limit of ${STRING_LENGTH_MAX}"); }
+function __strata_add(a, b) { const r = a + b; return typeof r === 'string' && r.length > ${STRING_LENGTH_MAX} ? __strata_long(r) : r; }
 function __strata_opm(op, object, key, value) {
   const current = object[key];
   return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value)
-    : op === '<<=' ? __strata_shl(current, value) : __strata_shr(current, value);
+    : op === '<<=' ? __strata_shl(current, value) : op === '+=' ? __strata_add(current, value) : __strata_shr(current, value);
 }
 const __strata_kernel = {
   call: __strata_call,

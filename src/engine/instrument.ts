@@ -11,7 +11,8 @@
  *   catch (e) { body }                   ->  catch (e) { __strata_k(e); body }      (halts cannot be caught)
  *   finally { body }                     ->  finally { __strata_f(); body }         (nor swallowed)
  *   ...x  (spread)                       ->  ...__strata_sp(x)                      (charged by length)
- *   a * b, a ** b, a << b                ->  __strata_mul(a, b), ...                 (BigInt sizes checked)
+ *   a * b, a ** b, a << b, a >> b        ->  inline: a BigInt operand goes to a helper (BigInt sizes checked)
+ *   a + b, `...${x}...`                  ->  inline: a string result over STRING_LENGTH_MAX is refused
  *
  * W is the static size of the function or loop body (its AST nodes other than names and literals, not counting nested
  * functions or loop bodies, which charge for themselves) times the schedule's computeNode, plus the call or back-edge base. So every path through a
@@ -25,7 +26,7 @@
 import { parse, type Node, type Options } from 'acorn'
 import MagicString from 'magic-string'
 import { StrataError } from '../errors.js'
-import { CALL_DEPTH_MAX, FRAME_UNIT_NODES, type ComputeWeights } from './weights.js'
+import { CALL_DEPTH_MAX, FRAME_UNIT_NODES, STRING_LENGTH_MAX, type ComputeWeights } from './weights.js'
 
 export const EngineErrorCode = {
   /** Code the engine refuses: a syntax it cannot meter or contain, a reserved name, a bad import or export. */
@@ -97,7 +98,7 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
    */
   const meterFunction = (fn: AnyNode, levels: number): void => {
     const size = sizeOf(fn.params as AnyNode[]) + sizeOf(fn.body as AnyNode)
-    const weight = weights.call + weights.perNode * size
+    const weight = weights.call + weights.perNode * size + weights.perElement * (slotsOf(fn.params as AnyNode[]) + slotsOf(fn.body as AnyNode))
     // Depth counts in frame units: a large function's frame holds more registers, so it counts for more, and the
     // limit stays far below the smallest real stack whatever the functions look like.
     const frame = 1 + Math.floor(size / FRAME_UNIT_NODES)
@@ -141,16 +142,22 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
     const b = `__strata_b${level}`
     out.appendLeft(left.start, `${open(left.start)}${a} = `)
     out.overwrite(left.end, right.start, `, ${b} = `, KEEP)
-    out.prependLeft(right.end, `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
+    out.prependLeft(right.end, checked(a, b, operator, helper))
     scope.active += 1
     visit(left, node)
     visit(right, node)
     scope.active -= 1
   }
 
+  /** The rest of an inline check, after `(a = left, b = right`. */
+  const checked = (a: string, b: string, operator: string, helper: string): string => (operator === '+'
+    // A sum may be a string: ropes grow in O(1), so their length is capped where they are made.
+    ? `, ${a} = ${a} + ${b}, typeof ${a} === 'string' && ${a}.length > ${STRING_LENGTH_MAX} ? __strata_long(${a}) : ${a})`
+    : `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
+
   const meterLoop = (loop: AnyNode): void => {
     const parts = [loop.test, loop.update, loop.left, loop.body].filter((p): p is AnyNode => p != null)
-    const weight = weights.loop + weights.perNode * parts.reduce((sum, p) => sum + sizeOf(p), 0)
+    const weight = weights.loop + parts.reduce((sum, p) => sum + weights.perNode * sizeOf(p) + weights.perElement * slotsOf(p), 0)
     const charge = `if ((__strata_g -= ${weight}) < 0) __strata_r(); `
     const body = loop.body as AnyNode
     sites += 1
@@ -285,7 +292,7 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
             const operator = (node.operator as string).slice(0, -1)
             const right = node.right as AnyNode
             out.overwrite(left.end, right.start, ` = (${a} = ${left.name as string}, ${b} = `, KEEP)
-            out.prependLeft(right.end, `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${ARITHMETIC_ASSIGN[node.operator as string]!}(${a}, ${b}) : ${a} ${operator} ${b})`)
+            out.prependLeft(right.end, checked(a, b, operator, ARITHMETIC_ASSIGN[node.operator as string]!))
             visit(left, node)
             scope.active += 1
             visit(right, node)
@@ -314,6 +321,20 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
         break
       case 'ExpressionStatement':
         statementStarts.add(node.start)
+        break
+      case 'TemplateLiteral':
+        if ((node.expressions as AnyNode[]).length > 0 && parent?.type !== 'TaggedTemplateExpression' && !scopes[scopes.length - 1]!.inParams) {
+          const scope = scopes[scopes.length - 1]!
+          const level = scope.active
+          scope.levels = Math.max(scope.levels, level + 1)
+          const a = `__strata_a${level}`
+          out.appendLeft(node.start, `${open(node.start)}${a} = `)
+          out.prependLeft(node.end, `, ${a}.length > ${STRING_LENGTH_MAX} ? __strata_long(${a}) : ${a})`)
+          scope.active += 1
+          for (const child of children(node)) visit(child, node)
+          scope.active -= 1
+          return
+        }
         break
       case 'Literal':
         // Every pattern must run in linear time: literals are built by the engine (V8 or RE2), not by V8 alone.
@@ -364,13 +385,13 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
 
   visit(ast, undefined)
   // The module's own top level runs on every message too: it pays for its straight-line code like a function.
-  out.prepend(`${temporaries(scopes[0]!.levels)}if ((__strata_g -= ${weights.call + weights.perNode * sizeOf(ast)}) < 0) __strata_r();\n`)
+  out.prepend(`${temporaries(scopes[0]!.levels)}if ((__strata_g -= ${weights.call + weights.perNode * sizeOf(ast) + weights.perElement * slotsOf(ast)}) < 0) __strata_r();\n`)
   out.append(`\nreturn { ${exports.join(', ')} };\n`)
   return { body: out.toString(), meteredSites: sites, names: [...names] }
 }
 
-const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl', '>>': '__strata_shr' }
-const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl', '>>=': '__strata_shr' }
+const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl', '>>': '__strata_shr', '+': '__strata_add' }
+const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl', '>>=': '__strata_shr', '+=': '__strata_add' }
 
 /** Whether an identifier names a property, a label or a meta property rather than a variable. */
 function isPropertyName(node: AnyNode, parent: AnyNode | undefined): boolean {
@@ -456,6 +477,32 @@ function sizeOf(node: AnyNode | AnyNode[]): number {
 }
 
 const FREE_NODES = new Set(['Identifier', 'Literal', 'ThisExpression', 'Super', 'TemplateElement', 'ParenthesizedExpression', 'EmptyStatement'])
+
+/**
+ * Static allocation: the heap slots straight-line code allocates per pass (same region as sizeOf), each charged
+ * like an element a builtin allocates. An object or array literal allocates one per property or element plus its
+ * header, `new` and a class a few, a closure one. So gas bounds memory too: a loop that links objects pays about
+ * 100 gas for each, not the few gas its nodes would.
+ */
+function slotsOf(node: AnyNode | AnyNode[]): number {
+  if (Array.isArray(node)) return node.reduce((sum, n) => sum + slotsOf(n), 0)
+  if (FUNCTION_TYPES.has(node.type)) return 1
+  if (LOOP_TYPES.has(node.type)) {
+    return (node.type === 'ForStatement' && node.init != null ? slotsOf(node.init as AnyNode) : 0)
+      + (node.right != null ? slotsOf(node.right as AnyNode) : 0)
+  }
+  let slots = 0
+  switch (node.type) {
+    case 'ObjectExpression': slots = 1 + (node.properties as AnyNode[]).length; break
+    case 'ArrayExpression': slots = 1 + (node.elements as unknown[]).length; break
+    case 'NewExpression': slots = 2; break
+    case 'ClassExpression': case 'ClassDeclaration': slots = 2; break
+    case 'TemplateLiteral': slots = (node.expressions as AnyNode[]).length > 0 ? 1 : 0; break
+    default: break
+  }
+  for (const child of children(node)) slots += slotsOf(child)
+  return slots
+}
 
 function refuse(name: string, what: string): StrataError {
   return new StrataError(EngineErrorCode.BAD_CODE, `${name}: ${what}`, { code: name })
