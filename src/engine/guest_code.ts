@@ -221,7 +221,8 @@ function lineCount(text: string): number {
 const kernelSource = (COMPUTE_GAS: ComputeWeights): string => `
 const __strata_io = new Float64Array(2);
 const __strata_isArray = Array.isArray, __strata_from = Array.from, __strata_ownKeys = Reflect.ownKeys;
-const __strata_ceil = Math.ceil, __strata_BigInt = BigInt, __strata_RangeError = RangeError;
+const __strata_ceil = Math.ceil, __strata_BigInt = BigInt, __strata_RangeError = RangeError, __strata_TypeError = TypeError;
+const __strata_apply = Reflect.apply, __strata_toPrimitive = Symbol.toPrimitive;
 let __strata_g = ${FUEL_CHUNK_MAX};
 let __strata_d = 0;
 let __strata_h = 0;
@@ -279,29 +280,55 @@ function __strata_big(value) {
 function __strata_bits(value) {
   return typeof value === 'bigint' ? (value < 0n ? -value : value).toString(16).length * 4 : 0;
 }
+// ToPrimitive (hint number), once per operand: the helpers then work on primitives, so a valueOf that returns a
+// BigInt is checked like a BigInt, and no operand is converted twice.
+function __strata_num(x) {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return x;
+  const exotic = x[__strata_toPrimitive];
+  if (exotic !== undefined && exotic !== null) {
+    const r = __strata_apply(exotic, x, ['number']);
+    if (r !== null && (typeof r === 'object' || typeof r === 'function')) throw new __strata_TypeError('Cannot convert object to primitive value');
+    return r;
+  }
+  const valueOf = x.valueOf;
+  if (typeof valueOf === 'function') { const r = __strata_apply(valueOf, x, []); if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return r; }
+  const toString = x.toString;
+  if (typeof toString === 'function') { const r = __strata_apply(toString, x, []); if (r === null || (typeof r !== 'object' && typeof r !== 'function')) return r; }
+  throw new __strata_TypeError('Cannot convert object to primitive value');
+}
 function __strata_mul(a, b) {
+  a = __strata_num(a); b = __strata_num(b);
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a * b;
   if (__strata_bits(a) + __strata_bits(b) > ${BIGINT_BITS_MAX} + 8) throw new __strata_RangeError("a BigInt product over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a * b);
 }
 function __strata_pow(a, b) {
+  a = __strata_num(a); b = __strata_num(b);
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a ** b;
   if (b > 0n && a !== 0n && a !== 1n && a !== -1n && __strata_BigInt(__strata_bits(a)) * b > ${BIGINT_BITS_MAX}n + 8n) throw new __strata_RangeError("a BigInt power over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a ** b);
 }
 function __strata_shl(a, b) {
+  a = __strata_num(a); b = __strata_num(b);
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a << b;
   if (a !== 0n && b > 0n && __strata_BigInt(__strata_bits(a)) + b > ${BIGINT_BITS_MAX}n) throw new __strata_RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a << b);
 }
 function __strata_shr(a, b) {
+  a = __strata_num(a); b = __strata_num(b);
   if (typeof a !== 'bigint' || typeof b !== 'bigint') return a >> b;
   if (a !== 0n && b < 0n && __strata_BigInt(__strata_bits(a)) - b > ${BIGINT_BITS_MAX}n) throw new __strata_RangeError("a BigInt shift over Strata's limit of ${BIGINT_BITS_MAX} bits");
   return __strata_big(a >> b);
 }
 function __strata_re(source, flags) { return __strata_rt.regExp(source, flags); }
 function __strata_long(text) { throw new __strata_RangeError('a string of ' + text.length + " characters, over Strata's limit of ${STRING_LENGTH_MAX}"); }
-function __strata_add(a, b) { const r = a + b; return typeof r === 'string' && r.length > ${STRING_LENGTH_MAX} ? __strata_long(r) : r; }
+function __strata_text(v) { if (typeof v === 'bigint') __strata_charge(__strata_rt.textCost(v)); return v; }
+function __strata_add(a, b) {
+  if (typeof a === 'bigint' && typeof b === 'string') __strata_charge(__strata_rt.textCost(a));
+  else if (typeof b === 'bigint' && typeof a === 'string') __strata_charge(__strata_rt.textCost(b));
+  const r = a + b;
+  return typeof r === 'string' && r.length > ${STRING_LENGTH_MAX} ? __strata_long(r) : r;
+}
 function __strata_opm(op, object, key, value) {
   const current = object[key];
   return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value)
@@ -310,8 +337,8 @@ function __strata_opm(op, object, key, value) {
 const __strata_kernel = {
   call: __strata_call,
   charge: __strata_charge,
-  enter() { if (++__strata_d > ${CALL_DEPTH_MAX}) __strata_halt(${HaltKind.DEPTH}); },
-  leave() { __strata_d--; },
+  enter(units) { if ((__strata_d += units) > ${CALL_DEPTH_MAX}) __strata_halt(${HaltKind.DEPTH}); },
+  leave(units) { __strata_d -= units; },
   halt: __strata_halt,
   halted() { return __strata_h; },
   begin(fuel) { __strata_h = 0; __strata_hf = 0; __strata_d = 0; __strata_u = 0; __strata_g = fuel; },

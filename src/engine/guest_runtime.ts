@@ -29,8 +29,9 @@ export interface Kernel {
   /** A bridge call; throws the host's error as a guest error, halts on out of gas. */
   call(op: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown): any
   charge(gas: number): void
-  enter(): void
-  leave(): void
+  /** Counts `units` of call depth (a builtin's native frames count several), halting past the limit. */
+  enter(units: number): void
+  leave(units: number): void
   halt(kind: number): never
   /** The halt kind of this message, or 0. */
   halted(): number
@@ -64,6 +65,13 @@ export const GUEST_GLOBALS = [
 const REMOVED = new Set(['Promise', 'Proxy', 'Intl', 'WeakRef', 'FinalizationRegistry', 'SharedArrayBuffer', 'Atomics', 'WebAssembly'])
 
 const HANDLER_NAMES = ['init', 'handle', 'handleReply', 'handleSignal'] as const
+
+/**
+ * Depth units a metered builtin's call counts: a builtin that calls back into the program (a replace callback, a
+ * JSON reviver, a sort comparator) leaves native frames several times a program frame's size on the stack, so that
+ * recursion through builtins ends at the same depth on every thread too.
+ */
+const NATIVE_FRAME_UNITS = 8
 
 /** Errors this runtime creates for syscalls, with their codes: a program cannot forge one. */
 type Runtime = ReturnType<typeof boot>
@@ -110,6 +118,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   const stringStartsWith = S.prototype.startsWith
   const arrayJoin = A.prototype.join
   const stringCharCodeAt = S.prototype.charCodeAt
+  const NativeBigIntToString = G.BigInt.prototype.toString
   const mapGet = M.prototype.get
   const mapSet = M.prototype.set
   const mapHas = M.prototype.has
@@ -167,6 +176,11 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     if (typeof value !== 'object' || value === null) return 0
     return dataLength(value, what)
   }
+  /** Converting a BigInt to decimal text is quadratic in its length: charged per limb pair. */
+  const bigintTextCost = (value: bigint): number => {
+    const limbs = MathI.ceil(apply(NativeBigIntToString, value < 0n ? -value : value, [16]).length / 16)
+    return COMPUTE_GAS.perElement * MathI.ceil((limbs * limbs) / 8)
+  }
   const capArray = (n: number, what: string): void => {
     if (n > ARRAY_LENGTH_MAX) throw new RangeErrorI(`${what}: ${n} elements, over Strata's limit of ${ARRAY_LENGTH_MAX}`)
   }
@@ -195,11 +209,11 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       const wrapped = {
         [name](this: any, ...args: any[]) {
           charge(COMPUTE_GAS.builtin + cost(this, args))
-          kernel.enter()
+          kernel.enter(NATIVE_FRAME_UNITS)
           try {
             return apply(original, this, args)
           } finally {
-            kernel.leave()
+            kernel.leave(NATIVE_FRAME_UNITS)
           }
         },
       }[name as string]!
@@ -217,7 +231,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         const s = coerceString(this)
         const call = coerce === undefined ? args : coerce(args)
         charge(COMPUTE_GAS.builtin + cost(s, call))
-        return apply(original, s, call)
+        kernel.enter(NATIVE_FRAME_UNITS)
+        try {
+          return apply(original, s, call)
+        } finally {
+          kernel.leave(NATIVE_FRAME_UNITS)
+        }
       },
     })[name]!)
   }
@@ -309,6 +328,9 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     const desc = getOwnDescriptor(G.RegExp, key)
     if (desc !== undefined && 'get' in desc && key !== G.Symbol.species) delete (G.RegExp as Record<PropertyKey, unknown>)[key]
   }
+  // RegExp.prototype.compile (Annex B) rebuilds a regular expression in place, around the engine's choice of V8 or
+  // RE2 for the pattern: it is removed.
+  delete (G.RegExp.prototype as Record<string, unknown>).compile
   // Compiling a pattern costs its length (a literal is compiled at upload; a constructed one here).
   const NativeRegExp = G.RegExp
   /**
@@ -403,7 +425,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         capArray(n, `Array.prototype.${name}`)
         const compares = n < 2 ? 0 : n * MathI.ceil(MathI.log2(n))
         charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perElement * n + COMPUTE_GAS.perCompare * compares)
-        return apply(original, this, compare === undefined ? [] : [compare])
+        kernel.enter(NATIVE_FRAME_UNITS)
+        try {
+          return apply(original, this, compare === undefined ? [] : [compare])
+        } finally {
+          kernel.leave(NATIVE_FRAME_UNITS)
+        }
       },
     })[name]!)
   }
@@ -412,12 +439,14 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     const items = toArray(self, 'Array.prototype.join')
     const sep = separator === undefined ? 1 : coerceString(separator).length
     let total = 0
+    let extra = 0
     for (let i = 0; i < items.length; i += 1) {
       const item = items[i]
       total += (typeof item === 'string' ? item.length : 24) + sep
+      if (typeof item === 'bigint') extra += bigintTextCost(item)
     }
     capString(total, 'Array.prototype.join')
-    return COMPUTE_GAS.perElement * items.length + COMPUTE_GAS.perChar * total
+    return COMPUTE_GAS.perElement * items.length + COMPUTE_GAS.perChar * total + extra
   }
   meter(AP, 'join', (self, [separator]) => joinCost(self, separator))
   meter(AP, 'toString', (self) => joinCost(self, undefined))
@@ -632,7 +661,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         const s = coerceString(text)
         charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * 4 * s.length)
         if (typeof reviver === 'function') jsonDepth(s)
-        return reviver === undefined ? apply(nativeJsonParse, JSONi, [s]) : apply(nativeJsonParse, JSONi, [s, reviver])
+        kernel.enter(NATIVE_FRAME_UNITS)
+        try {
+          return reviver === undefined ? apply(nativeJsonParse, JSONi, [s]) : apply(nativeJsonParse, JSONi, [s, reviver])
+        } finally {
+          kernel.leave(NATIVE_FRAME_UNITS)
+        }
       },
     },
     stringify: {
@@ -657,7 +691,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         }
         charge(COMPUTE_GAS.builtin)
         const indent = typeof space === 'number' || typeof space === 'string' ? space : undefined
-        return apply(nativeJsonStringify, JSONi, [value, visit, indent])
+        kernel.enter(NATIVE_FRAME_UNITS)
+        try {
+          return apply(nativeJsonStringify, JSONi, [value, visit, indent])
+        } finally {
+          kernel.leave(NATIVE_FRAME_UNITS)
+        }
       },
     },
   })
@@ -729,6 +768,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   for (const name of objectKeys(formats)) defineProperty(DP, name, { value: formatter(formats[name]!), writable: true, configurable: true })
   // Numbers and bigints without a locale.
   defineProperty(G.Number.prototype, 'toLocaleString', { value: function toLocaleString(this: number) { return apply(G.Number.prototype.toString, this, []) }, writable: true, configurable: true })
+  defineProperty(G.BigInt.prototype, 'toString', {
+    writable: true, configurable: true, value: function toString(this: bigint, radix?: unknown) {
+      if (typeof this === 'bigint') charge(COMPUTE_GAS.builtin + bigintTextCost(this))
+      return apply(NativeBigIntToString, this, radix === undefined ? [] : [radix])
+    },
+  })
   defineProperty(G.BigInt.prototype, 'toLocaleString', { value: function toLocaleString(this: bigint) { return apply(G.BigInt.prototype.toString, this, []) }, writable: true, configurable: true })
   defineProperty(MathI, 'random', { value: function random() { throw new ErrorI('Math.random is not available in Strata programs: use ctx.random()') }, writable: true, configurable: true })
 
@@ -915,6 +960,16 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   values.JSON = JSONSafe
   values.ArrayBuffer = SafeArrayBuffer
   values.BigInt = SafeBigInt
+  // String(x) converts a BigInt without calling its toString: charged here.
+  const SafeString = function String(this: unknown, ...args: unknown[]) {
+    if (typeof args[0] === 'bigint') charge(COMPUTE_GAS.builtin + bigintTextCost(args[0]))
+    return new.target === undefined ? apply(S, undefined, args) : construct(S, args, new.target)
+  }
+  defineProperty(SafeString, 'prototype', { value: S.prototype })
+  for (const key of ['fromCharCode', 'fromCodePoint', 'raw']) defineProperty(SafeString, key, { value: (S as any)[key], writable: true, configurable: true })
+  values.String = SafeString
+  // A BigInt in a template literal or a sum with a string is converted the same way (the instrumentation calls this).
+
   values.RegExp = SafeRegExp
   for (const name of ['escape', 'unescape', 'encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent']) {
     const original = G[name] as (text: string) => string
@@ -991,7 +1046,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     getPrototypeOf(async function* () {}), getPrototypeOf(function () {}.bind(null)), TypedArrayPrototype,
     getPrototypeOf(U8), getPrototypeOf(getPrototypeOf(function* () {}())),
   ]
-  for (const value of [shadow, library, consoleObject, ...syntaxIntrinsics, G.Promise, G.Proxy, G.Intl]) deepFreeze(value)
+  for (const value of [shadow, library, consoleObject, LinearRegExp, ...syntaxIntrinsics, G.Promise, G.Proxy, G.Intl]) deepFreeze(value)
   for (const name of GUEST_GLOBALS) deepFreeze(values[name])
 
   // ---- ctx.state: a msgpack subset, encoded and decoded here (docs/programs.md) -----------------------------
@@ -1396,6 +1451,7 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
 
   return {
     run, hostError, isOverflow, regExp: (source: string, flags: string) => makeRegExp(source, flags, undefined),
+    textCost: (value: bigint) => bigintTextCost(value),
     values: GUEST_GLOBALS.map((name) => values[name]),
     errorText: () => errorText,
     errorTrace: () => errorTrace,

@@ -152,8 +152,10 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
   /** The rest of an inline check, after `(a = left, b = right`. */
   const checked = (a: string, b: string, operator: string, helper: string): string => (operator === '+'
     // A sum may be a string: ropes grow in O(1), so their length is capped where they are made.
-    ? `, ${a} = ${a} + ${b}, typeof ${a} === 'string' && ${a}.length > ${STRING_LENGTH_MAX} ? __strata_long(${a}) : ${a})`
-    : `, typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
+    // (and a BigInt turned into text by the sum pays for the conversion).
+    ? `, ${a} = typeof ${a} === 'bigint' || typeof ${b} === 'bigint' ? __strata_add(${a}, ${b}) : ${a} + ${b}, typeof ${a} === 'string' && ${a}.length > ${STRING_LENGTH_MAX} ? __strata_long(${a}) : ${a})`
+    // Anything but two numbers goes to the helper: an object's valueOf may return a BigInt.
+    : `, typeof ${a} !== 'number' || typeof ${b} !== 'number' ? ${helper}(${a}, ${b}) : ${a} ${operator} ${b})`)
 
   const meterLoop = (loop: AnyNode): void => {
     const parts = [loop.test, loop.update, loop.left, loop.body].filter((p): p is AnyNode => p != null)
@@ -330,6 +332,11 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
           const a = `__strata_a${level}`
           out.appendLeft(node.start, `${open(node.start)}${a} = `)
           out.prependLeft(node.end, `, ${a}.length > ${STRING_LENGTH_MAX} ? __strata_long(${a}) : ${a})`)
+          // Each interpolated value that is a BigInt pays for its conversion to text.
+          for (const expression of node.expressions as AnyNode[]) {
+            out.appendLeft(expression.start, '__strata_text(')
+            out.prependLeft(expression.end, ')')
+          }
           scope.active += 1
           for (const child of children(node)) visit(child, node)
           scope.active -= 1

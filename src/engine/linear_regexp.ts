@@ -26,9 +26,20 @@ export interface LinearRegExpDeps {
   readonly prototype: object
 }
 
-/** RE2 scans about 150 ns a character here against ~1 ns for V8's engine; the pattern's size multiplies it. */
+/**
+ * RE2 scans about 150 ns a character here against ~1 ns for V8's engine, and its automaton's size multiplies that:
+ * the pattern's length with every bounded repeat `{n,m}` counted m times. RE2 may read to the end of the input even
+ * for a short match (`/.*b|a/`), so each search is charged for all the input it may read, before it runs: a global
+ * search over a long input pays for every search from its start position (an upper bound, sometimes far above).
+ */
 const SCAN_CHAR_WEIGHT = 64
 const PATTERN_CHARS_PER_STEP = 32
+/** Bounded repeats multiply the automaton: `x{1000}` is a thousand states. */
+function automatonSize(source: string): number {
+  let size = source.length
+  for (const [, low, high] of source.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) size += 4 * Math.min(10_000, Number(high || low))
+  return size
+}
 
 export function linearRegExpClass(deps: LinearRegExpDeps) {
   const { charge, untracked, perChar, builtin } = deps
@@ -58,7 +69,7 @@ export function linearRegExpClass(deps: LinearRegExpDeps) {
       this.#source = source
       this.#flags = flags
       this.#groupNames = untracked(() => Object.entries(this.#pattern.namedGroups() as Record<string, number>))
-      this.#weight = SCAN_CHAR_WEIGHT * (1 + Math.floor(source.length / PATTERN_CHARS_PER_STEP))
+      this.#weight = SCAN_CHAR_WEIGHT * (1 + Math.floor(automatonSize(source) / PATTERN_CHARS_PER_STEP))
       brand.add(this)
     }
 
@@ -82,6 +93,7 @@ export function linearRegExpClass(deps: LinearRegExpDeps) {
         if (advancing) this.lastIndex = 0
         return null
       }
+      charge(perChar * this.#weight * Math.max(1, s.length - start))
       const match = untracked(() => {
         const matcher = this.#pattern.matcher(s)
         if (!matcher.find(start)) return { found: false, start: 0, end: s.length, groups: [] as (string | null)[] }
@@ -89,7 +101,6 @@ export function linearRegExpClass(deps: LinearRegExpDeps) {
         for (let i = 0; i <= matcher.groupCount(); i += 1) groups[i] = matcher.group(i) as string | null
         return { found: true, start: matcher.start() as number, end: matcher.end() as number, groups }
       })
-      charge(perChar * this.#weight * Math.max(1, match.end - start))
       if (!match.found || (this.sticky && match.start !== start)) {
         if (advancing) this.lastIndex = 0
         return null
@@ -197,8 +208,8 @@ export function linearRegExpClass(deps: LinearRegExpDeps) {
       let last = 0
       let from = 0
       while (from < s.length) {
+        charge(perChar * this.#weight * Math.max(1, s.length - from))
         const found = find(from)
-        charge(perChar * this.#weight * Math.max(1, (found?.end ?? s.length) - from))
         if (found === undefined || found.start >= s.length) break
         const { start, end } = found
         if (end === last) {

@@ -66,10 +66,11 @@ export const NESTING_DEPTH_MAX = 256
 export const UPLOAD_EVALUATION_GAS = 100_000_000
 
 /**
- * A BigInt a program computes is at most 65,536 bits (8 KiB): enough for any cryptographic size, small enough that
- * an operation on one (charged like any expression) costs microseconds. `*`, `**` and `<<` are checked, since only
- * they can grow a value by more than a bit; so are BigInt(string) and BigInt.asUintN / asIntN.
+ * A BigInt a program computes is at most 8,192 bits (1 KiB): the product of two 4,096-bit numbers (RSA's largest
+ * common size), small enough that any operation on one, decimal conversion and division included (quadratic),
+ * costs tens of microseconds: those run inside expressions, charged like any node. `*`, `**`, `<<` and `>>` are
+ * checked, since only they can grow a value by more than a bit; so are BigInt(string) and BigInt.asUintN / asIntN.
  */
-export const BIGINT_BITS_MAX = 65_536
-/** Digits BigInt(string) parses at most: 65,536 bits need 19,729 decimal digits. */
-export const BIGINT_DIGITS_MAX = 20_000
+export const BIGINT_BITS_MAX = 8192
+/** Digits BigInt(string) parses at most: 8,192 bits need 2,467 decimal digits. */
+export const BIGINT_DIGITS_MAX = 2500

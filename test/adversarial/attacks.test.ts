@@ -48,6 +48,11 @@ describe('the real global object', () => {
     }
   })
 
+  it('the prototype of RE2-run patterns is frozen; recursion through builtins ends at the same depth everywhere', () => {
+    expect(seen('realm plant on the RE2 prototype').reply).toBe('threw TypeError')
+    expect(seen('realm deep through replace').replyCode).toBe(ReplyCode.STACK_LIMIT)
+  })
+
   it('getYear and setYear are UTC', () => {
     expect(JSON.parse(seen('realm getYear').reply!)).toEqual([120, 1999])
   })
@@ -158,7 +163,7 @@ describe('unmetered compute and memory', () => {
     expect(observed.result).toBe('error')
     expect([ReplyCode.OUT_OF_GAS, ReplyCode.STACK_LIMIT, ReplyCode.EXECUTION_ERROR]).toContain(observed.replyCode)
     expect(observed.gasBurned).toBeLessThanOrEqual(20_000_000)
-    if (observed.replyCode === ReplyCode.EXECUTION_ERROR) expect(observed.error).toMatch(/RangeError|over Strata's limit|Invalid|Maximum|SyntaxError/)
+    if (observed.replyCode === ReplyCode.EXECUTION_ERROR) expect(observed.error).toMatch(/RangeError|over Strata's limit|Invalid|Maximum|SyntaxError|TypeError/)
   })
 
   it.each(COVERED)('%s finishes within its gas', (command) => {

@@ -51,6 +51,8 @@ export const ROUNDS: readonly (readonly Step[])[] = [
     { tag: 'realm regexp write', program: 'realm', text: 'regexp secret-of-one-program', gas: GAS },
     { tag: 'realm regexp read same cycle', program: 'realmSameCode', text: 'regexp other', gas: GAS },
     { tag: 'realm getYear', program: 'realm', text: 'getYear', gas: GAS },
+    { tag: 'realm plant on the RE2 prototype', program: 'realm', text: 'plant on the RE2 prototype', gas: GAS },
+    { tag: 'realm deep through replace', program: 'realm', text: 'deep through replace', gas: GAS },
     { tag: 'realm wide 60', program: 'realm', text: 'wide 60', gas: GAS },
     { tag: 'realm wide 1000', program: 'realm', text: 'wide 1000', gas: GAS },
     ...['getter on a thrown value', 'getter on a thrown name', 'getter on then', 'getter in state', 'toJSON in state', 'promise',
