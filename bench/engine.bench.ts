@@ -86,7 +86,11 @@ import vm from 'node:vm'
 import { GAS_SCHEDULE, GasCounter, Runtime } from 'strata'
 import type { BridgeHost, GuestCode, RunInput } from '../src/engine/index.js'
 import type { ComputeWeights } from '../src/engine/weights.js'
-import { consume, median, rateRow, timeRow, type BenchRow } from './harness.js'
+import {
+  consume, median, rateRow, timeRow, type BenchRow,
+  COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
+  COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
+} from './harness.js'
 
 const SUITE = 'engine'
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -113,12 +117,6 @@ const importDist = async <T>(relative: string): Promise<T> =>
 
 // ---- 1. e2e: the new engine against the b677600 build ---------------------------------------------------------
 
-const USER = '11'.repeat(32)
-const INC = new TextEncoder().encode('inc')
-const INIT_GAS_LIMIT = 10_000_000
-const HANDLE_GAS_LIMIT = 1_000_000
-const PROGRAM_COUNT = 1_000
-const MSGS_PER_PROGRAM = 20
 const E2E_STREAMS = 2
 const E2E_ROUNDS = 5
 const TARGET_E2E_TIME_RATIO = 1.3

@@ -92,3 +92,15 @@ export let sink: unknown
 export function consume(value: unknown): void {
   sink = value
 }
+
+/**
+ * The counter workload the end-to-end benchmarks share (runtime.bench.ts, engine.bench.ts): 1,000 counters, 20 "inc"
+ * each per cycle, from one user.
+ */
+export const COUNTER_USER = '11'.repeat(32)
+export const COUNTER_INC = new TextEncoder().encode('inc')
+export const COUNTER_INIT_GAS_LIMIT = 10_000_000
+export const COUNTER_HANDLE_GAS_LIMIT = 1_000_000
+export const COUNTER_PROGRAM_COUNT = 1_000
+/** Messages per program per cycle: 20,000 a cycle. */
+export const COUNTER_MSGS_PER_PROGRAM = 20

@@ -92,7 +92,11 @@ import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
 import { MessageKind, Runtime, type Message, type ProgramId } from 'strata'
 import { streamOf } from '../src/scheduler/assign.js'
-import { median, rateRow, timeRow, type BenchRow } from './harness.js'
+import {
+  median, rateRow, timeRow, type BenchRow,
+  COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
+  COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
+} from './harness.js'
 
 const SUITE = 'runtime'
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -101,14 +105,7 @@ const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
 const COUNTER_PATH = path.join(BENCH_DIR, '..', 'programs', 'counter.ts')
 const RAW_WORKER_PATH = path.join(BENCH_DIR, 'fixtures', 'raw_worker.mjs')
 
-const USER = '11'.repeat(32)
-const INC = new TextEncoder().encode('inc')
-const INIT_GAS_LIMIT = 10_000_000
-const HANDLE_GAS_LIMIT = 1_000_000
 
-const PROGRAM_COUNT = 1_000
-/** Messages per program per cycle: 20,000 a cycle, so a 2-cycle sample takes ~1-5 s at the rates measured. */
-const MSGS_PER_PROGRAM = 20
 const CYCLES_PER_SAMPLE = 2
 const ROUNDS = 5
 const STREAM_COUNTS = [0, 1, 2] as const
