@@ -327,12 +327,19 @@ function __strata_add(a, b) {
   if (typeof a === 'bigint' && typeof b === 'string') __strata_charge(__strata_rt.textCost(a));
   else if (typeof b === 'bigint' && typeof a === 'string') __strata_charge(__strata_rt.textCost(b));
   const r = a + b;
+  if (typeof r === 'bigint') return __strata_big(r);
   return typeof r === 'string' && r.length > ${STRING_LENGTH_MAX} ? __strata_long(r) : r;
+}
+function __strata_sub(a, b) {
+  a = __strata_num(a); b = __strata_num(b);
+  const r = a - b;
+  return typeof r === 'bigint' ? __strata_big(r) : r;
 }
 function __strata_opm(op, object, key, value) {
   const current = object[key];
   return object[key] = op === '*=' ? __strata_mul(current, value) : op === '**=' ? __strata_pow(current, value)
-    : op === '<<=' ? __strata_shl(current, value) : op === '+=' ? __strata_add(current, value) : __strata_shr(current, value);
+    : op === '<<=' ? __strata_shl(current, value) : op === '+=' ? __strata_add(current, value)
+    : op === '-=' ? __strata_sub(current, value) : __strata_shr(current, value);
 }
 const __strata_kernel = {
   call: __strata_call,

@@ -232,11 +232,15 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         const call = coerce === undefined ? args : coerce(args)
         charge(COMPUTE_GAS.builtin + cost(s, call))
         kernel.enter(NATIVE_FRAME_UNITS)
+        let result: unknown
         try {
-          return apply(original, s, call)
+          result = apply(original, s, call)
         } finally {
           kernel.leave(NATIVE_FRAME_UNITS)
         }
+        // A result may be a rope that callbacks grew (replace with a function): refused before anything flattens it.
+        if (typeof result === 'string') capString(result.length, `String.prototype.${name}`)
+        return result
       },
     })[name]!)
   }
@@ -362,6 +366,8 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     return makeRegExp(pattern, flags, new.target)
   }
   defineProperty(SafeRegExp, 'prototype', { value: NativeRegExp.prototype })
+  // `re.constructor` of an RE2-run pattern is the public RegExp, never the internal class (which skips the checks).
+  defineProperty(LinearRegExp.prototype, 'constructor', { value: SafeRegExp, writable: true, configurable: true })
   defineProperty(SafeRegExp, G.Symbol.species, { get() { return SafeRegExp }, configurable: true })
   defineProperty(NativeRegExp.prototype, 'constructor', { value: SafeRegExp, writable: true, configurable: true })
   // Map and Set: a mutation hashes its key and may grow the table (about 100-300 ns with a fresh string key), a
@@ -401,7 +407,18 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
   })
   replace(SP, 'toLocaleUpperCase', () => function toLocaleUpperCase(this: unknown) { return coerceString(this).toUpperCase() })
   replace(SP, 'toLocaleLowerCase', () => function toLocaleLowerCase(this: unknown) { return coerceString(this).toLowerCase() })
-  for (const name of ['fromCharCode', 'fromCodePoint', 'raw']) meter(S, name, (_self, args) => COMPUTE_GAS.perChar * args.length)
+  for (const name of ['fromCharCode', 'fromCodePoint']) meter(S, name, (_self, args) => COMPUTE_GAS.perChar * args.length)
+  // String.raw walks its strings' `raw` list (an array-like of any claimed length) and joins them.
+  replace(S, 'raw', (original) => function raw(strings: unknown, ...substitutions: unknown[]) {
+    const list = typeof strings === 'object' && strings !== null ? toArray((strings as { raw?: unknown }).raw, 'String.raw') : []
+    let total = 0
+    for (let i = 0; i < list.length; i += 1) total += coerceString(list[i]).length
+    capString(total, 'String.raw')
+    charge(COMPUTE_GAS.builtin + COMPUTE_GAS.perChar * total + COMPUTE_GAS.perElement * substitutions.length)
+    const result = apply(original, S, [{ raw: list }, ...substitutions]) as string
+    capString(result.length, 'String.raw')
+    return result
+  })
 
   // Arrays: genuine arrays (no Proxy exists) have an exact length; array-likes are copied (reads) or refused
   // (writes) unless their length is a data property.

@@ -397,8 +397,8 @@ export function instrument(source: string, weights: ComputeWeights, name = 'prog
   return { body: out.toString(), meteredSites: sites, names: [...names] }
 }
 
-const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl', '>>': '__strata_shr', '+': '__strata_add' }
-const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl', '>>=': '__strata_shr', '+=': '__strata_add' }
+const ARITHMETIC: Readonly<Record<string, string>> = { '*': '__strata_mul', '**': '__strata_pow', '<<': '__strata_shl', '>>': '__strata_shr', '+': '__strata_add', '-': '__strata_sub' }
+const ARITHMETIC_ASSIGN: Readonly<Record<string, string>> = { '*=': '__strata_mul', '**=': '__strata_pow', '<<=': '__strata_shl', '>>=': '__strata_shr', '+=': '__strata_add', '-=': '__strata_sub' }
 
 /** Whether an identifier names a property, a label or a meta property rather than a variable. */
 function isPropertyName(node: AnyNode, parent: AnyNode | undefined): boolean {

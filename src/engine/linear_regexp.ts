@@ -36,9 +36,11 @@ const SCAN_CHAR_WEIGHT = 64
 const PATTERN_CHARS_PER_STEP = 32
 /** Bounded repeats multiply the automaton: `x{1000}` is a thousand states. */
 function automatonSize(source: string): number {
-  let size = source.length
-  for (const [, low, high] of source.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) size += 4 * Math.min(10_000, Number(high || low))
-  return size
+  // An upper bound: nested repeats multiply, so every repeat's count multiplies the whole (sequential repeats are
+  // over-charged; a repeat inside a repeat, `(?:x{5}){6}`, is not under-charged).
+  let factor = 1
+  for (const [, low, high] of source.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) factor = Math.min(1_000_000, factor * Math.max(1, Number(high || low)))
+  return source.length * factor
 }
 
 export function linearRegExpClass(deps: LinearRegExpDeps) {
