@@ -84,12 +84,20 @@ describe('runaway programs and the watchdog', () => {
     open.push(rt)
     const cycle = rt.cycle
     const root = rt.stateRoot()
+    const errors: Error[] = []
+    rt.on('error', (error) => errors.push(error))
+    expect(rt.fault).toBeUndefined()
     rt.send({ source: USER, destination: id!, payload: text('spin'), gasLimit: 5_000_000_000 })
     await expect(rt.runCycle()).rejects.toMatchObject({ code: 'WATCHDOG' })
     expect(rt.fault).toMatchObject({ code: 'WATCHDOG' })
+    // The fault is announced once, as the same error the cycle rejected with.
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBe(rt.fault)
     expect(rt.cycle).toBe(cycle)
     expect(rt.stateRoot()).toBe(root)
     await expect(rt.runCycle()).rejects.toMatchObject({ code: 'FAULTED' })
+    await expect(rt.flush()).rejects.toMatchObject({ code: 'FAULTED' })
+    expect(errors).toHaveLength(1)
   }, 60_000)
 
   it('never stops a long but healthy cycle: the limit is per message, not per task', async () => {
@@ -108,6 +116,38 @@ describe('runaway programs and the watchdog', () => {
     const [id] = await programs(rt, 'test/fixtures/programs/spin.ts', 1)
     const result = await rt.query(id!, text('spin'), { gasLimit: 5_000_000 })
     expect(result).toMatchObject({ replyCode: ReplyCode.OUT_OF_GAS, gasBurned: 5_000_000 })
+  })
+})
+
+describe('events', () => {
+  it('announces every status change of every program, in the cycle it happens, as the records show it', async () => {
+    const rt = await runtime({ streams: 2 })
+    const code = await rt.uploadCode('test/fixtures/programs/probe.ts')
+    const changes: string[] = []
+    rt.on('program', ({ programId, status }) => {
+      // The event comes after the commit: the record already says so.
+      expect(rt.program(programId).record().status).toBe(status)
+      changes.push(`${rt.cycle}:${programId.slice(0, 6)}:${status}`)
+    })
+    const steps = (list: unknown[]): Uint8Array => text(JSON.stringify(list))
+    const good = await rt.createProgram(code, { salt: text('good'), gasLimit: 50_000_000 })
+    const bad = await rt.createProgram(code, { salt: text('bad'), payload: steps([{ do: 'throw' }]), gasLimit: 50_000_000 })
+    expect(changes).toEqual([]) // creation by a user is not a cycle's change: the status starts as initializing
+    await rt.runCycle()
+    const short = (id: string): string => id.slice(0, 6)
+    expect(changes.sort()).toEqual([`1:${short(bad)}:init_failed`, `1:${short(good)}:active`].sort())
+    changes.length = 0
+    rt.send({ source: USER, destination: good, payload: steps([{ do: 'create', code, salt: 'child', gas: 5_000_000 }]), gasLimit: 50_000_000 })
+    await rt.runCycle()
+    expect(changes).toHaveLength(1)
+    const [child] = changes
+    expect(child).toMatch(/^2:[0-9a-f]{6}:initializing$/)
+    changes.length = 0
+    rt.send({ source: USER, destination: good, payload: steps([{ do: 'exit', to: USER }]), gasLimit: 50_000_000 })
+    await rt.runUntilIdle()
+    expect(changes).toContain(`3:${short(good)}:exited`)
+    expect(changes.filter((c) => c.endsWith(':active'))).toHaveLength(1) // the child's init, in cycle 3
+    expect(rt.program(good).record().status).toBe('exited')
   })
 })
 

@@ -6,6 +6,9 @@
  *   crash <dataDir> <planes>       commit cycles of <planes> planes forever, printing "begin N" / "done N"
  *   full <dataDir>                 (run under `ulimit -f`) commit until the file size limit makes a commit fail;
  *                                  print the outcome as JSON
+ *   split <dataDir>                commit SPLIT_HISTORY small cycles, then start a split commit (staged in
+ *                                  transactions of SPLIT_PLANES_PER_TRANSACTION planes) and kill itself with
+ *                                  SIGKILL at its first yield: after a staging transaction, before the final one
  *   reader (worker thread)         open read-only, read head and one plane, post them back
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
@@ -14,7 +17,8 @@ import { openLmdbStore } from '../../../src/store/index.js'
 import type { ProgramId } from '../../../src/message/ids.js'
 import { isStrataError } from '../../../src/errors.js'
 import {
-  CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, message, planeChange, programId, rootOf, sha256, verify,
+  CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, SPLIT_PLANES_PER_TRANSACTION, message, planeChange, programId,
+  rootOf, sha256, splitHistory, splitLarge, verify,
 } from './fixtures.js'
 
 async function main(): Promise<void> {
@@ -52,6 +56,16 @@ async function main(): Promise<void> {
       await store.commit(batch)
       process.stdout.write(`done ${cycle}\n`)
     }
+  }
+  if (mode === 'split') {
+    const store = await openLmdbStore({ dataDir, verify, planesPerTransaction: SPLIT_PLANES_PER_TRANSACTION })
+    for (const batch of splitHistory()) await store.commit(batch)
+    process.stdout.write('history\n')
+    // The commit runs its first staging transaction synchronously, then yields: the kill lands right there.
+    setImmediate(() => process.kill(process.pid, 'SIGKILL'))
+    await store.commit(splitLarge())
+    process.stdout.write('committed\n') // never reached
+    return
   }
   if (mode === 'full') {
     process.on('SIGXFSZ', () => undefined) // make writes past the limit fail with EFBIG instead of killing us

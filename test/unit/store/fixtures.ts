@@ -84,3 +84,28 @@ export function tempDir(prefix = 'strata-store-'): { readonly dir: string; reado
   const dir = mkdtempSync(path.join(tmpdir(), prefix))
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }
+
+/** Planes per transaction for the split-commit tests: small, so a batch of a dozen planes takes several parts. */
+export const SPLIT_PLANES_PER_TRANSACTION = 4
+
+/**
+ * Small commits (one transaction each) before a split one: their blobs live under commit numbers 1..3, which is
+ * where a split commit that staged under the previous commit's number would write.
+ */
+export function splitHistory() {
+  return [1, 2, 3].map((cycle) => ({
+    cycle, stateRoot: rootOf(cycle),
+    memory: [{ programId: programId(100 + cycle), dropped: false, meta: Uint8Array.of(cycle), planes: [0, 1, 2].map((key) => planeChange(cycle, key)) }],
+  }))
+}
+
+/** A split commit after splitHistory: 14 planes of new programs (three staging parts of 4, a final part of 2) and one rewrite. */
+export function splitLarge() {
+  return {
+    cycle: 4, stateRoot: rootOf(4),
+    memory: [
+      { programId: programId(200), dropped: false, meta: Uint8Array.of(4), planes: Array.from({ length: 13 }, (_, key) => planeChange(4, key)) },
+      { programId: programId(101), dropped: false, meta: Uint8Array.of(4), planes: [planeChange(4, 1)] },
+    ],
+  }
+}

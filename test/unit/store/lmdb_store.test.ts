@@ -14,8 +14,8 @@ import { StoreErrorCode, WRITER_LOCK_FILE_NAME, openLmdbStore, type LmdbStore } 
 import type { CodeId } from '../../../src/message/ids.js'
 import { childBundle } from './child_bundle.js'
 import {
-  CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, message, planeBytes, planeChange, planeSeed, programId,
-  record, rootOf, sameBytes, sha256, tempDir, userId, verify,
+  CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, SPLIT_PLANES_PER_TRANSACTION, message, planeBytes, planeChange,
+  planeSeed, programId, record, rootOf, sameBytes, sha256, splitHistory, splitLarge, tempDir, userId, verify,
 } from './fixtures.js'
 
 let temp: ReturnType<typeof tempDir>
@@ -101,6 +101,17 @@ afterEach(async () => {
 afterAll(() => {
   try { unlinkSync(childBundle()) } catch { /* never built */ }
 })
+
+/** Blobs stored and plane index entries, read raw from a closed store's directory. */
+function rawCounts(dir: string): { blobs: number; index: number } {
+  const env = openRaw({ path: dir, maxDbs: 24, keyEncoding: 'binary', encoding: 'binary' })
+  try {
+    const count = (name: string): number => env.openDB(name, { keyEncoding: 'binary', encoding: 'binary' }).getKeysCount()
+    return { blobs: count('blobs'), index: count('planes') }
+  } finally {
+    void env.close()
+  }
+}
 
 /** A store with some of everything, for reopen comparisons. */
 async function populate(store: LmdbStore): Promise<void> {
@@ -247,6 +258,58 @@ describe('lmdb store on disk', () => {
     expect(planeSeed(store.plane(programId(1), 2_499)!)).toBe(2)
     await expect(store.commit({ cycle: 3, stateRoot: rootOf(3) }).then(() => store.commit({ cycle: 4, stateRoot: rootOf(4) })))
       .resolves.toMatchObject({ cycle: 4 })
+  })
+
+  it('keeps the planes of earlier small commits when a later commit is split, and leaves no stray blobs', async () => {
+    const store = await openStore({ planesPerTransaction: SPLIT_PLANES_PER_TRANSACTION })
+    for (const batch of splitHistory()) await store.commit(batch)
+    await store.commit(splitLarge())
+    expect(store.diagnostics().lastCommitTransactions).toBe(4) // three staging parts and the final one
+    const expectSplitState = (s: LmdbStore): void => {
+      // Every plane of the small commits is still its own (a staged blob under an old key would replace it and fail
+      // verification), except the one the split commit rewrote.
+      for (const cycle of [1, 2, 3]) {
+        for (const key of [0, 1, 2]) {
+          const expected = cycle === 1 && key === 1 ? 4 : cycle
+          expect(planeSeed(s.plane(programId(100 + cycle), key)!)).toBe(expected)
+        }
+      }
+      for (let key = 0; key < 13; key += 1) expect(sameBytes(s.plane(programId(200), key), planeBytes(4, key))).toBe(true)
+    }
+    expectSplitState(store)
+    // Another split commit rewriting staged planes, then a small one: each replaces blobs, none is left behind.
+    await store.commit({ ...splitLarge(), cycle: 5, stateRoot: rootOf(5) })
+    await store.commit({ cycle: 6, stateRoot: rootOf(6), memory: [{ programId: programId(102), dropped: true, meta: new Uint8Array(0), planes: [] }] })
+    await store.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 3 * 2 + 13, index: 3 * 2 + 13 })
+    const reopened = await openStore()
+    expect(reopened.diagnostics().pendingBlobsDeleted).toBe(0)
+    expect(planeSeed(reopened.plane(programId(103), 2)!)).toBe(3)
+    expect(reopened.planeKeys(programId(102))).toEqual([])
+    expect(planeSeed(reopened.plane(programId(200), 12)!)).toBe(4)
+  })
+
+  it('recovers the previous commit when killed between the parts of a split commit', async () => {
+    const child = startChild(['split', dataDir])
+    const output = new Lines(child)
+    await output.waitFor(/^history$/)
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
+    expect(child.signalCode).toBe('SIGKILL')
+    expect(output.lines.map((l) => l.text)).not.toContain('committed')
+    // The kill left staged blobs under commit number 4 and nothing else of the split commit.
+    const staged = rawCounts(dataDir)
+    expect(staged.blobs - staged.index).toBe(SPLIT_PLANES_PER_TRANSACTION)
+    const store = await openStore({ planesPerTransaction: SPLIT_PLANES_PER_TRANSACTION })
+    expect(store.diagnostics().pendingBlobsDeleted).toBe(SPLIT_PLANES_PER_TRANSACTION)
+    expect(store.head().cycle).toBe(3)
+    for (const cycle of [1, 2, 3]) for (const key of [0, 1, 2]) expect(planeSeed(store.plane(programId(100 + cycle), key)!)).toBe(cycle)
+    expect(store.planeKeys(programId(200))).toEqual([])
+    // The same commit goes through after recovery, and the store holds exactly what its index names.
+    await store.commit(splitLarge())
+    expect(planeSeed(store.plane(programId(101), 1)!)).toBe(4)
+    expect(planeSeed(store.plane(programId(103), 0)!)).toBe(3)
+    await store.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 9 + 13, index: 9 + 13 })
   })
 
   it('stays consistent when killed in the middle of chunked 3,000-plane commits', async () => {
