@@ -33,7 +33,7 @@ import { PersistentNodeStore } from '../merkle/persistent_nodes.js'
 import { PROGRAM_STATUS_CODE } from '../program/records.js'
 import { openLmdbStore } from '../store/lmdb_store.js'
 import { openMemoryStore } from '../store/memory_store.js'
-import type { CycleCounts, Store, StoreMemoryDelta } from '../store/store.js'
+import { ALL_CHUNKS, type CycleCounts, type Store, type StoreMemoryDelta } from '../store/store.js'
 import { CycleEffects, applyEntry, beginCycle } from './apply.js'
 import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
@@ -572,7 +572,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.#planeCache.set(programId, plane.key, bytes)
       commitment.updatePlane(plane.key, bytes, { chunkMask, fresh: plane.fresh })
       // An all-zero plane is absent from the tree but still stored (memory holds it): its root is the zero root.
-      return { key: plane.key, bytes, root: commitment.planeRoot(plane.key) ?? ZERO_PLANE_ROOT }
+      // The store rewrites only the chunks that changed (all of them for a plane created this cycle).
+      return { key: plane.key, bytes, root: commitment.planeRoot(plane.key) ?? ZERO_PLANE_ROOT, chunks: plane.fresh ? ALL_CHUNKS : chunkMask }
     })
     for (const [address, size] of delta.allocations) commitment.setAllocation(address, size === 0 ? undefined : size)
     return { programId: delta.programId, dropped: false, meta: delta.meta, planes }

@@ -16,7 +16,7 @@ import { StoreErrorCode } from './errors.js'
 import { checkedMerkleKey } from './checks.js'
 import { deadlineKey } from './keys.js'
 import {
-  STORE_HASH_SIZE_BYTES, STORE_PLANE_KEY_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch,
+  ALL_CHUNKS, STORE_HASH_SIZE_BYTES, STORE_PLANE_KEY_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch,
   type StoreMemoryDelta,
 } from './store.js'
 
@@ -25,6 +25,8 @@ export interface PreparedPlane {
   /** The caller's bytes (not copied: a store copies them when it keeps them). */
   readonly bytes: Uint8Array | null
   readonly root: Uint8Array | null
+  /** The chunks that changed (ALL_CHUNKS when the caller did not say). */
+  readonly chunks: number
 }
 
 export interface PreparedDelta {
@@ -161,13 +163,15 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
     // The common case is checked without building names (a cycle can carry thousands of planes).
     if (typeof plane === 'object' && plane !== null && Number.isSafeInteger(plane.key) && plane.key >= 0
       && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
-      && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES) {
-      return { key: plane.key, bytes: plane.bytes, root: new Uint8Array(plane.root) }
+      && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES
+      && (plane.chunks === undefined || (Number.isInteger(plane.chunks) && plane.chunks >= 0 && plane.chunks <= ALL_CHUNKS))) {
+      return { key: plane.key, bytes: plane.bytes, root: new Uint8Array(plane.root), chunks: plane.chunks ?? ALL_CHUNKS }
     }
     const at = `${name}.planes[${j}]`
     if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)
     const key = checkedCount(plane.key, `${at}.key`, STORE_PLANE_KEY_LIMIT - 1)
-    if (plane.bytes === null && plane.root === null) return { key, bytes: null, root: null }
+    if (plane.chunks !== undefined) checkedCount(plane.chunks, `${at}.chunks`, ALL_CHUNKS)
+    if (plane.bytes === null && plane.root === null) return { key, bytes: null, root: null, chunks: ALL_CHUNKS }
     if (plane.bytes === null || plane.root === null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
     checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES)
     checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)

@@ -5,24 +5,26 @@
  *
  *   meta         'format' -> u32 format version; 'head' -> [cycle, stateRoot, commitCount, queueHead, queueTail]
  *   codes        code id -> blob                              programs  program id -> record
- *   memmeta      program id -> allocator metadata             planes    program id | plane key -> root | blob key
- *   blobs        commit number | index -> 65,536 plane bytes  queue     sequence -> message
+ *   memmeta      program id -> allocator metadata             planes    program id | plane key -> root | 16 blob keys
+ *   blobs        commit number | index -> one 4,096-byte chunk queue    sequence -> message
  *   waitlist     message id -> entry                          deadlines untilCycle | commit | index -> message id
  *   delayed      cycle | sequence -> message                  mailbox   user id | sequence -> entry
  *   mailboxmeta  user id -> head sequence | tail sequence     nonces    user id -> u64
  *   merkle       opaque key -> 32-byte value                  cycles    cycle -> cycle record
  *
- * ## Atomic commits, chunked when large
+ * ## Planes in chunks; atomic commits, split when large
  *
- * A plane is stored as a blob and found through the `planes` index, whose entry holds the plane's committed
- * root and its blob key. Everything a reader can reach goes through the index, the head and the small key
- * spaces, and all of those change only in a commit's *final* transaction. For a batch with P plane writes and
- * chunk size C (1,000 by default):
+ * A plane is stored as up to 16 blobs, one per 4,096-byte chunk that is not all zeros, found through the
+ * `planes` index, whose entry holds the plane's committed root and the blob key of each chunk. A commit writes
+ * only the chunks the batch says changed (`StorePlaneChange.chunks`), so the bytes written per cycle follow the
+ * bytes a cycle dirtied, not the number of planes it touched. Everything a reader can reach goes through the
+ * index, the head and the small key spaces, and all of those change only in a commit's *final* transaction.
+ * For a batch with W chunk writes and a staging size C (planesPerTransaction x 16 chunks, 16,000 by default):
  *
- *   1. staging (only if P > C): the first P - (P mod C, or C) planes are written in transactions of C blobs
+ *   1. staging (only if W > C): the first W - (W mod C, or C) chunks are written in transactions of C blobs
  *      each, under fresh keys (commit number head.commitCount + 1, index). No index entry and no head points at
  *      them yet: they are pending, and no blob a reader can reach is touched.
- *   2. final: one transaction writes the remaining planes (over their current blob when they have one: safe,
+ *   2. final: one transaction writes the remaining chunks (over their current blob when they have one: safe,
  *      since this transaction commits atomically with the index), points the index at the staged blobs and
  *      deletes the blobs they replace, applies drops, records, queue, waitlist, delayed, mailboxes, nonces and
  *      Merkle nodes, and writes the head with the new commit number. LMDB commits it atomically, so readers
@@ -64,12 +66,12 @@ import {
 } from './codec.js'
 import { StoreErrorCode } from './errors.js'
 import {
-  BLOB_KEY_BYTES, ID_BYTES, PLANE_INDEX_VALUE_BYTES, blobKey, delayedKey, hasPrefix, idFromKey, mailboxKey,
-  planeIndexKey, readU32, readU64, u64Key, writeU64,
+  BLOB_KEY_BYTES, CHUNKS_PER_PLANE, ID_BYTES, PLANE_INDEX_VALUE_BYTES, blobKey, delayedKey, hasPrefix, idFromKey, isEmptySlot,
+  mailboxKey, planeIndexKey, readU32, readU64, u64Key, writeU64,
 } from './keys.js'
 import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
 import {
-  LMDB_READERS_DEFAULT, LMDB_READERS_LIMIT, PLANES_PER_TRANSACTION_DEFAULT, PLANES_PER_TRANSACTION_LIMIT,
+  ALL_CHUNKS, LMDB_READERS_DEFAULT, LMDB_READERS_LIMIT, STORE_CHUNK_SIZE_BYTES, STORE_FORMAT_WHOLE_PLANES, PLANES_PER_TRANSACTION_DEFAULT, PLANES_PER_TRANSACTION_LIMIT,
   STORE_FORMAT_VERSION, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
   STORE_PLANE_SIZE_BYTES, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
   type StoredMailboxEntry, type StoredWaitEntry,
@@ -88,7 +90,7 @@ export interface LmdbStoreOptions extends StoreOpenOptions {
    * workers) or not. Reads follow the writer: each head() starts a fresh snapshot.
    */
   readonly readOnly?: boolean
-  /** Planes per staging transaction (default 1,000, where lmdb writes fastest). */
+  /** Staging transactions hold this many planes' worth of chunks (x 16; default 1,000, where lmdb writes fastest). */
   readonly planesPerTransaction?: number
   /** LMDB reader slots (default 126): one per thread or process reading at the same time. */
   readonly maxReaders?: number
@@ -101,8 +103,12 @@ export interface LmdbStoreDiagnostics {
   readonly openEntriesRead: number
   /** Pending blobs of an unfinished commit deleted when opening. */
   readonly pendingBlobsDeleted: number
-  /** Transactions the last commit used (staging chunks + the final one). */
+  /** Transactions the last commit used (staging parts + the final one). */
   readonly lastCommitTransactions: number
+  /** Chunk blobs the last commit wrote (4,096 bytes each). */
+  readonly lastCommitChunkWrites: number
+  /** Planes converted from whole-plane blobs (store format 1) when opening. */
+  readonly planesConverted: number
 }
 
 /** Key spaces, each a named LMDB database. */
@@ -143,11 +149,13 @@ export class LmdbStore implements Store {
   #openEntriesRead: number
   #pendingBlobsDeleted: number
   #lastCommitTransactions = 0
+  #lastCommitChunkWrites = 0
+  readonly #planesConverted: number
 
   private constructor(init: {
     dataDir: string; env: RootDatabase<Buffer, Buffer>; db: Dbs; verify: PlaneVerifier; sync: boolean; readOnly: boolean
     mailboxSizeMax: number; planesPerTransaction: number; lock: WriterLock | undefined; head: HeadRecord
-    openEntriesRead: number; pendingBlobsDeleted: number
+    openEntriesRead: number; pendingBlobsDeleted: number; planesConverted: number
   }) {
     this.#dataDir = init.dataDir
     this.#env = init.env
@@ -161,6 +169,7 @@ export class LmdbStore implements Store {
     this.#head = init.head
     this.#openEntriesRead = init.openEntriesRead
     this.#pendingBlobsDeleted = init.pendingBlobsDeleted
+    this.#planesConverted = init.planesConverted
   }
 
   /** Opens (creating if needed) the store in `options.dataDir`. See `openLmdbStore`. */
@@ -237,6 +246,7 @@ export class LmdbStore implements Store {
       const format = db.meta.getBinary(FORMAT_KEY)
       entriesRead += 1
       let head: HeadRecord
+      let planesConverted = 0
       if (format === undefined) {
         if (readOnly) throw new StrataError(StoreErrorCode.NOT_FOUND, `${dataDir} holds no Strata store yet`, { dataDir })
         // Fresh, or created but killed before its first transaction: every key space must be empty.
@@ -254,7 +264,10 @@ export class LmdbStore implements Store {
         head = EMPTY_HEAD
       } else {
         const version = format.length === 4 ? format.readUInt32BE(0) : -1
-        if (version !== STORE_FORMAT_VERSION) {
+        if (version === STORE_FORMAT_WHOLE_PLANES && !readOnly) {
+          planesConverted = convertWholePlanes(db, readHead(db.meta))
+          entriesRead += planesConverted
+        } else if (version !== STORE_FORMAT_VERSION) {
           throw new StrataError(StoreErrorCode.FORMAT_VERSION,
             `${dataDir} has store format ${version === -1 ? 'unknown' : version}; this build reads format ${STORE_FORMAT_VERSION}`
             + (version > STORE_FORMAT_VERSION ? ' (written by a newer Strata: upgrade)' : ''),
@@ -271,7 +284,7 @@ export class LmdbStore implements Store {
       }
       return new LmdbStore({
         dataDir, env, db, verify: options.verify, sync, readOnly, mailboxSizeMax, planesPerTransaction, lock, head,
-        openEntriesRead: entriesRead, pendingBlobsDeleted,
+        openEntriesRead: entriesRead, pendingBlobsDeleted, planesConverted,
       })
     } catch (error) {
       await env?.close().catch(() => undefined)
@@ -292,7 +305,8 @@ export class LmdbStore implements Store {
   diagnostics(): LmdbStoreDiagnostics {
     return {
       dataDir: this.#dataDir, openEntriesRead: this.#openEntriesRead, pendingBlobsDeleted: this.#pendingBlobsDeleted,
-      lastCommitTransactions: this.#lastCommitTransactions,
+      lastCommitTransactions: this.#lastCommitTransactions, lastCommitChunkWrites: this.#lastCommitChunkWrites,
+      planesConverted: this.#planesConverted,
     }
   }
 
@@ -364,10 +378,18 @@ export class LmdbStore implements Store {
     if (index.length !== PLANE_INDEX_VALUE_BYTES) throw planeMismatch(programId, key, 'its index entry is malformed')
     // Same snapshot as the index read: lmdb renews a thread's read transaction only between event turns or
     // after this thread's own writes, and none happens in between.
-    const blob = this.#db.blobs.getBinary(index.subarray(STORE_HASH_SIZE_BYTES))
-    if (blob === undefined) throw planeMismatch(programId, key, 'its stored bytes are missing')
-    const bytes = plain(blob)
-    if (bytes.length !== STORE_PLANE_SIZE_BYTES) throw planeMismatch(programId, key, `it is ${bytes.length} bytes, not 65,536`)
+    const bytes = new Uint8Array(STORE_PLANE_SIZE_BYTES)
+    for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+      const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
+      if (isEmptySlot(index, slot)) continue
+      const blob = this.#db.blobs.getBinaryFast(index.subarray(slot, slot + BLOB_KEY_BYTES))
+      if (blob === undefined) throw planeMismatch(programId, key, `the stored bytes of its chunk ${chunk} are missing`)
+      if (blob.length !== STORE_CHUNK_SIZE_BYTES) {
+        throw planeMismatch(programId, key, `its chunk ${chunk} is ${blob.length} bytes, not ${STORE_CHUNK_SIZE_BYTES}`)
+      }
+      // getBinaryFast's Buffer is lmdb's shared read buffer, longer than the value: copy exactly the chunk.
+      bytes.set(blob.subarray(0, STORE_CHUNK_SIZE_BYTES), chunk * STORE_CHUNK_SIZE_BYTES)
+    }
     const root = this.#verify(bytes)
     if (!index.subarray(0, STORE_HASH_SIZE_BYTES).equals(root)) throw planeMismatch(programId, key)
     return bytes
@@ -511,24 +533,26 @@ export class LmdbStore implements Store {
         deletePendingBlobs(db.blobs, previous.commitCount)
         this.#pendingDirty = false
       }
-      // Plane writes in batch order. All but the last (partial or full) chunk are staged under fresh keys; the
+      // Chunk writes in batch order. All but the last (partial or full) part are staged under fresh keys; the
       // rest are written by the final transaction itself.
-      const writes: PreparedPlane[] = []
-      for (const delta of p.memory) for (const plane of delta.planes) if (plane.bytes !== null) writes.push(plane)
-      const chunk = this.#planesPerTransaction
-      const staged = writes.length <= chunk ? 0 : writes.length - (writes.length % chunk || chunk)
-      const stagedKeys = new Map<PreparedPlane, Buffer>()
-      for (let start = 0; start < staged; start += chunk) {
+      const writes = chunkWrites(p, db.planes)
+      const part = this.#planesPerTransaction * CHUNKS_PER_PLANE
+      const staged = writes.length <= part ? 0 : writes.length - (writes.length % part || part)
+      const stagedKeys = new Map<PreparedPlane, Buffer[]>()
+      for (let start = 0; start < staged; start += part) {
         this.#pendingDirty = true
         db.blobs.transactionSync(() => {
-          for (let i = start; i < start + chunk; i += 1) {
+          for (let i = start; i < start + part; i += 1) {
+            const { plane, chunk } = writes[i]!
             const key = blobKey(p.commitNumber, i)
-            db.blobs.putSync(key, writes[i]!.bytes as Buffer)
-            stagedKeys.set(writes[i]!, key)
+            db.blobs.putSync(key, chunkOf(plane.bytes!, chunk))
+            let keys = stagedKeys.get(plane)
+            if (keys === undefined) stagedKeys.set(plane, keys = [])
+            keys[chunk] = key
           }
         })
         transactions += 1
-        // Let the event loop breathe between chunks; readers meanwhile see the previous commit.
+        // Let the event loop breathe between parts; readers meanwhile see the previous commit.
         await yieldToEventLoop()
       }
       this.#pendingDirty = staged > 0
@@ -537,13 +561,14 @@ export class LmdbStore implements Store {
         queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
       }
       db.meta.transactionSync(() => {
-        this.#applyFinal(p, previous, stagedKeys)
+        this.#applyFinal(p, previous, stagedKeys, staged)
         db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
       })
       transactions += 1
       this.#head = next
       this.#pendingDirty = false
       this.#lastCommitTransactions = transactions
+      this.#lastCommitChunkWrites = writes.length
     } catch (error) {
       // Nothing of this batch is visible: the final transaction aborted (or never ran). Delete staged blobs now
       // if the disk lets us, else at the next commit or open.
@@ -572,18 +597,18 @@ export class LmdbStore implements Store {
    * so overwriting in place is safe, and as cheap as a raw put), else under a fresh key. A staged plane's index
    * entry is pointed at its staged blob and the blob it replaces is deleted.
    */
-  #applyFinal(p: PreparedBatch, previous: HeadRecord, stagedKeys: ReadonlyMap<PreparedPlane, Buffer>): void {
+  #applyFinal(p: PreparedBatch, previous: HeadRecord, stagedKeys: ReadonlyMap<PreparedPlane, readonly Buffer[]>, staged: number): void {
     const db = this.#db
     for (const { key, value } of p.programs) db.programs.putSync(key, value as Buffer)
 
-    let fresh = stagedKeys.size
+    const fresh = { next: staged }
     for (const delta of p.memory) {
       if (delta.dropped) {
         const doomed: Buffer[] = []
         for (const { key, value } of db.planes.getRange({ start: delta.program })) {
           if (!hasPrefix(key, delta.program)) break
           doomed.push(Buffer.from(key))
-          db.blobs.removeSync(Buffer.from(value.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES)))
+          removeChunkBlobs(db.blobs, value)
         }
         for (const key of doomed) db.planes.removeSync(key)
         db.memmeta.removeSync(delta.program)
@@ -593,25 +618,14 @@ export class LmdbStore implements Store {
       for (const plane of delta.planes) {
         const indexKey = planeIndexKey(delta.program, plane.key)
         const old = db.planes.getBinary(indexKey)
-        const oldBlob = old === undefined ? undefined : old.subarray(STORE_HASH_SIZE_BYTES, PLANE_INDEX_VALUE_BYTES)
         if (plane.bytes === null) {
           if (old !== undefined) {
-            db.blobs.removeSync(oldBlob!)
+            removeChunkBlobs(db.blobs, old)
             db.planes.removeSync(indexKey)
           }
           continue
         }
-        let blob = stagedKeys.get(plane)
-        if (blob !== undefined) {
-          if (oldBlob !== undefined) db.blobs.removeSync(oldBlob)
-        } else {
-          blob = oldBlob ?? blobKey(p.commitNumber, fresh++)
-          db.blobs.putSync(blob, plane.bytes as Buffer)
-        }
-        const value = Buffer.allocUnsafe(PLANE_INDEX_VALUE_BYTES)
-        value.set(plane.root!, 0)
-        value.set(blob, STORE_HASH_SIZE_BYTES)
-        db.planes.putSync(indexKey, value)
+        db.planes.putSync(indexKey, this.#writeChunks(p.commitNumber, plane, old, stagedKeys.get(plane), fresh))
       }
     }
 
@@ -665,6 +679,39 @@ export class LmdbStore implements Store {
   }
 
   /** Removes a waiting message and its deadline index entry (inside the write transaction). */
+  /**
+   * A plane's new index value, inside the final transaction: chunks the batch did not change keep their blob;
+   * a changed chunk of zeros has none (its old blob is deleted); any other changed chunk was staged (its old blob
+   * is deleted) or is written here, over its old blob when it has one, else under a fresh key.
+   */
+  #writeChunks(commitNumber: number, plane: PreparedPlane, old: Buffer | undefined, staged: readonly Buffer[] | undefined,
+    fresh: { next: number }): Buffer {
+    const db = this.#db
+    const value = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
+    value.set(plane.root!, 0)
+    const changed = old === undefined ? ALL_CHUNKS : plane.chunks
+    for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+      const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
+      const oldKey = old === undefined || isEmptySlot(old, slot) ? undefined : Buffer.from(old.subarray(slot, slot + BLOB_KEY_BYTES))
+      if ((changed & (1 << chunk)) === 0) {
+        if (oldKey !== undefined) value.set(oldKey, slot)
+        continue
+      }
+      let key = staged?.[chunk]
+      if (key !== undefined) {
+        if (oldKey !== undefined) db.blobs.removeSync(oldKey)
+      } else if (isZeroChunk(plane.bytes!, chunk)) {
+        if (oldKey !== undefined) db.blobs.removeSync(oldKey)
+        continue
+      } else {
+        key = oldKey ?? blobKey(commitNumber, fresh.next++)
+        db.blobs.putSync(key, chunkOf(plane.bytes!, chunk))
+      }
+      value.set(key, slot)
+    }
+    return value
+  }
+
   #unpark(key: Buffer): void {
     const old = this.#db.waitlist.getBinary(key)
     if (old === undefined) return
@@ -747,6 +794,90 @@ function readHead(meta: Database<Buffer, Buffer>): HeadRecord {
 }
 
 /** Deletes blobs of commits after `commitCount` (staged by a commit that never finished); returns how many. */
+/** A stored chunk's bytes as a Buffer view of the caller's plane (lmdb copies them into the map). */
+function chunkOf(plane: Uint8Array, chunk: number): Buffer {
+  return Buffer.from(plane.buffer, plane.byteOffset + chunk * STORE_CHUNK_SIZE_BYTES, STORE_CHUNK_SIZE_BYTES)
+}
+
+const ZERO_CHUNK = Buffer.alloc(STORE_CHUNK_SIZE_BYTES)
+
+function isZeroChunk(plane: Uint8Array, chunk: number): boolean {
+  return ZERO_CHUNK.equals(chunkOf(plane, chunk))
+}
+
+/**
+ * The chunks a commit writes as blobs, in batch order: changed chunks that are not all zeros. A plane not stored
+ * yet is written whole whatever its mask says (#writeChunks agrees: it sees no old entry).
+ */
+function chunkWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): { readonly plane: PreparedPlane; readonly chunk: number }[] {
+  const writes: { plane: PreparedPlane; chunk: number }[] = []
+  for (const delta of p.memory) {
+    if (delta.dropped) continue
+    for (const plane of delta.planes) {
+      if (plane.bytes === null) continue
+      const changed = plane.chunks === ALL_CHUNKS || planes.doesExist(planeIndexKey(delta.program, plane.key)) ? plane.chunks : ALL_CHUNKS
+      for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+        if ((changed & (1 << chunk)) !== 0 && !isZeroChunk(plane.bytes, chunk)) writes.push({ plane, chunk })
+      }
+    }
+  }
+  return writes
+}
+
+/** Deletes the chunk blobs an index value names. */
+function removeChunkBlobs(blobs: Database<Buffer, Buffer>, index: Uint8Array): void {
+  for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+    const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
+    if (index.length >= slot + BLOB_KEY_BYTES && !isEmptySlot(index, slot)) {
+      blobs.removeSync(Buffer.from(index.subarray(slot, slot + BLOB_KEY_BYTES)))
+    }
+  }
+}
+
+/**
+ * Converts a store of format 1 (each plane one 65,536-byte blob, index value root | blob key) to chunked planes,
+ * in one transaction with the format key: a crash leaves format 1 intact, and the next open converts again.
+ * New blobs take commit number head.commitCount + 1, and the head's commitCount advances to it in the same
+ * transaction, so they are never pending.
+ */
+function convertWholePlanes(db: Dbs, head: HeadRecord): number {
+  // Blobs a crashed format-1 commit staged sit under the next commit number, the one conversion writes under.
+  deletePendingBlobs(db.blobs, head.commitCount)
+  const commitNumber = head.commitCount + 1
+  let planes = 0
+  db.meta.transactionSync(() => {
+    let next = 0
+    const entries: [Buffer, Buffer][] = []
+    for (const { key, value } of db.planes.getRange()) entries.push([Buffer.from(key), Buffer.from(value)])
+    for (const [key, value] of entries) {
+      if (value.length !== STORE_HASH_SIZE_BYTES + BLOB_KEY_BYTES) {
+        throw integrity(`plane index entry ${key.toString('hex')} is not a format-1 entry (${value.length} bytes)`)
+      }
+      const oldKey = value.subarray(STORE_HASH_SIZE_BYTES)
+      const blob = db.blobs.getBinary(oldKey)
+      if (blob === undefined || blob.length !== STORE_PLANE_SIZE_BYTES) {
+        throw integrity(`plane index entry ${key.toString('hex')} names a missing or malformed blob`)
+      }
+      const index = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
+      index.set(value.subarray(0, STORE_HASH_SIZE_BYTES), 0)
+      for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+        if (isZeroChunk(blob, chunk)) continue
+        const chunkKey = blobKey(commitNumber, next++)
+        db.blobs.putSync(chunkKey, Buffer.from(chunkOf(blob, chunk)))
+        index.set(chunkKey, STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES)
+      }
+      db.blobs.removeSync(Buffer.from(oldKey))
+      db.planes.putSync(key, index)
+      planes += 1
+    }
+    const format = Buffer.alloc(4)
+    format.writeUInt32BE(STORE_FORMAT_VERSION)
+    db.meta.putSync(FORMAT_KEY, format)
+    db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead({ ...head, commitCount: commitNumber })))
+  })
+  return planes
+}
+
 function deletePendingBlobs(blobs: Database<Buffer, Buffer>, commitCount: number): number {
   const doomed: Buffer[] = []
   for (const key of blobs.getKeys({ start: blobKey(commitCount + 1, 0) })) {

@@ -25,7 +25,17 @@ import type { ProgramRecord } from '../program/records.js'
 // ---- limits ---------------------------------------------------------------------------------------------------
 
 /** The on-disk format this build writes and reads. Bump it with any change of key or value layout. */
-export const STORE_FORMAT_VERSION = 1
+/**
+ * 2: planes are stored as 4,096-byte chunks, each its own blob (1 stored each plane as one 65,536-byte blob;
+ * opening a format-1 store as a writer converts it, docs/architecture.md).
+ */
+export const STORE_FORMAT_VERSION = 2
+/** The format before chunked planes, which a writer converts when it opens it. */
+export const STORE_FORMAT_WHOLE_PLANES = 1
+/** A stored plane chunk: the Merkle leaf size, so a cycle writes what it dirtied at the granularity it hashes. */
+export const STORE_CHUNK_SIZE_BYTES = 4096
+/** A mask naming every chunk of a plane. */
+export const ALL_CHUNKS = 0xffff
 /** Hashes (state root, plane roots, Merkle node values) are SHA-256 digests. */
 export const STORE_HASH_SIZE_BYTES = 32
 /** Planes are stored whole. */
@@ -74,6 +84,12 @@ export interface StorePlaneChange {
   readonly key: number
   readonly bytes: Uint8Array | null
   readonly root: Uint8Array | null
+  /**
+   * Which 4,096-byte chunks changed (bit i: chunk i), when the plane is stored already; the store writes only
+   * those, and keeps the stored bytes of the others (which must equal `bytes` there). Default ALL_CHUNKS. A plane
+   * not stored yet is written whole.
+   */
+  readonly chunks?: number
 }
 
 /**

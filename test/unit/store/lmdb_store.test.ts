@@ -12,6 +12,7 @@ import { open as openRaw } from 'lmdb'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreErrorCode, WRITER_LOCK_FILE_NAME, openLmdbStore, type LmdbStore } from '../../../src/store/index.js'
 import type { CodeId } from '../../../src/message/ids.js'
+import { encodeHead } from '../../../src/store/codec.js'
 import { childBundle } from './child_bundle.js'
 import {
   CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, SPLIT_PLANES_PER_TRANSACTION, message, planeBytes, planeChange,
@@ -281,12 +282,62 @@ describe('lmdb store on disk', () => {
     await store.commit({ ...splitLarge(), cycle: 5, stateRoot: rootOf(5) })
     await store.commit({ cycle: 6, stateRoot: rootOf(6), memory: [{ programId: programId(102), dropped: true, meta: new Uint8Array(0), planes: [] }] })
     await store.close()
-    expect(rawCounts(dataDir)).toEqual({ blobs: 3 * 2 + 13, index: 3 * 2 + 13 })
+    // Each plane of the fixtures has 16 chunks that are not zeros: 16 blobs a plane, and nothing else.
+    expect(rawCounts(dataDir)).toEqual({ blobs: (3 * 2 + 13) * 16, index: 3 * 2 + 13 })
     const reopened = await openStore()
     expect(reopened.diagnostics().pendingBlobsDeleted).toBe(0)
     expect(planeSeed(reopened.plane(programId(103), 2)!)).toBe(3)
     expect(reopened.planeKeys(programId(102))).toEqual([])
     expect(planeSeed(reopened.plane(programId(200), 12)!)).toBe(4)
+  })
+
+  it('writes only the chunks a commit says changed, and stores no blob for a chunk of zeros', async () => {
+    const store = await openStore()
+    const id = programId(5)
+    const first = planeBytes(1, 0)
+    first.fill(0, 8 * 4096, 9 * 4096) // chunk 8 is zeros from the start
+    await store.commit({ cycle: 1, stateRoot: rootOf(1), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: first, root: sha256(first), chunks: 0 }] }] })
+    expect(store.diagnostics().lastCommitChunkWrites).toBe(15) // a plane not stored yet is written whole, less its zero chunk
+    const second = first.slice()
+    second.fill(0xab, 3 * 4096 + 10, 3 * 4096 + 18) // an 8-byte change in chunk 3
+    second.fill(0, 5 * 4096, 6 * 4096) // chunk 5 becomes zeros
+    await store.commit({ cycle: 2, stateRoot: rootOf(2), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: second, root: sha256(second), chunks: (1 << 3) | (1 << 5) }] }] })
+    expect(store.diagnostics().lastCommitChunkWrites).toBe(1)
+    expect(sameBytes(store.plane(id, 0), second)).toBe(true)
+    await store.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 14, index: 1 })
+    const reopened = await openStore()
+    expect(sameBytes(reopened.plane(id, 0), second)).toBe(true)
+  })
+
+  it('converts a format-1 store (whole-plane blobs) when a writer opens it; readers refuse it until then', async () => {
+    // A format-1 store as the previous release wrote it: head, index root | blob key, one 65,536-byte blob.
+    const plane = planeBytes(7, 2)
+    plane.fill(0, 0, 4096)
+    const env = openRaw({ path: dataDir, maxDbs: 24, keyEncoding: 'binary', encoding: 'binary' })
+    const dbs = Object.fromEntries(['meta', 'codes', 'programs', 'memmeta', 'planes', 'blobs', 'queue', 'waitlist', 'deadlines',
+      'delayed', 'mailbox', 'mailboxmeta', 'nonces', 'merkle', 'cycles'].map((name) => [name, env.openDB(name, { keyEncoding: 'binary', encoding: 'binary' })]))
+    const oldBlobKey = Buffer.alloc(12)
+    oldBlobKey.writeUInt32BE(3, 4)
+    env.transactionSync(() => {
+      dbs.meta!.putSync(Buffer.from('format'), Buffer.from([0, 0, 0, 1]))
+      dbs.meta!.putSync(Buffer.from('head'), Buffer.from(encodeHead({ cycle: 3, stateRoot: rootOf(3), commitCount: 3, queueHead: 0, queueTail: 0 })))
+      dbs.planes!.putSync(Buffer.concat([Buffer.from(programId(9), 'hex'), Buffer.from([0, 0, 0, 2])]), Buffer.concat([Buffer.from(sha256(plane)), oldBlobKey]))
+      dbs.blobs!.putSync(oldBlobKey, Buffer.from(plane))
+      dbs.memmeta!.putSync(Buffer.from(programId(9), 'hex'), Buffer.from([1]))
+    })
+    await env.close()
+    expect(await codeOf(() => openLmdbStore({ dataDir, verify, readOnly: true }))).toBe(StoreErrorCode.FORMAT_VERSION)
+    const store = await openStore()
+    expect(store.diagnostics().planesConverted).toBe(1)
+    expect(store.head()).toMatchObject({ cycle: 3, commitCount: 4 })
+    expect(sameBytes(store.plane(programId(9), 2), plane)).toBe(true)
+    await store.commit({ cycle: 4, stateRoot: rootOf(4) })
+    await store.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 15, index: 1 }) // the old blob is gone; chunk 0 (zeros) has none
+    const again = await openStore({ readOnly: true })
+    expect(again.diagnostics().planesConverted).toBe(0)
+    expect(sameBytes(again.plane(programId(9), 2), plane)).toBe(true)
   })
 
   it('recovers the previous commit when killed between the parts of a split commit', async () => {
@@ -296,11 +347,12 @@ describe('lmdb store on disk', () => {
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
     expect(child.signalCode).toBe('SIGKILL')
     expect(output.lines.map((l) => l.text)).not.toContain('committed')
-    // The kill left staged blobs under commit number 4 and nothing else of the split commit.
+    // The kill left one staging part (SPLIT_PLANES_PER_TRANSACTION planes' worth of chunks) and nothing else.
+    const part = SPLIT_PLANES_PER_TRANSACTION * 16
     const staged = rawCounts(dataDir)
-    expect(staged.blobs - staged.index).toBe(SPLIT_PLANES_PER_TRANSACTION)
+    expect(staged.blobs - staged.index * 16).toBe(part)
     const store = await openStore({ planesPerTransaction: SPLIT_PLANES_PER_TRANSACTION })
-    expect(store.diagnostics().pendingBlobsDeleted).toBe(SPLIT_PLANES_PER_TRANSACTION)
+    expect(store.diagnostics().pendingBlobsDeleted).toBe(part)
     expect(store.head().cycle).toBe(3)
     for (const cycle of [1, 2, 3]) for (const key of [0, 1, 2]) expect(planeSeed(store.plane(programId(100 + cycle), key)!)).toBe(cycle)
     expect(store.planeKeys(programId(200))).toEqual([])
@@ -309,7 +361,7 @@ describe('lmdb store on disk', () => {
     expect(planeSeed(store.plane(programId(101), 1)!)).toBe(4)
     expect(planeSeed(store.plane(programId(103), 0)!)).toBe(3)
     await store.close()
-    expect(rawCounts(dataDir)).toEqual({ blobs: 9 + 13, index: 9 + 13 })
+    expect(rawCounts(dataDir)).toEqual({ blobs: (9 + 13) * 16, index: 9 + 13 })
   })
 
   it('stays consistent when killed in the middle of chunked 3,000-plane commits', async () => {

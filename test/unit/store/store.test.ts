@@ -289,6 +289,8 @@ describe.each(factories)('%s store', (_name, factory) => {
       { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], queue: { appended: [message(1), { ...message(2), id: 'x' as MessageId }] } },
       { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], memory: [{ programId: programId(1), dropped: false, meta: new Uint8Array(0), planes: [{ key: 0, bytes: new Uint8Array(10), root: rootOf(0) }] }] },
       { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], memory: [{ programId: programId(1), dropped: false, meta: new Uint8Array(0), planes: [{ ...planeChange(0, 0), key: 2 ** 24 }] }] },
+      { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], memory: [{ programId: programId(1), dropped: false, meta: new Uint8Array(0), planes: [{ ...planeChange(0, 0), chunks: 0x1_0000 }] }] },
+      { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], memory: [{ programId: programId(1), dropped: false, meta: new Uint8Array(0), planes: [{ ...planeChange(0, 0), chunks: 1.5 }] }] },
       { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], nonces: [[userId(1), -1]] },
       { cycle: 1, stateRoot: rootOf(1), programs: [{ ...record(1), status: 'sleeping' as never }] },
       { cycle: 1, stateRoot: rootOf(1), programs: [record(1)], waitlist: { put: [{ message: message(1), programId: programId(1), untilCycle: 1.5 }] } },
