@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ADDRESS_LIMIT } from '../constants.js'
-import { address3d } from '../memory/address.js'
+import { address3d } from '../memory/index.js'
 import type { Out } from './output.js'
 
 export class CliError extends Error {

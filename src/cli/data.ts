@@ -6,8 +6,8 @@
 import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { DATA_DIR_DEFAULT } from '../constants.js'
-import type { ProgramId } from '../message/ids.js'
-import type { Runtime } from '../scheduler/runtime.js'
+import type { ProgramId } from '../message/index.js'
+import type { Runtime } from '../scheduler/index.js'
 import { CliError, type Args, type OptionSpec } from './args.js'
 
 export const DATA_OPTION: OptionSpec = { data: { type: 'string' } }

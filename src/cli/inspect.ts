@@ -4,12 +4,12 @@
  * region by region and plane by plane, as a map of 4 KiB chunks with the allocations in each plane.
  */
 import { PLANE_SIZE_BYTES } from '../constants.js'
-import { CHUNK_SIZE_BYTES } from '../merkle/format.js'
-import { formatAddress, splitAddress } from '../memory/address.js'
-import { footprintOf } from '../memory/region.js'
-import type { AllocationRecord } from '../memory/view.js'
-import type { ProgramId } from '../message/ids.js'
-import type { Runtime } from '../scheduler/runtime.js'
+import { CHUNK_SIZE_BYTES } from '../merkle/index.js'
+import { formatAddress, splitAddress } from '../memory/index.js'
+import { footprintOf } from '../memory/index.js'
+import type { AllocationRecord } from '../memory/index.js'
+import type { ProgramId } from '../message/index.js'
+import type { Runtime } from '../scheduler/index.js'
 import type { Command } from './args.js'
 import { DATA_OPTION, existingDataDir, programArg, resolveProgram, withRuntime } from './data.js'
 import { plural, type Out } from './output.js'

@@ -2,7 +2,7 @@
  * How commands write: human lines on stdout, or (with --json) one JSON document on stdout at the end; a
  * progress bar on stderr only when stderr is a terminal; the per-cycle table shared by `demo` and `run`.
  */
-import type { CycleReport } from '../scheduler/runtime.js'
+import type { CycleReport } from '../scheduler/index.js'
 
 export interface Out {
   readonly json: boolean

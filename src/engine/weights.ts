@@ -3,7 +3,7 @@
  * gas/schedule.ts and docs/gas.md). One gas is about one nanosecond of work on the reference machine (2 cores,
  * Node 20); `bench/engine.bench.ts` measures gas per microsecond across workloads and prints the spread.
  */
-import type { GasSchedule } from '../gas/schedule.js'
+import type { GasSchedule } from '../gas/index.js'
 
 /** The compute weights, as the instrumentation and the guest runtime use them. */
 export interface ComputeWeights {

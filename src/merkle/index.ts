@@ -38,3 +38,4 @@ export type {
   AbsenceProof, AbsenceVerified, AbsentPlaneProof, AllocationProof, ChunkProof, Hex, MerkleProof, PlaneProof,
   PresentPlaneProof, ProgramProof, RangeProof, RangeVerified, VerifiedProgram, VerifyFailure, VerifyResult,
 } from './proof_types.js'
+export { PersistentNodeStore } from './persistent_nodes.js'

@@ -14,7 +14,7 @@
  */
 import { ADDRESS_LIMIT } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
-import type { AllocationRecord, MemoryView } from '../memory/view.js'
+import type { AllocationRecord, MemoryView } from '../memory/index.js'
 import { ChunkTree, chunkCount } from './chunk_tree.js'
 import { MerkleErrorCode } from './errors.js'
 import {
@@ -186,6 +186,11 @@ export class ProgramCommitment {
       this.#memoryRoot = undefined
     }
     return chunks
+  }
+
+  /** Whether this commitment holds the chunk hashes of plane `key` (else updating it needs the whole plane). */
+  hasChunkHashes(key: number): boolean {
+    return this.#chunkTrees.has(key)
   }
 
   /**

@@ -7,8 +7,8 @@
 import { Buffer } from 'node:buffer'
 import { ADDRESS_LIMIT, PLANES_PER_REGION_MAX, PLANE_SIZE_BYTES, REGION_COUNT_MAX } from '../constants.js'
 import { StrataError, assert, describeValue } from '../errors.js'
-import type { PlaneKey } from '../memory/address.js'
-import type { MemoryView } from '../memory/view.js'
+import type { PlaneKey } from '../memory/index.js'
+import type { MemoryView } from '../memory/index.js'
 import { MerkleErrorCode } from './errors.js'
 import {
   ALLOCATION_KEY_BITS, CHUNK_SIZE_BYTES, CHUNK_TREE_DEPTH, HASH_SIZE_BYTES, PLANE_KEY_BITS, PROGRAM_KEY_BITS,

@@ -3,10 +3,10 @@
  * Programs import these from 'strata'; when a program is bundled, 'strata' resolves to guest.ts, which has no
  * Node dependencies.
  */
-import type { Address3D } from '../memory/address.js'
-import type { CompactionReport, CompactionResult, MemoryStats } from '../memory/program_memory.js'
-import type { RegionType } from '../memory/region.js'
-import type { MessageKind } from '../message/types.js'
+import type { Address3D } from '../memory/index.js'
+import type { CompactionReport, CompactionResult, MemoryStats } from '../memory/index.js'
+import type { RegionType } from '../memory/index.js'
+import type { MessageKind } from '../message/index.js'
 
 /** Payloads given to syscalls: bytes, or a string sent as UTF-8. */
 export type PayloadInput = Uint8Array | string

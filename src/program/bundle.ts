@@ -14,7 +14,7 @@ import { build, type Message as EsbuildMessage, type Plugin } from 'esbuild'
 import MagicString from 'magic-string'
 import { CODE_SIZE_MAX_BYTES } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
-import { codeIdOf, type CodeId } from '../message/ids.js'
+import { codeIdOf, type CodeId } from '../message/index.js'
 import { ProgramErrorCode } from './errors.js'
 
 const NODE_BUILTINS = new Set(builtinModules)

@@ -4,10 +4,10 @@
  * and that it exports a program, with no host access.
  */
 import { StrataError } from '../errors.js'
-import { GasCounter } from '../gas/counter.js'
+import { GasCounter } from '../gas/index.js'
 import { GuestCode, HaltKind, RunOutcome, UPLOAD_EVALUATION_GAS, computeWeights, type BridgeHost } from '../engine/index.js'
-import type { GasSchedule } from '../gas/schedule.js'
-import type { CodeId } from '../message/ids.js'
+import type { GasSchedule } from '../gas/index.js'
+import type { CodeId } from '../message/index.js'
 import { ProgramErrorCode } from './errors.js'
 
 const decoder = new TextDecoder('utf-8', { fatal: true })

@@ -12,24 +12,20 @@ import {
 } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { HostOp, type BridgeHost } from '../engine/index.js'
-import type { GasCounter } from '../gas/counter.js'
-import { gasCost, type GasOperation, type GasSchedule } from '../gas/schedule.js'
-import { MemoryErrorCode } from '../memory/errors.js'
-import type { ProgramMemory } from '../memory/program_memory.js'
+import type { GasCounter } from '../gas/index.js'
+import { gasCost, type GasOperation, type GasSchedule } from '../gas/index.js'
+import { MemoryErrorCode } from '../memory/index.js'
+import type { ProgramMemory } from '../memory/index.js'
 import {
   childMessageId, deriveProgramId, toId, type ActorId, type CodeId, type MessageId, type ProgramId,
-} from '../message/ids.js'
-import { ReplyCode } from '../message/reply_codes.js'
-import { MessageKind, type Message } from '../message/types.js'
+} from '../message/index.js'
+import { ReplyCode } from '../message/index.js'
+import { MessageKind, type Message } from '../message/index.js'
+import type { CreatedProgram } from '../protocol/index.js'
 import { ProgramErrorCode } from './errors.js'
 import { seededRandom } from './random.js'
 import { loadStateBytes, relocateState, saveState, type StateHeader } from './state.js'
 
-export interface CreatedProgram {
-  readonly programId: ProgramId
-  readonly codeId: CodeId
-  readonly initMessageId: MessageId
-}
 
 // Host intrinsics for guest typed arrays: they read internal slots, so no guest property or prototype is consulted.
 const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object

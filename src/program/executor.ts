@@ -12,60 +12,19 @@
  */
 import { ERROR_TEXT_MAX_BYTES } from '../constants.js'
 import { utf8Truncated } from '../bytes.js'
-import { GasCounter } from '../gas/counter.js'
-import { gasCost, type GasSchedule } from '../gas/schedule.js'
-import { MemoryErrorCode } from '../memory/errors.js'
-import type { ProgramMemory } from '../memory/program_memory.js'
-import { childMessageId, idBytes, type ActorId, type MessageId, type ProgramId } from '../message/ids.js'
-import { ReplyCode } from '../message/reply_codes.js'
-import { MessageKind, type Message } from '../message/types.js'
+import { GasCounter } from '../gas/index.js'
+import { gasCost, type GasSchedule } from '../gas/index.js'
+import { MemoryErrorCode } from '../memory/index.js'
+import type { ProgramMemory } from '../memory/index.js'
+import { childMessageId, idBytes, type ActorId, type MessageId, type ProgramId } from '../message/index.js'
+import { ReplyCode } from '../message/index.js'
+import { MessageKind, type Message } from '../message/index.js'
 import { CALL_DEPTH_MAX, HaltKind, RunOutcome, type GuestCode, type RunResult } from '../engine/index.js'
-import { MessageContext, type CreatedProgram } from './context.js'
+import { MessageContext } from './context.js'
 import { ProgramErrorCode } from './errors.js'
-import { ProgramStatus, type ProgramRecord } from './records.js'
-
-export const ExecutionResult = {
-  SUCCESS: 'success',
-  /** Failed: memory, state and sends rolled back; an error reply (for init/handle). */
-  ERROR: 'error',
-  /** Parked in the waitlist; memory changes and sends kept. */
-  WAITED: 'waited',
-  /** The program exited. */
-  EXITED: 'exited',
-  /** Not run: the program is unavailable (exited, init failed, not initialized). */
-  SKIPPED: 'skipped',
-} as const
-export type ExecutionResult = (typeof ExecutionResult)[keyof typeof ExecutionResult]
-
-export interface MessageOutcome {
-  readonly messageId: MessageId
-  /** The external message whose tree this message belongs to. */
-  readonly origin: MessageId
-  readonly programId: ProgramId
-  readonly kind: MessageKind
-  readonly result: ExecutionResult
-  /** The code of the reply this message produced (null for reply/signal messages and waits). */
-  readonly replyCode: number | null
-  readonly gasBurned: number
-  /** Gas returned to the origin: neither burned nor carried by an emitted message. */
-  readonly gasRefunded: number
-  readonly error?: string
-  /** For a thrown error: its stack trace, program frames only (program:line:column), for debugging. */
-  readonly trace?: string
-  readonly logs: readonly string[]
-}
-
-export interface JournalEntry {
-  readonly outcome: MessageOutcome
-  /** Emitted messages in emission order (sends, program inits, the reply or exit signal last). */
-  readonly outgoing: readonly Message[]
-  readonly created: readonly CreatedProgram[]
-  readonly wakes: readonly MessageId[]
-  /** Set when the message waits: the message to park (carrying its unused gas) and its deadline. */
-  readonly wait?: { readonly message: Message; readonly untilCycle: number }
-  /** The program's record after the message, when it changed. */
-  readonly program?: ProgramRecord
-}
+import {
+  ExecutionResult, ProgramStatus, type JournalEntry, type MessageOutcome, type ProgramRecord,
+} from '../protocol/index.js'
 
 export interface ExecutionEnv {
   readonly cycle: number

@@ -13,10 +13,10 @@
  * instances, cycles, nesting over STATE_DEPTH_MAX) fails the message with STATE_ENCODING.
  */
 import { StrataError } from '../errors.js'
-import type { GasSchedule } from '../gas/schedule.js'
-import type { ProgramMemory } from '../memory/program_memory.js'
-import { MemoryErrorCode } from '../memory/errors.js'
-import { RegionType } from '../memory/region.js'
+import type { GasSchedule } from '../gas/index.js'
+import type { ProgramMemory } from '../memory/index.js'
+import { MemoryErrorCode } from '../memory/index.js'
+import { RegionType } from '../memory/index.js'
 
 const HEADER_SIZE_BYTES = 16
 /** The smallest data allocation: small states grow a few times before settling. */

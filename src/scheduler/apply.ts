@@ -11,12 +11,12 @@
  *   4. wakes: waiting messages of this program go back to the queue;
  *   5. the message itself into the waitlist, if it waited.
  */
-import type { MessageId, ProgramId, UserId } from '../message/ids.js'
-import { ReplyCode } from '../message/reply_codes.js'
-import type { Message } from '../message/types.js'
-import { MessageKind } from '../message/types.js'
-import { replyMessage, type JournalEntry, type MessageOutcome } from '../program/executor.js'
-import { ProgramStatus, type ProgramStatus as Status } from '../program/records.js'
+import type { MessageId, ProgramId, UserId } from '../message/index.js'
+import { ReplyCode } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import { MessageKind } from '../message/index.js'
+import { replyMessage } from '../program/index.js'
+import { ProgramStatus, type JournalEntry, type MessageOutcome, type ProgramStatus as Status } from '../protocol/index.js'
 import type { SchedulerState } from './state.js'
 
 /** What applying a cycle did, for its report and events. */

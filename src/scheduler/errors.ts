@@ -22,5 +22,11 @@ export const RuntimeErrorCode = {
   FAULTED: 'FAULTED',
   /** A stream worker stalled twice in one cycle (the watchdog): a fault of the machine or of Strata, not a program's. */
   WATCHDOG: 'WATCHDOG',
+  /** createProgram names a code that was never uploaded. */
+  UNKNOWN_CODE: 'UNKNOWN_CODE',
+  /** A gas limit that is not an integer in 0..MESSAGE_GAS_LIMIT_MAX. */
+  INVALID_GAS: 'INVALID_GAS',
+  /** Committed state that does not match its commitments (the store's root, a plane in metadata but not stored). */
+  INTEGRITY: 'INTEGRITY',
 } as const
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode]

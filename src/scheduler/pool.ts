@@ -12,8 +12,8 @@ import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { Piscina } from 'piscina'
-import type { GasSchedule } from '../gas/schedule.js'
-import { decodeResult, encodeMessage, type EncodedResult, type StreamResult, type StreamTask } from './protocol.js'
+import type { GasSchedule } from '../gas/index.js'
+import { decodeResult, encodeMessage, type EncodedResult, type StreamResult, type StreamTask } from '../protocol/index.js'
 import type { WorkerConfig } from './worker.js'
 
 /** Where the compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */

@@ -11,10 +11,10 @@
  *     whole when the state is opened.
  */
 import { MAILBOX_SIZE_MAX } from '../constants.js'
-import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import type { ProgramRecord } from '../program/records.js'
-import type { CommitBatch, Store } from '../store/store.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import type { ProgramRecord } from '../protocol/index.js'
+import type { CommitBatch, Store } from '../store/index.js'
 
 export interface WaitEntry {
   readonly message: Message

@@ -3,18 +3,19 @@
  * and the loop that runs a batch of messages in queue order. The same class runs in a pool worker and, with
  * `streams: 0`, on the main thread.
  */
-import type { GasSchedule } from '../gas/schedule.js'
-import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/metadata.js'
-import { ProgramMemory } from '../memory/program_memory.js'
+import type { GasSchedule } from '../gas/index.js'
+import { decodeMemoryMetadata, encodeMemoryMetadata } from '../memory/index.js'
+import { ProgramMemory } from '../memory/index.js'
 import { DIRTY_CHUNK_SIZE_BYTES, PLANE_SIZE_BYTES } from '../constants.js'
+import { RuntimeErrorCode } from './errors.js'
 import { StrataError, assert } from '../errors.js'
-import type { CodeId, ProgramId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import { executeMessage, type JournalEntry } from '../program/executor.js'
-import { ProgramStatus, type ProgramRecord } from '../program/records.js'
-import { loadCode } from '../program/code.js'
+import type { CodeId, ProgramId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import { executeMessage } from '../program/index.js'
+import { ProgramStatus, type JournalEntry, type ProgramRecord } from '../protocol/index.js'
+import { loadCode } from '../program/index.js'
 import type { GuestCode } from '../engine/index.js'
-import type { MemoryDelta, PlaneChange, ProgramImage, StreamResult, StreamTask } from './protocol.js'
+import type { MemoryDelta, PlaneChange, ProgramImage, StreamResult, StreamTask } from '../protocol/index.js'
 
 export interface StreamExecutorOptions {
   readonly schedule: GasSchedule
@@ -212,7 +213,7 @@ export class StreamExecutor {
       planeSource: (key) => {
         try {
           const bytes = source.plane(programId, key)
-          if (bytes === undefined) throw new StrataError('INTEGRITY', `program ${programId}: plane ${key} is in its metadata but not in the store`, { programId, plane: key })
+          if (bytes === undefined) throw new StrataError(RuntimeErrorCode.INTEGRITY, `program ${programId}: plane ${key} is in its metadata but not in the store`, { programId, plane: key })
           return bytes
         } catch (error) {
           this.#sourceError ??= error as Error

@@ -6,10 +6,10 @@
  */
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
-import type { GasSchedule } from '../gas/schedule.js'
+import type { GasSchedule } from '../gas/index.js'
 import { hashPlane, nativeHasher } from '../merkle/index.js'
-import { openLmdbStore, type LmdbStore } from '../store/lmdb_store.js'
-import { decodeTask, encodeResult } from './protocol.js'
+import { openLmdbStore, type LmdbStore } from '../store/index.js'
+import { decodeTask, encodeResult } from '../protocol/index.js'
 import { StreamExecutor } from './stream_executor.js'
 
 export interface WorkerConfig {

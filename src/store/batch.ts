@@ -5,8 +5,8 @@
  */
 import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
-import type { MessageId, ProgramId, UserId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
+import type { MessageId, ProgramId, UserId } from '../message/index.js'
+import type { Message } from '../message/index.js'
 import {
   checkedBytes, checkedCount, checkedIdBytes, checkedWaitEntry, encodeCycleRecord, encodeMailboxEntry, encodeMessage,
   encodeProgramRecord,
@@ -16,18 +16,24 @@ import { StoreErrorCode } from './errors.js'
 import { checkedMerkleKey } from './checks.js'
 import { deadlineKey } from './keys.js'
 import {
-  ALL_CHUNKS, STORE_HASH_SIZE_BYTES, STORE_PLANE_KEY_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch,
+  ALL_CHUNKS, STORE_CHUNK_SIZE_BYTES, STORE_HASH_SIZE_BYTES, STORE_PLANE_KEY_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch,
   type StoreMemoryDelta,
 } from './store.js'
 
 export interface PreparedPlane {
   readonly key: number
-  /** The caller's bytes (not copied: a store copies them when it keeps them). */
-  readonly bytes: Uint8Array | null
+  /** Null: the plane was dropped. */
   readonly root: Uint8Array | null
-  /** The chunks that changed (ALL_CHUNKS when the caller did not say). */
-  readonly chunks: number
+  /** The new bytes of each chunk that changed (views of the caller's bytes, not copied), undefined for the others. */
+  readonly chunks: readonly (Uint8Array | undefined)[]
+  /** Chunks that did not change are zeros, not what was stored. */
+  readonly fresh: boolean
+  /** The whole plane, when the caller gave it: a plane not stored yet is written whole from it. */
+  readonly whole: Uint8Array | undefined
 }
+
+/** A dropped plane, prepared. */
+const DROPPED_CHUNKS: readonly undefined[] = new Array<undefined>(STORE_PLANE_SIZE_BYTES / STORE_CHUNK_SIZE_BYTES).fill(undefined)
 
 export interface PreparedDelta {
   readonly programId: ProgramId
@@ -82,7 +88,7 @@ export function prepareBatch(batch: CommitBatch, head: HeadRecord): PreparedBatc
   let planeWriteCount = 0
   const memory = list(batch.memory, 'batch.memory').map((delta, i) => {
     const prepared = prepareDelta(delta, `batch.memory[${i}]`)
-    for (const plane of prepared.planes) if (plane.bytes !== null) planeWriteCount += 1
+    for (const plane of prepared.planes) if (plane.root !== null) planeWriteCount += 1
     return prepared
   })
 
@@ -160,24 +166,61 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
   if (delta.dropped) return { programId: delta.programId, program, dropped: true, meta: new Uint8Array(0), planes: [] }
   const meta = new Uint8Array(checkedBytes(delta.meta, `${name}.meta`))
   const planes = list(delta.planes, `${name}.planes`).map((plane, j): PreparedPlane => {
-    // The common case is checked without building names (a cycle can carry thousands of planes).
+    // The common cases are checked without building names (a cycle can carry thousands of planes).
     if (typeof plane === 'object' && plane !== null && Number.isSafeInteger(plane.key) && plane.key >= 0
-      && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
-      && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES
-      && (plane.chunks === undefined || (Number.isInteger(plane.chunks) && plane.chunks >= 0 && plane.chunks <= ALL_CHUNKS))) {
-      return { key: plane.key, bytes: plane.bytes, root: new Uint8Array(plane.root), chunks: plane.chunks ?? ALL_CHUNKS }
+      && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES) {
+      if (plane.written === undefined && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
+        && (plane.chunks === undefined || (Number.isInteger(plane.chunks) && plane.chunks >= 0 && plane.chunks <= ALL_CHUNKS))) {
+        return { key: plane.key, root: new Uint8Array(plane.root), chunks: chunksOf(plane.bytes, plane.chunks ?? ALL_CHUNKS), fresh: false, whole: plane.bytes }
+      }
+      if (plane.bytes === undefined && plane.chunks === undefined && (plane.fresh === undefined || typeof plane.fresh === 'boolean')) {
+        const chunks = writtenChunks(plane.written)
+        if (chunks !== undefined) return { key: plane.key, root: new Uint8Array(plane.root), chunks, fresh: plane.fresh ?? false, whole: undefined }
+      }
     }
     const at = `${name}.planes[${j}]`
     if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)
     const key = checkedCount(plane.key, `${at}.key`, STORE_PLANE_KEY_LIMIT - 1)
-    if (plane.chunks !== undefined) checkedCount(plane.chunks, `${at}.chunks`, ALL_CHUNKS)
-    if (plane.bytes === null && plane.root === null) return { key, bytes: null, root: null, chunks: ALL_CHUNKS }
-    if (plane.bytes === null || plane.root === null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
-    checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES)
+    if (plane.bytes === null && plane.root === null && plane.written === undefined) {
+      return { key, root: null, chunks: DROPPED_CHUNKS, fresh: false, whole: undefined }
+    }
     checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)
+    if (plane.written !== undefined) {
+      if (plane.bytes !== undefined || plane.chunks !== undefined) throw invalid(`${at}: give either bytes (and chunks) or written, not both`)
+      if (plane.fresh !== undefined && typeof plane.fresh !== 'boolean') throw invalid(`${at}.fresh must be a boolean, got ${describeValue(plane.fresh)}`)
+      throw invalid(`${at}.written must be [chunk index 0..15, Uint8Array of ${STORE_CHUNK_SIZE_BYTES} bytes] pairs by ascending index, got ${describeValue(plane.written)}`)
+    }
+    if (plane.bytes === null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
+    checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES)
+    if (plane.chunks !== undefined) checkedCount(plane.chunks, `${at}.chunks`, ALL_CHUNKS)
     throw invalid(`${at} is malformed`)
   })
   return { programId: delta.programId, program, dropped: false, meta, planes }
+}
+
+/** Views of the chunks in `mask` of a whole plane. */
+export function chunksOf(bytes: Uint8Array, mask: number): (Uint8Array | undefined)[] {
+  const chunks = new Array<Uint8Array | undefined>(STORE_PLANE_SIZE_BYTES / STORE_CHUNK_SIZE_BYTES)
+  for (let i = 0; i < chunks.length; i += 1) {
+    chunks[i] = (mask & (1 << i)) === 0 ? undefined : bytes.subarray(i * STORE_CHUNK_SIZE_BYTES, (i + 1) * STORE_CHUNK_SIZE_BYTES)
+  }
+  return chunks
+}
+
+/** A `written` list as chunks by index, or undefined if it is malformed. */
+function writtenChunks(written: unknown): (Uint8Array | undefined)[] | undefined {
+  if (!Array.isArray(written)) return undefined
+  const chunks = new Array<Uint8Array | undefined>(STORE_PLANE_SIZE_BYTES / STORE_CHUNK_SIZE_BYTES).fill(undefined)
+  let last = -1
+  for (const pair of written as unknown[]) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined
+    const [index, bytes] = pair as [unknown, unknown]
+    if (typeof index !== 'number' || !Number.isInteger(index) || index <= last || index >= chunks.length) return undefined
+    if (!isBytes(bytes) || bytes.length !== STORE_CHUNK_SIZE_BYTES) return undefined
+    chunks[index] = bytes
+    last = index
+  }
+  return chunks
 }
 
 function list<T>(value: readonly T[] | undefined, name: string): readonly T[] {

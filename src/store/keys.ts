@@ -13,7 +13,7 @@
  *
  * u64 fields hold safe integers (< 2^53), written as two u32 halves.
  */
-import { idBytes } from '../message/ids.js'
+import { idBytes } from '../message/index.js'
 
 export const ID_BYTES = 32
 export const PLANE_INDEX_KEY_BYTES = ID_BYTES + 4

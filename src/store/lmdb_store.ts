@@ -55,10 +55,10 @@ import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { StrataError, describeValue } from '../errors.js'
-import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import type { ProgramRecord } from '../program/records.js'
-import { prepareBatch, type PreparedBatch, type PreparedPlane } from './batch.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import type { ProgramRecord } from '../protocol/index.js'
+import { chunksOf, prepareBatch, type PreparedBatch, type PreparedPlane } from './batch.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import {
   EMPTY_HEAD, checkedCount, checkedIdBytes, decodeCycleRecord, decodeHead, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
@@ -535,7 +535,7 @@ export class LmdbStore implements Store {
       }
       // Chunk writes in batch order. All but the last (partial or full) part are staged under fresh keys; the
       // rest are written by the final transaction itself.
-      const writes = chunkWrites(p, db.planes)
+      const { writes, chunks } = chunkWrites(p, db.planes)
       const part = this.#planesPerTransaction * CHUNKS_PER_PLANE
       const staged = writes.length <= part ? 0 : writes.length - (writes.length % part || part)
       const stagedKeys = new Map<PreparedPlane, Buffer[]>()
@@ -545,7 +545,7 @@ export class LmdbStore implements Store {
           for (let i = start; i < start + part; i += 1) {
             const { plane, chunk } = writes[i]!
             const key = blobKey(p.commitNumber, i)
-            db.blobs.putSync(key, chunkOf(plane.bytes!, chunk))
+            db.blobs.putSync(key, asBuffer(chunks.get(plane)![chunk]!))
             let keys = stagedKeys.get(plane)
             if (keys === undefined) stagedKeys.set(plane, keys = [])
             keys[chunk] = key
@@ -561,7 +561,7 @@ export class LmdbStore implements Store {
         queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
       }
       db.meta.transactionSync(() => {
-        this.#applyFinal(p, previous, stagedKeys, staged)
+        this.#applyFinal(p, previous, chunks, stagedKeys, staged)
         db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
       })
       transactions += 1
@@ -597,7 +597,10 @@ export class LmdbStore implements Store {
    * so overwriting in place is safe, and as cheap as a raw put), else under a fresh key. A staged plane's index
    * entry is pointed at its staged blob and the blob it replaces is deleted.
    */
-  #applyFinal(p: PreparedBatch, previous: HeadRecord, stagedKeys: ReadonlyMap<PreparedPlane, readonly Buffer[]>, staged: number): void {
+  #applyFinal(
+    p: PreparedBatch, previous: HeadRecord, chunks: ReadonlyMap<PreparedPlane, readonly (Uint8Array | undefined)[]>,
+    stagedKeys: ReadonlyMap<PreparedPlane, readonly Buffer[]>, staged: number,
+  ): void {
     const db = this.#db
     for (const { key, value } of p.programs) db.programs.putSync(key, value as Buffer)
 
@@ -618,14 +621,14 @@ export class LmdbStore implements Store {
       for (const plane of delta.planes) {
         const indexKey = planeIndexKey(delta.program, plane.key)
         const old = db.planes.getBinary(indexKey)
-        if (plane.bytes === null) {
+        if (plane.root === null) {
           if (old !== undefined) {
             removeChunkBlobs(db.blobs, old)
             db.planes.removeSync(indexKey)
           }
           continue
         }
-        db.planes.putSync(indexKey, this.#writeChunks(p.commitNumber, plane, old, stagedKeys.get(plane), fresh))
+        db.planes.putSync(indexKey, this.#writeChunks(p.commitNumber, plane, chunks.get(plane)!, old, stagedKeys.get(plane), fresh))
       }
     }
 
@@ -680,32 +683,35 @@ export class LmdbStore implements Store {
 
   /** Removes a waiting message and its deadline index entry (inside the write transaction). */
   /**
-   * A plane's new index value, inside the final transaction: chunks the batch did not change keep their blob;
-   * a changed chunk of zeros has none (its old blob is deleted); any other changed chunk was staged (its old blob
-   * is deleted) or is written here, over its old blob when it has one, else under a fresh key.
+   * A plane's new index value, inside the final transaction: chunks the batch did not change keep their blob
+   * (or, for a fresh plane, become zeros); a changed chunk of zeros has no blob (its old blob is deleted); any
+   * other changed chunk was staged (its old blob is deleted) or is written here, over its old blob when it has
+   * one, else under a fresh key.
    */
-  #writeChunks(commitNumber: number, plane: PreparedPlane, old: Buffer | undefined, staged: readonly Buffer[] | undefined,
-    fresh: { next: number }): Buffer {
+  #writeChunks(
+    commitNumber: number, plane: PreparedPlane, chunks: readonly (Uint8Array | undefined)[], old: Buffer | undefined,
+    staged: readonly Buffer[] | undefined, fresh: { next: number },
+  ): Buffer {
     const db = this.#db
     const value = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
     value.set(plane.root!, 0)
-    const changed = old === undefined ? ALL_CHUNKS : plane.chunks
     for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
       const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
       const oldKey = old === undefined || isEmptySlot(old, slot) ? undefined : Buffer.from(old.subarray(slot, slot + BLOB_KEY_BYTES))
-      if ((changed & (1 << chunk)) === 0) {
+      const bytes = chunks[chunk]
+      if (bytes === undefined && !plane.fresh) {
         if (oldKey !== undefined) value.set(oldKey, slot)
         continue
       }
       let key = staged?.[chunk]
       if (key !== undefined) {
         if (oldKey !== undefined) db.blobs.removeSync(oldKey)
-      } else if (isZeroChunk(plane.bytes!, chunk)) {
+      } else if (bytes === undefined || isZeroChunk(bytes)) {
         if (oldKey !== undefined) db.blobs.removeSync(oldKey)
         continue
       } else {
         key = oldKey ?? blobKey(commitNumber, fresh.next++)
-        db.blobs.putSync(key, chunkOf(plane.bytes!, chunk))
+        db.blobs.putSync(key, asBuffer(bytes))
       }
       value.set(key, slot)
     }
@@ -794,34 +800,45 @@ function readHead(meta: Database<Buffer, Buffer>): HeadRecord {
 }
 
 /** Deletes blobs of commits after `commitCount` (staged by a commit that never finished); returns how many. */
-/** A stored chunk's bytes as a Buffer view of the caller's plane (lmdb copies them into the map). */
+/** A Buffer view of the caller's bytes (lmdb copies them into the map). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 function chunkOf(plane: Uint8Array, chunk: number): Buffer {
   return Buffer.from(plane.buffer, plane.byteOffset + chunk * STORE_CHUNK_SIZE_BYTES, STORE_CHUNK_SIZE_BYTES)
 }
 
 const ZERO_CHUNK = Buffer.alloc(STORE_CHUNK_SIZE_BYTES)
 
-function isZeroChunk(plane: Uint8Array, chunk: number): boolean {
-  return ZERO_CHUNK.equals(chunkOf(plane, chunk))
+function isZeroChunk(chunk: Uint8Array): boolean {
+  return ZERO_CHUNK.equals(asBuffer(chunk))
 }
 
 /**
- * The chunks a commit writes as blobs, in batch order: changed chunks that are not all zeros. A plane not stored
- * yet is written whole whatever its mask says (#writeChunks agrees: it sees no old entry).
+ * The chunks a commit writes as blobs, in batch order (changed chunks that are not all zeros), and each plane's
+ * changed chunks. A plane given whole but not stored yet is written whole, whatever its mask says.
  */
-function chunkWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): { readonly plane: PreparedPlane; readonly chunk: number }[] {
+function chunkWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): {
+  readonly writes: { readonly plane: PreparedPlane; readonly chunk: number }[]
+  readonly chunks: Map<PreparedPlane, readonly (Uint8Array | undefined)[]>
+} {
   const writes: { plane: PreparedPlane; chunk: number }[] = []
+  const chunks = new Map<PreparedPlane, readonly (Uint8Array | undefined)[]>()
   for (const delta of p.memory) {
     if (delta.dropped) continue
     for (const plane of delta.planes) {
-      if (plane.bytes === null) continue
-      const changed = plane.chunks === ALL_CHUNKS || planes.doesExist(planeIndexKey(delta.program, plane.key)) ? plane.chunks : ALL_CHUNKS
+      if (plane.root === null) continue
+      const partial = plane.whole !== undefined && plane.chunks.includes(undefined)
+      const changed = partial && !planes.doesExist(planeIndexKey(delta.program, plane.key)) ? chunksOf(plane.whole!, ALL_CHUNKS) : plane.chunks
+      chunks.set(plane, changed)
       for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-        if ((changed & (1 << chunk)) !== 0 && !isZeroChunk(plane.bytes, chunk)) writes.push({ plane, chunk })
+        const bytes = changed[chunk]
+        if (bytes !== undefined && !isZeroChunk(bytes)) writes.push({ plane, chunk })
       }
     }
   }
-  return writes
+  return { writes, chunks }
 }
 
 /** Deletes the chunk blobs an index value names. */
@@ -861,7 +878,7 @@ function convertWholePlanes(db: Dbs, head: HeadRecord): number {
       const index = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
       index.set(value.subarray(0, STORE_HASH_SIZE_BYTES), 0)
       for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-        if (isZeroChunk(blob, chunk)) continue
+        if (isZeroChunk(chunkOf(blob, chunk))) continue
         const chunkKey = blobKey(commitNumber, next++)
         db.blobs.putSync(chunkKey, Buffer.from(chunkOf(blob, chunk)))
         index.set(chunkKey, STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES)

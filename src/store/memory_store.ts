@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto'
 import { StrataError } from '../errors.js'
-import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import type { ProgramRecord } from '../program/records.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import type { ProgramRecord } from '../protocol/index.js'
 import { prepareBatch } from './batch.js'
 import {
   EMPTY_HEAD, checkedCount, checkedIdBytes, decodeCycleRecord, decodeMailboxEntry, decodeMessage, decodeProgramRecord,
@@ -18,7 +18,8 @@ import { StoreErrorCode } from './errors.js'
 import { checkedCode, checkedMerkleKey, checkedPlaneKey, codeMismatch, planeMismatch } from './checks.js'
 import { readU64 } from './keys.js'
 import {
-  STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead,
+  STORE_CHUNK_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_PLANE_SIZE_BYTES, type CommitBatch, type CycleRecord,
+  type PlaneVerifier, type Store, type StoreHead,
   type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 
@@ -234,8 +235,18 @@ export class MemoryStore implements Store {
         this.#planes.set(delta.programId, planes)
       }
       for (const plane of delta.planes) {
-        if (plane.bytes === null) planes.delete(plane.key)
-        else planes.set(plane.key, { bytes: new Uint8Array(plane.bytes), root: plane.root! })
+        if (plane.root === null) {
+          planes.delete(plane.key)
+          continue
+        }
+        // The whole plane when given; else the stored one (zeros if fresh or none) with the changed chunks.
+        const stored = planes.get(plane.key)
+        const bytes = plane.whole !== undefined ? new Uint8Array(plane.whole)
+          : plane.fresh || stored === undefined ? new Uint8Array(STORE_PLANE_SIZE_BYTES) : stored.bytes.slice()
+        if (plane.whole === undefined) {
+          plane.chunks.forEach((chunk, index) => { if (chunk !== undefined) bytes.set(chunk, index * STORE_CHUNK_SIZE_BYTES) })
+        }
+        planes.set(plane.key, { bytes, root: plane.root })
       }
       if (planes.size === 0) this.#planes.delete(delta.programId)
     }

@@ -18,9 +18,9 @@
  * planes are hashed); a mismatch is an INTEGRITY error naming program and plane, never served (DESIGN inv. 8).
  */
 import { CODE_SIZE_MAX_BYTES, MAILBOX_SIZE_MAX, PLANE_SIZE_BYTES } from '../constants.js'
-import type { CodeId, MessageId, ProgramId, UserId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import type { ProgramRecord } from '../program/records.js'
+import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import type { ProgramRecord } from '../protocol/index.js'
 
 // ---- limits ---------------------------------------------------------------------------------------------------
 
@@ -79,17 +79,27 @@ export interface StoreHead {
   readonly commitCount: number
 }
 
-/** One plane's change: 65,536 bytes and their root, or both null when the plane was dropped. */
+/**
+ * One plane's change, in one of two forms: the whole plane (`bytes`, 65,536 bytes, optionally with the mask of
+ * the chunks that changed), or only the chunks written (`written`, as a stream reports them). `bytes` and
+ * `root` both null: the plane was dropped.
+ */
 export interface StorePlaneChange {
   readonly key: number
-  readonly bytes: Uint8Array | null
+  /** The plane's root after the batch. */
   readonly root: Uint8Array | null
+  /** The whole plane after the batch; omitted when `written` is given. */
+  readonly bytes?: Uint8Array | null
   /**
-   * Which 4,096-byte chunks changed (bit i: chunk i), when the plane is stored already; the store writes only
-   * those, and keeps the stored bytes of the others (which must equal `bytes` there). Default ALL_CHUNKS. A plane
-   * not stored yet is written whole.
+   * With `bytes`, when the plane is stored already: which 4,096-byte chunks changed (bit i: chunk i); the store
+   * writes only those and keeps the others (which must equal `bytes` there). Default ALL_CHUNKS. A plane not
+   * stored yet is written whole.
    */
   readonly chunks?: number
+  /** Instead of `bytes`: the chunks written, [chunk index, 4,096 bytes], by ascending index. */
+  readonly written?: readonly (readonly [number, Uint8Array])[]
+  /** With `written`: the plane was created anew, so chunks not written are zeros, whatever was stored. */
+  readonly fresh?: boolean
 }
 
 /**

@@ -25,8 +25,8 @@ function specifiers(source: string): string[] {
 function resolveFile(specifier: string, from: string): string {
   if (specifier.startsWith('.')) {
     const target = path.resolve(path.dirname(from), specifier)
-    // Sources import './x.js' for './x.ts' (NodeNext); package files import real .js files.
-    return from.endsWith('.ts') && target.endsWith('.js') ? target.replace(/\.js$/, '.ts') : target
+    // Sources import './x.js' for './x.ts' (NodeNext); package files import real files, with or without extension.
+    return from.endsWith('.ts') && target.endsWith('.js') ? target.replace(/\.js$/, '.ts') : require.resolve(target)
   }
   return require.resolve(specifier, { paths: [path.dirname(from)] })
 }

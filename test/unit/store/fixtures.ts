@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { MessageId, ProgramId, UserId } from '../../../src/message/ids.js'
 import { MessageKind, type Message } from '../../../src/message/types.js'
-import type { ProgramRecord } from '../../../src/program/records.js'
+import type { ProgramRecord } from '../../../src/protocol/index.js'
 
 export const PLANE_BYTES = 65_536
 

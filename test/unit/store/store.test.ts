@@ -154,6 +154,38 @@ describe.each(factories)('%s store', (_name, factory) => {
     expect(store.planeRoot(p, 5)).toBeUndefined()
   })
 
+  it('takes planes as written chunks: unlisted chunks keep their bytes, or are zeros when the plane is fresh', async () => {
+    const p = programId(6)
+    const base = planeBytes(3, 7)
+    await next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(1), planes: [planeChange(3, 7)] }] })
+    const chunk = (fill: number): Uint8Array => new Uint8Array(4096).fill(fill)
+    // Chunks 2 and 9 rewritten; the rest stay as stored.
+    const patched = base.slice()
+    patched.set(chunk(0xaa), 2 * 4096)
+    patched.set(chunk(0), 9 * 4096)
+    await next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(2), planes: [{ key: 7, root: sha256(patched), written: [[2, chunk(0xaa)], [9, chunk(0)]] }] }] })
+    expect(sameBytes(store.plane(p, 7), patched)).toBe(true)
+    // Fresh: only the written chunk survives, everything else is zeros (whatever was stored).
+    const fresh = new Uint8Array(65_536)
+    fresh.set(chunk(0x11), 15 * 4096)
+    await next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(3), planes: [{ key: 7, root: sha256(fresh), written: [[15, chunk(0x11)]], fresh: true }] }] })
+    expect(sameBytes(store.plane(p, 7), fresh)).toBe(true)
+    // A plane not stored before, given as chunks: the unwritten ones are zeros.
+    const other = new Uint8Array(65_536)
+    other.set(chunk(0x22), 0)
+    await next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(4), planes: [{ key: 8, root: sha256(other), written: [[0, chunk(0x22)]] }] }] })
+    expect(sameBytes(store.plane(p, 8), other)).toBe(true)
+    // Malformed chunk lists are refused whole, naming the plane.
+    for (const written of [[[1, chunk(1)], [1, chunk(2)]], [[16, chunk(1)]], [[0, new Uint8Array(4095)]], [[-1, chunk(1)]], 'x']) {
+      await expectCode(() => next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(5), planes: [{ key: 7, root: rootOf(1), written: written as never }] }] }),
+        StoreErrorCode.INVALID_ARGUMENT)
+    }
+    await expectCode(() => next({ memory: [{ programId: p, dropped: false, meta: Uint8Array.of(5), planes: [{ key: 7, root: rootOf(1), bytes: base, written: [] }] }] }),
+      StoreErrorCode.INVALID_ARGUMENT)
+    expect(sameBytes(store.plane(p, 7), fresh)).toBe(true)
+    expect(store.memoryMeta(p)).toEqual(Uint8Array.of(4))
+  })
+
   it('deletes every plane and the meta of a dropped program, and nothing of its neighbours', async () => {
     const [a, b, c] = [programId(1), programId(2), programId(3)]
     const planes = (seed: number) => Array.from({ length: 20 }, (_, k) => planeChange(seed, k * 3))

@@ -1,4 +1,4 @@
-import type { ActorId, CodeId, ProgramId } from '../message/ids.js'
+import type { ActorId, CodeId, ProgramId } from '../message/index.js'
 
 export const ProgramStatus = {
   /** Created; its init message has not succeeded yet. */

@@ -4,10 +4,24 @@
  * program it touched. Both are msgpackr-encoded into one buffer that is transferred, not copied.
  */
 import { Packr } from 'msgpackr'
-import type { CodeId, ProgramId } from '../message/ids.js'
-import type { Message } from '../message/types.js'
-import type { JournalEntry } from '../program/executor.js'
-import type { ProgramRecord } from '../program/records.js'
+import { StrataError } from '../errors.js'
+import type { CodeId, ProgramId } from '../message/index.js'
+import type { Message } from '../message/index.js'
+import type { JournalEntry } from './journal.js'
+import type { ProgramRecord } from './records.js'
+
+/**
+ * The version of everything in this folder that crosses threads: tasks, results, journal entries, records. Every
+ * encoded task and result starts with it, and a decoder refuses any other (a worker from another build, say).
+ * Bump it with any change to these types or their encoding.
+ */
+export const PROTOCOL_VERSION = 2
+
+export const ProtocolErrorCode = {
+  /** An encoded task or result of another protocol version, or not one at all. */
+  PROTOCOL_VERSION: 'PROTOCOL_VERSION',
+} as const
+export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode]
 
 /** A program's committed memory, shipped to a stream that does not hold it (memory store; LMDB reads directly). */
 export interface ProgramImage {
@@ -34,7 +48,7 @@ export interface StreamTask {
 
 /**
  * One plane's change in a cycle: only the 4 KiB chunks that were written travel; the main thread patches them
- * into the committed plane (from its plane cache or the store) and rehashes just those chunks.
+ * into its commitment (rehashing just those chunks) and hands them to the store, which writes just those.
  */
 export interface PlaneChange {
   readonly key: number
@@ -102,7 +116,7 @@ export function encodeResult(result: StreamResult): EncodedResult {
 }
 
 export function decodeResult(encoded: EncodedResult): StreamResult {
-  const result = revive(packr.unpack(encoded.header)) as StreamResult
+  const result = revive(packr.unpack(versioned(encoded.header))) as StreamResult
   for (const delta of result.deltas) {
     for (const plane of delta.planes) {
       for (const chunk of plane.chunks as unknown as [number, unknown][]) {
@@ -115,12 +129,25 @@ export function decodeResult(encoded: EncodedResult): StreamResult {
 
 export function encodeMessage(value: StreamTask | StreamResult): Uint8Array {
   const packed = packr.pack(value)
-  // A fresh ArrayBuffer of exactly this length, so it can be transferred without exposing a shared pool.
-  return new Uint8Array(packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.byteLength))
+  // A fresh ArrayBuffer of exactly this length (so it can be transferred without exposing a shared pool), led by
+  // the protocol version.
+  const bytes = new Uint8Array(packed.byteLength + 1)
+  bytes[0] = PROTOCOL_VERSION
+  bytes.set(packed, 1)
+  return bytes
 }
 
 export function decodeTask(bytes: Uint8Array): StreamTask {
-  return revive(packr.unpack(bytes)) as StreamTask
+  return revive(packr.unpack(versioned(bytes))) as StreamTask
+}
+
+/** The body of an encoded task or result, after checking its version byte. */
+function versioned(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0 || bytes[0] !== PROTOCOL_VERSION) {
+    throw new StrataError(ProtocolErrorCode.PROTOCOL_VERSION,
+      `an encoded stream message has protocol version ${bytes.length === 0 ? 'none' : bytes[0]}; this build speaks ${PROTOCOL_VERSION}`)
+  }
+  return bytes.subarray(1)
 }
 
 /** msgpackr decodes binary as Buffer; the rest of Strata expects plain Uint8Arrays. Walks and converts. */

@@ -1,0 +1,153 @@
+/**
+ * Runtime.open's options: their types, one table of bounds (each with its reason), and the checks that turn
+ * what a caller passed into settled values before anything touches the disk.
+ */
+import path from 'node:path'
+import {
+  CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT, PROGRAM_PLANES_MAX_DEFAULT,
+  QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
+} from '../constants.js'
+import { StrataError, describeValue } from '../errors.js'
+import { GAS_SCHEDULE, type GasSchedule } from '../gas/index.js'
+import { RuntimeErrorCode } from './errors.js'
+import { defaultStreamCount } from './pool.js'
+
+export interface RuntimeOptions {
+  /**
+   * Where the runtime keeps its state (LMDB; created if absent, resumed if not). Default `./data`. One runtime
+   * (one process) may hold a directory at a time: a second open fails with LOCKED.
+   */
+  readonly dataDir?: string
+  /**
+   * 'lmdb' (the default): durable state in `dataDir`. 'memory': nothing survives close; for tests and
+   * throwaway runs.
+   */
+  readonly store?: 'lmdb' | 'memory'
+  /**
+   * Durable commits (default true): a cycle is on disk when runCycle resolves. false skips fsync: faster, and a
+   * crash of the process loses nothing, but a power loss or OS crash can lose recent cycles or corrupt the
+   * store (docs/architecture.md). LMDB only.
+   */
+  readonly sync?: boolean
+  /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
+  readonly residentBytesMax?: number
+  /**
+   * Parallel streams, each a pinned worker thread (default: one per core). 0 runs every message on the calling
+   * thread, in one stream: the sequential reference, with a per-message deadline instead of a worker abort.
+   */
+  readonly streams?: number
+  /**
+   * The watchdog, a last resort: a stream worker that makes no progress on one message for this long is replaced
+   * and the stream's part of the cycle runs again from committed memory; if it stalls again, the runtime faults
+   * (FAULTED, nothing of the cycle committed). Gas, not time, ends runaway programs, so this fires only when the
+   * machine or Strata itself misbehaves. Default 120 s. Streams only (with streams: 0 nothing can stop the thread).
+   */
+  readonly messageTimeoutMs?: number
+  /** Heap limit of each stream worker, in MiB. */
+  readonly workerHeapMb?: number
+  /** Summed gas limits one cycle may take from the queue. */
+  readonly cycleGasBudget?: number
+  /** Messages the queue may hold before `send` is refused. */
+  readonly queueLengthMax?: number
+  readonly schedule?: GasSchedule
+  /** Each program's plane budget. */
+  readonly planesMax?: number
+}
+
+/** The numeric options: their bounds, defaults, and why the bounds are where they are. */
+type NumericOption = 'streams' | 'cycleGasBudget' | 'queueLengthMax' | 'messageTimeoutMs' | 'workerHeapMb' | 'planesMax'
+  | 'residentBytesMax'
+
+interface Bound {
+  readonly min: number
+  readonly max: number
+  readonly default: () => number
+  readonly reason: string
+}
+
+export const OPTION_BOUNDS: Readonly<Record<NumericOption, Bound>> = {
+  streams: {
+    min: 0, max: STREAMS_MAX, default: defaultStreamCount,
+    reason: '0 runs on the calling thread; one worker per core is the design, and STREAMS_MAX bounds threads on large machines',
+  },
+  cycleGasBudget: {
+    min: 1, max: Number.MAX_SAFE_INTEGER, default: () => CYCLE_GAS_BUDGET_DEFAULT,
+    reason: 'a cycle always takes at least one message; sums of gas stay exact as safe integers',
+  },
+  queueLengthMax: {
+    min: 1, max: 100_000_000, default: () => QUEUE_LENGTH_MAX_DEFAULT,
+    reason: 'backpressure before memory runs out: 10^8 queued small messages is tens of GiB of records',
+  },
+  messageTimeoutMs: {
+    min: 1, max: 3_600_000, default: () => MESSAGE_TIMEOUT_MS_DEFAULT,
+    reason: 'the watchdog fires on machine faults, not programs; an hour is the longest stall worth waiting out',
+  },
+  workerHeapMb: {
+    min: 16, max: 65_536, default: () => WORKER_HEAP_MB_DEFAULT,
+    reason: 'below 16 MiB a worker cannot load the engine; 64 GiB is past any machine this runs on',
+  },
+  planesMax: {
+    min: 1, max: PROGRAM_PLANES_MAX_DEFAULT * 8, default: () => PROGRAM_PLANES_MAX_DEFAULT,
+    reason: 'a program needs a plane to hold state; 8x the default (16 GiB a program) bounds what one program makes every node store',
+  },
+  residentBytesMax: {
+    min: 0, max: Number.MAX_SAFE_INTEGER, default: () => RESIDENT_BYTES_MAX_DEFAULT,
+    reason: '0 keeps nothing resident between cycles (every touch reads the store)',
+  },
+}
+
+const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'sync', 'schedule', ...Object.keys(OPTION_BOUNDS)])
+
+/** Options with every default filled in and every bound checked. */
+export interface SettledOptions extends Readonly<Record<NumericOption, number>> {
+  readonly store: 'lmdb' | 'memory'
+  /** Absolute, for the LMDB store; undefined for the memory store. */
+  readonly dataDir: string | undefined
+  readonly sync: boolean | undefined
+  readonly schedule: GasSchedule
+}
+
+/** Checks every option (unknown ones too) and fills in defaults; throws INVALID_OPTION naming the first bad one. */
+export function settleOptions(options: RuntimeOptions): SettledOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `options must be an object, got ${describeValue(options)}`)
+  }
+  // A misspelt option would silently fall back to its default: refuse it instead.
+  const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.has(key))
+  if (unknown.length > 0) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `unknown option ${JSON.stringify(unknown[0])}; known: ${[...OPTION_KEYS].join(', ')}`)
+  }
+  const store = options.store ?? 'lmdb'
+  if (store !== 'lmdb' && store !== 'memory') {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `store must be 'lmdb' or 'memory', got ${describeValue(store)}`)
+  }
+  if (store === 'memory' && (options.dataDir !== undefined || options.sync !== undefined)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir and sync apply to the lmdb store, not to store: 'memory'`)
+  }
+  if (options.sync !== undefined && typeof options.sync !== 'boolean') {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `sync must be a boolean, got ${describeValue(options.sync)}`)
+  }
+  const dirOption = options.dataDir ?? DATA_DIR_DEFAULT
+  if (typeof dirOption !== 'string' || dirOption.length === 0) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir must be a non-empty path, got ${describeValue(dirOption)}`)
+  }
+  const numbers = {} as Record<NumericOption, number>
+  for (const [name, bound] of Object.entries(OPTION_BOUNDS) as [NumericOption, Bound][]) {
+    const value = options[name]
+    numbers[name] = value === undefined ? bound.default() : integerOption(name, value, bound.min, bound.max)
+  }
+  return {
+    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, sync: options.sync,
+    schedule: options.schedule ?? GAS_SCHEDULE,
+  }
+}
+
+/** An integer argument in min..max, or INVALID_OPTION naming it. */
+export function integerOption(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `${name} must be an integer in ${min}..${max}, got ${describeValue(value)}`, { [name]: value })
+  }
+  return value
+}

@@ -1,0 +1,68 @@
+/**
+ * The shape of the source tree, checked: folders reach each other through their index.ts, the store knows
+ * nothing of programs or the scheduler, and errors are raised with typed codes, never bare string literals.
+ */
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const SRC = path.resolve('src')
+
+function sources(dir = SRC): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name)
+    return entry.isDirectory() ? sources(full) : entry.name.endsWith('.ts') ? [full] : []
+  })
+}
+
+/** Every `from '...'` of a file, with the folder of the importing file. */
+function imports(file: string): { folder: string; target: string }[] {
+  const text = readFileSync(file, 'utf8')
+  const folder = path.relative(SRC, path.dirname(file))
+  return [...text.matchAll(/\bfrom '(\.{1,2}\/[^']+)'/g)].map((m) => ({
+    folder, target: path.relative(SRC, path.resolve(path.dirname(file), m[1]!)),
+  }))
+}
+
+/**
+ * The guest library is bundled into every program's context: it imports the few leaf modules it needs, not
+ * whole folders (which would pull node:crypto and the rest into the guest bundle).
+ */
+const LEAF_IMPORTERS = new Set(['program/guest.ts', 'engine/guest_runtime.ts'])
+
+describe('source structure', () => {
+  const files = sources()
+
+  it('folders reach each other only through their index.ts', () => {
+    const offenders: string[] = []
+    for (const file of files) {
+      const relative = path.relative(SRC, file)
+      if (LEAF_IMPORTERS.has(relative)) continue
+      for (const { folder, target } of imports(file)) {
+        const targetFolder = path.dirname(target)
+        if (targetFolder === folder || targetFolder === '.' || folder === '.') continue
+        if (path.basename(target) !== 'index.js') offenders.push(`${relative} imports ${target}`)
+      }
+    }
+    expect(offenders).toEqual([])
+  })
+
+  it('the store imports nothing of programs, the scheduler, the engine or the CLI', () => {
+    const offenders = files.filter((f) => path.relative(SRC, f).startsWith('store/')).flatMap((file) =>
+      imports(file).filter(({ target }) => /^(program|scheduler|engine|cli)\//.test(target))
+        .map(({ target }) => `${path.relative(SRC, file)} imports ${target}`))
+    expect(offenders).toEqual([])
+  })
+
+  it('raises StrataError with typed codes only, never a bare string literal', () => {
+    const offenders: string[] = []
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8')
+      for (const match of text.matchAll(/new StrataError\(\s*(['"`])/g)) {
+        const line = text.slice(0, match.index).split('\n').length
+        offenders.push(`${path.relative(SRC, file)}:${line}`)
+      }
+    }
+    expect(offenders).toEqual([])
+  })
+})
