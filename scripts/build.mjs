@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync, utimesSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const buildInfo = path.join(root, 'dist', '.tsbuildinfo')
@@ -31,8 +31,11 @@ const inputs = Math.max(newest(path.join(root, 'src')), ...['tsconfig.json', 'ts
 if (!process.argv.includes('--force') && builtAt() > inputs) process.exit(0)
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
-// tsc leaves its build info untouched when no output changed: mark this build as done now.
 if (result.status === 0) {
+  // The guest runtime, bundled once here rather than in every thread that starts (src/engine/guest_code.ts).
+  const { writeGuestBoot } = await import(pathToFileURL(path.join(root, 'dist', 'engine', 'guest_code.js')).href)
+  writeGuestBoot()
+  // tsc leaves its build info untouched when no output changed: mark this build as done now.
   const now = new Date()
   utimesSync(buildInfo, now, now)
 }

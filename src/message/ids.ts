@@ -43,8 +43,34 @@ export function toId<T extends string>(value: unknown, name = 'id'): T {
     `${name} must be 32 bytes as 64 hex characters, got ${describeValue(value)}`, { [name]: describeValue(value) })
 }
 
+/** Nibble value of each character code below 128; -1 for anything that is not a lowercase hex digit. */
+const NIBBLE = (() => {
+  const table = new Int8Array(128).fill(-1)
+  for (let i = 0; i < 10; i += 1) table[48 + i] = i
+  for (let i = 0; i < 6; i += 1) table[97 + i] = 10 + i
+  return table
+})()
+
+/**
+ * A canonical id (64 lowercase hex characters) as its 32 bytes, or undefined if `value` is not one. One pass
+ * that checks and decodes (3-4x faster here than a regular expression then Buffer.from: ids are encoded for
+ * every stored message).
+ */
+export function canonicalIdBytes(value: unknown): Buffer | undefined {
+  if (typeof value !== 'string' || value.length !== 2 * ID_SIZE_BYTES) return undefined
+  const out = Buffer.allocUnsafe(ID_SIZE_BYTES)
+  for (let i = 0; i < ID_SIZE_BYTES; i += 1) {
+    const high = value.charCodeAt(2 * i)
+    const low = value.charCodeAt(2 * i + 1)
+    const nibbles = (high < 128 ? NIBBLE[high]! : -1) << 4 | (low < 128 ? NIBBLE[low]! : -1)
+    if (nibbles < 0) return undefined
+    out[i] = nibbles
+  }
+  return out
+}
+
 export function idBytes(id: string): Uint8Array {
-  return Buffer.from(id, 'hex')
+  return canonicalIdBytes(id) ?? Buffer.from(id, 'hex')
 }
 
 const TAG_PROGRAM = Buffer.from('strata/program')

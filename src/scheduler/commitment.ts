@@ -55,7 +55,7 @@ export class Commitment {
         if (record === undefined) return undefined
         return {
           codeId: hexBytes(record.codeId), status: PROGRAM_STATUS_CODE[record.status] as ProgramStatusCode,
-          memoryRoot: this.program(record.id).memoryRoot(),
+          memoryRoot: this.#memoryRoot(record.id),
         }
       },
     })
@@ -164,8 +164,18 @@ export class Commitment {
 
   /** Puts a program's record (code, status, memory root) into the state tree. */
   commitRecord(record: ProgramRecord): void {
-    const memoryRoot = record.status === ProgramStatus.EXITED ? EMPTY_MEMORY.memoryRoot() : this.program(record.id).memoryRoot()
+    const memoryRoot = record.status === ProgramStatus.EXITED ? EMPTY_MEMORY.memoryRoot() : this.#memoryRoot(record.id)
     this.#state.setProgram(record.id, { codeId: record.codeId, status: PROGRAM_STATUS_CODE[record.status], memoryRoot })
+  }
+
+  /**
+   * A program's memory root without building a commitment for a program that has no memory yet (a program just
+   * created: creating 100,000 of them must not build 100,000 empty commitments).
+   */
+  #memoryRoot(programId: ProgramId): Uint8Array {
+    const cached = this.#programs.get(programId)
+    if (cached !== undefined) return cached.memoryRoot()
+    return this.#store.memoryMeta(programId) === undefined ? EMPTY_MEMORY.memoryRoot() : this.program(programId).memoryRoot()
   }
 
   #memoryOptions(): { readonly schedule: GasSchedule; readonly planesMax: number } {

@@ -17,7 +17,7 @@ import { Packr } from 'msgpackr'
 import { isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import type { ActorId, CodeId, MessageId, ProgramId } from '../message/index.js'
-import { MessageKind, type Message } from '../message/index.js'
+import { MessageKind, canonicalIdBytes, type Message } from '../message/index.js'
 import { PROGRAM_STATUS_CODE, type ProgramRecord, type ProgramStatus } from '../protocol/index.js'
 import { StoreErrorCode } from './errors.js'
 import { ID_BYTES } from './keys.js'
@@ -32,7 +32,6 @@ const STATUS_OF: readonly ProgramStatus[] = (() => {
   for (const [status, code] of Object.entries(PROGRAM_STATUS_CODE)) out[code] = status as ProgramStatus
   return out
 })()
-const HEX_ID = /^[0-9a-f]{64}$/
 
 // ---- validation helpers (INVALID_ARGUMENT) -----------------------------------------------------------------------
 
@@ -42,10 +41,11 @@ export function invalid(message: string, details?: Record<string, unknown>): Str
 
 /** A canonical id (64 lowercase hex characters) as its 32 bytes. */
 export function checkedIdBytes(value: unknown, name: string): Buffer {
-  if (typeof value !== 'string' || !HEX_ID.test(value)) {
+  const bytes = canonicalIdBytes(value)
+  if (bytes === undefined) {
     throw invalid(`${name} must be 64 lowercase hex characters, got ${describeValue(value)}`, { [name]: describeValue(value) })
   }
-  return Buffer.from(value, 'hex')
+  return bytes
 }
 
 export function checkedCount(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {

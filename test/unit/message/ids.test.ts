@@ -33,3 +33,14 @@ describe('ids', () => {
     }
   })
 })
+
+describe('canonicalIdBytes', () => {
+  it('decodes exactly the canonical form and refuses everything else', async () => {
+    const { canonicalIdBytes } = await import('../../../src/message/ids.js')
+    const id = 'a0'.repeat(31) + '9f'
+    expect(canonicalIdBytes(id)).toEqual(Buffer.from(id, 'hex'))
+    for (const bad of [id.toUpperCase(), id.slice(1), `${id}0`, `${id.slice(0, 63)}g`, `${id.slice(0, 63)}\u0100`, `0x${id.slice(2)}`, 42, undefined]) {
+      expect(canonicalIdBytes(bad)).toBeUndefined()
+    }
+  })
+})
