@@ -1,9 +1,15 @@
 /** Byte helpers shared by every folder. */
 import { StrataError, describeValue } from './errors.js'
 
+/**
+ * %TypedArray%.prototype[@@toStringTag]'s getter: reads a typed array's internal name slot (in any realm), and
+ * consults no property of the value, so neither a prototype nor a Symbol.toStringTag can lie to it.
+ */
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!
+
 /** A Uint8Array from any realm (programs run in their own vm context, whose Uint8Array is another class). */
 export function isBytes(value: unknown): value is Uint8Array {
-  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]'
+  return ArrayBuffer.isView(value) && typedArrayName.call(value) === 'Uint8Array'
 }
 
 const encoder = new TextEncoder()
