@@ -139,8 +139,38 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
   }
   return {
     ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, sync: options.sync,
-    schedule: options.schedule ?? GAS_SCHEDULE,
+    schedule: options.schedule === undefined ? GAS_SCHEDULE : checkedSchedule(options.schedule),
   }
+}
+
+/**
+ * The largest base or per-byte fee a schedule row may have: 10^6 gas a byte still prices the largest payload
+ * (1 MiB) at about 10^12, far inside the safe integers that gas sums are kept in; no real price comes near it.
+ */
+export const GAS_ROW_MAX = 1_000_000
+
+/** A caller's gas schedule: every row of GAS_SCHEDULE, each fee an integer in 0..GAS_ROW_MAX, no other key; copied and frozen. */
+function checkedSchedule(value: unknown): GasSchedule {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `schedule must be a gas schedule object, got ${describeValue(value)}`)
+  }
+  const rows = value as Record<string, unknown>
+  const extra = Object.keys(rows).find((key) => !Object.hasOwn(GAS_SCHEDULE, key))
+  if (extra !== undefined) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `schedule has an unknown row ${JSON.stringify(extra)}`)
+  }
+  const copy: Record<string, { base: number; perByte: number }> = {}
+  for (const name of Object.keys(GAS_SCHEDULE)) {
+    const row = rows[name] as Record<string, unknown> | undefined
+    if (typeof row !== 'object' || row === null) {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `schedule.${name} must be { base, perByte }, got ${describeValue(row)}`)
+    }
+    copy[name] = Object.freeze({
+      base: integerOption(`schedule.${name}.base`, row['base'], 0, GAS_ROW_MAX),
+      perByte: integerOption(`schedule.${name}.perByte`, row['perByte'], 0, GAS_ROW_MAX),
+    })
+  }
+  return Object.freeze(copy) as unknown as GasSchedule
 }
 
 /** An integer argument in min..max, or INVALID_OPTION naming it. */

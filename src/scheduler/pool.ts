@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { Piscina } from 'piscina'
+import { STREAMS_MAX } from '../constants.js'
 import type { GasSchedule } from '../gas/index.js'
 import { decodeResult, encodeMessage, type EncodedResult, type StreamResult, type StreamTask } from '../protocol/index.js'
 import type { WorkerConfig } from './worker.js'
@@ -111,5 +112,5 @@ export class StreamPool {
 }
 
 export function defaultStreamCount(): number {
-  return availableParallelism()
+  return Math.min(availableParallelism(), STREAMS_MAX)
 }

@@ -13,7 +13,7 @@ import {
 } from '../../../src/constants.js'
 import { GAS_SCHEDULE } from '../../../src/gas/index.js'
 import { RuntimeErrorCode } from '../../../src/scheduler/errors.js'
-import { OPTION_BOUNDS, settleOptions, type RuntimeOptions } from '../../../src/scheduler/options.js'
+import { GAS_ROW_MAX, OPTION_BOUNDS, settleOptions, type RuntimeOptions } from '../../../src/scheduler/options.js'
 
 /** The error `settle` throws (failing the test if it throws nothing). */
 function refusal(options: unknown): { code?: string; message: string; details?: Record<string, unknown> } {
@@ -101,18 +101,32 @@ describe('settleOptions: defaults', () => {
     expect(bound.default()).toBeLessThanOrEqual(bound.max)
   })
 
-  it('passes a gas schedule through as given', () => {
-    const schedule = { ...GAS_SCHEDULE }
-    expect(settleOptions({ store: 'memory', schedule }).schedule).toBe(schedule)
+  it('takes a gas schedule as a frozen copy of its rows: later changes by the caller change nothing', () => {
+    const schedule = structuredClone(GAS_SCHEDULE) as Record<string, { base: number; perByte: number }>
+    const settled = settleOptions({ store: 'memory', schedule: schedule as never }).schedule
+    expect(settled).toEqual(GAS_SCHEDULE)
+    schedule['load']!.base = 999
+    expect(settled.load.base).toBe(GAS_SCHEDULE.load.base)
+    expect(Object.isFrozen(settled) && Object.isFrozen(settled.load)).toBe(true)
   })
 
-  // BUG: `schedule` is the one known option settleOptions never checks. A schedule that is not a GasSchedule
-  // (here a string) is accepted, Runtime.open succeeds, and the first upload or cycle then fails with a bare
-  // TypeError ("Cannot read properties of undefined (reading 'base')") instead of INVALID_OPTION at open.
-  it.fails('refuses a schedule that is not a gas schedule with INVALID_OPTION naming it', () => {
+  // Found by the unit tests: the schedule was the one option never checked, and a bad one failed later with a
+  // bare TypeError instead of INVALID_OPTION at open.
+  it('refuses a schedule that is not a gas schedule with INVALID_OPTION naming it', () => {
     const error = refusal({ store: 'memory', schedule: 'fast' })
     expect(error.code).toBe(RuntimeErrorCode.INVALID_OPTION)
     expect(error.message).toContain('schedule')
+    const { load: _load, ...missing } = GAS_SCHEDULE
+    for (const [schedule, named] of [
+      [null, 'schedule'], [[], 'schedule'], [missing, 'schedule.load'], [{ ...GAS_SCHEDULE, turbo: { base: 0, perByte: 0 } }, 'turbo'],
+      [{ ...GAS_SCHEDULE, load: { base: -1, perByte: 0 } }, 'schedule.load.base'],
+      [{ ...GAS_SCHEDULE, store: { base: 1, perByte: 1.5 } }, 'schedule.store.perByte'],
+      [{ ...GAS_SCHEDULE, alloc: { base: GAS_ROW_MAX + 1, perByte: 0 } }, 'schedule.alloc.base'],
+    ] as const) {
+      const refused = refusal({ store: 'memory', schedule: schedule as never })
+      expect(refused.code).toBe(RuntimeErrorCode.INVALID_OPTION)
+      expect(refused.message).toContain(named)
+    }
   })
 })
 
@@ -175,7 +189,7 @@ describe('settleOptions: the default stream count', () => {
   // BUG: OPTION_BOUNDS.streams says "STREAMS_MAX bounds threads on large machines", and an explicit `streams`
   // above STREAMS_MAX is refused, but the default (defaultStreamCount = availableParallelism()) is not clamped:
   // on a machine with more than STREAMS_MAX cores Runtime.open starts one worker per core, past the bound.
-  it.fails('stays within STREAMS_MAX on a machine with more cores than that', async () => {
+  it('stays within STREAMS_MAX on a machine with more cores than that', async () => {
     const settle = await onMachineWith(STREAMS_MAX * 2)
     expect(settle({ store: 'memory' }).streams).toBeLessThanOrEqual(STREAMS_MAX)
   })
