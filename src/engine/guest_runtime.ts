@@ -67,6 +67,13 @@ const REMOVED = new Set(['Promise', 'Proxy', 'Intl', 'WeakRef', 'FinalizationReg
 const HANDLER_NAMES = ['init', 'handle', 'handleReply', 'handleSignal'] as const
 
 /**
+ * ctx.state strings (keys and values) of up to this many ASCII characters are encoded and decoded here instead of
+ * over the bridge (ENCODE + TAKE, or DECODE): the bytes are the same (ASCII is its own UTF-8), and two bridge calls
+ * cost more than the loop for short strings. Longer or non-ASCII strings still go to the host's native codec.
+ */
+const STATE_INLINE_TEXT_MAX = 64
+
+/**
  * Depth units a metered builtin's call counts: a builtin that calls back into the program (a replace callback, a
  * JSON reviver, a sort comparator) leaves native frames several times a program frame's size on the stack, so that
  * recursion through builtins ends at the same depth on every thread too.
@@ -1072,8 +1079,23 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
     let at = 0
     const view = new G.DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const text = (length: number): string => {
-      const s = kernel.call(HostOp.DECODE, apply(TypedArrayPrototype.subarray, bytes, [at, at + length]), false) as string
-      at += length
+      const end = at + length
+      if (length <= STATE_INLINE_TEXT_MAX && end <= bytes.length) {
+        let ascii = true
+        for (let i = at; i < end; i += 1) {
+          if (bytes[i]! >= 0x80) {
+            ascii = false
+            break
+          }
+        }
+        if (ascii) {
+          const s = apply(nativeFromCharCode, undefined, apply(TypedArrayPrototype.subarray, bytes, [at, end])) as string
+          at = end
+          return s
+        }
+      }
+      const s = kernel.call(HostOp.DECODE, apply(TypedArrayPrototype.subarray, bytes, [at, end]), false) as string
+      at = end
       return s
     }
     const read = (depth: number): unknown => {
@@ -1157,7 +1179,18 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       else { room(5); buffer[at++] = b32; view.setUint32(at, length); at += 4 }
     }
     const path: unknown[] = []
-    const write = (item: unknown, where: string, depth: number): void => {
+    // The key or index of each value being written below `state`, kept as a stack so that the path text used in
+    // errors ('state.a[2].b') is only built when an error is thrown.
+    const names: (string | number)[] = []
+    const whereOf = (): string => {
+      let where = 'state'
+      for (let i = 0; i < names.length; i += 1) {
+        const name = names[i]!
+        where = typeof name === 'number' ? `${where}[${name}]` : `${where}.${name}`
+      }
+      return where
+    }
+    const write = (item: unknown, depth: number): void => {
       switch (typeof item) {
         case 'undefined': room(3); buffer[at++] = 0xd4; buffer[at++] = 0; buffer[at++] = 0; return
         case 'boolean': byte(item ? 0xc3 : 0xc2); return
@@ -1177,10 +1210,11 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         case 'bigint':
           if (item >= -(2n ** 63n) && item < 2n ** 63n) { room(9); buffer[at++] = 0xd3; view.setBigInt64(at, item); at += 8 }
           else if (item >= 0n && item < 2n ** 64n) { room(9); buffer[at++] = 0xcf; view.setBigUint64(at, item); at += 8 }
-          else throw stateError(`${where} is a bigint outside 64 bits`)
+          else throw stateError(`${whereOf()} is a bigint outside 64 bits`)
           return
         case 'string': {
           charge(COMPUTE_GAS.perChar * item.length)
+          if (item.length <= STATE_INLINE_TEXT_MAX && writeAscii(item)) return
           const length = kernel.call(HostOp.ENCODE, item) as number
           header(length, 0xa0, 31, 0xd9, 0xda, 0xdb)
           room(length)
@@ -1189,10 +1223,10 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
           return
         }
         case 'object': break
-        default: throw stateError(`${where} is a ${typeof item}; state holds plain data only`)
+        default: throw stateError(`${whereOf()} is a ${typeof item}; state holds plain data only`)
       }
       if (item === null) { byte(0xc0); return }
-      if (depth >= STATE_DEPTH_MAX) throw stateError(`${where} nests deeper than ${STATE_DEPTH_MAX} levels`)
+      if (depth >= STATE_DEPTH_MAX) throw stateError(`${whereOf()} nests deeper than ${STATE_DEPTH_MAX} levels`)
       if (isBytes(item)) {
         const length = apply(typedArrayLength, item, [])
         header(length, 0, -1, 0xc4, 0xc5, 0xc6)
@@ -1201,26 +1235,47 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
         at += length
         return
       }
-      for (let i = 0; i < path.length; i += 1) if (path[i] === item) throw stateError(`${where} refers back to itself (a cycle)`)
+      for (let i = 0; i < path.length; i += 1) if (path[i] === item) throw stateError(`${whereOf()} refers back to itself (a cycle)`)
       path[path.length] = item
       charge(COMPUTE_GAS.perElement)
       if (isArray(item)) {
         header(item.length, 0x90, 15, null, 0xdc, 0xdd)
-        for (let i = 0; i < item.length; i += 1) write(item[i], `${where}[${i}]`, depth + 1)
+        for (let i = 0; i < item.length; i += 1) {
+          names[depth] = i
+          write(item[i], depth + 1)
+        }
       } else {
         const proto = getPrototypeOf(item)
-        if (proto !== ObjectPrototype && proto !== null) throw stateError(`${where} is a ${apply(ObjectPrototype.toString, item, []).slice(8, -1)}; state holds plain objects only`)
+        if (proto !== ObjectPrototype && proto !== null) throw stateError(`${whereOf()} is a ${apply(ObjectPrototype.toString, item, []).slice(8, -1)}; state holds plain objects only`)
         const keys = objectKeys(item) as string[]
         header(keys.length, 0x80, 15, null, 0xde, 0xdf)
         for (const key of keys) {
-          write(key, where, depth + 1)
-          write((item as Record<string, unknown>)[key], `${where}.${key}`, depth + 1)
+          write(key, depth + 1)
+          names[depth] = key
+          write((item as Record<string, unknown>)[key], depth + 1)
         }
       }
+      names.length = depth
       path.length -= 1
     }
+    /**
+     * Writes a short string's msgpack form here when it is all ASCII; false (nothing written) otherwise. The bytes go
+     * through the same metered `subarray` view the bridge path hands to TAKE, so the gas charged is the same.
+     */
+    const writeAscii = (item: string): boolean => {
+      const length = item.length
+      for (let i = 0; i < length; i += 1) if (apply(stringCharCodeAt, item, [i]) >= 0x80) return false
+      header(length, 0xa0, 31, 0xd9, 0xda, 0xdb)
+      room(length)
+      if (length > 0) {
+        const target = apply(TypedArrayPrototype.subarray, buffer, [at, at + length]) as Uint8Array
+        for (let i = 0; i < length; i += 1) target[i] = apply(stringCharCodeAt, item, [i])
+      }
+      at += length
+      return true
+    }
     if (typeof value !== 'object' || value === null || isArray(value) || isBytes(value)) throw stateError('ctx.state must be a plain object')
-    write(value, 'state', 0)
+    write(value, 0)
     return apply(TypedArrayPrototype.slice, buffer, [0, at]) as Uint8Array
   }
 
