@@ -96,10 +96,15 @@ export function externalMessageId(user: UserId, nonce: number): MessageId {
 const CHILD_INPUT = Buffer.alloc(TAG_CHILD.length + ID_SIZE_BYTES + 12)
 TAG_CHILD.copy(CHILD_INPUT, 0)
 
+/** 2^32: the cycle's u64 is written as two u32 halves (no BigInt per id; cycles are safe integers). */
+const U32_SPAN = 0x1_0000_0000
+
 export function childMessageId(cause: MessageId, cycle: number, index: number): MessageId {
   // One reused buffer and one one-shot hash: this runs for every emitted message.
+  if (!Number.isSafeInteger(cycle) || cycle < 0) throw new RangeError(`cycle must be a non-negative safe integer, got ${cycle}`)
   CHILD_INPUT.write(cause, TAG_CHILD.length, 'hex')
-  CHILD_INPUT.writeBigUInt64BE(BigInt(cycle), TAG_CHILD.length + ID_SIZE_BYTES)
+  CHILD_INPUT.writeUInt32BE(Math.floor(cycle / U32_SPAN), TAG_CHILD.length + ID_SIZE_BYTES)
+  CHILD_INPUT.writeUInt32BE(cycle % U32_SPAN, TAG_CHILD.length + ID_SIZE_BYTES + 4)
   CHILD_INPUT.writeUInt32BE(index, TAG_CHILD.length + ID_SIZE_BYTES + 8)
   return oneShot('sha256', CHILD_INPUT, 'hex') as MessageId
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   childMessageId, codeIdOf, deriveProgramId, externalMessageId, toId, type CodeId, type UserId,
@@ -23,6 +24,19 @@ describe('ids', () => {
   it('pins known values so an accidental change of derivation is caught', () => {
     expect(externalMessageId(USER, 0)).toMatchInlineSnapshot(`"b45e6690a4b9bd3bcc1e5baefea4cbc7da4b981e07edb7ff3e300a2990260ed6"`)
     expect(deriveProgramId(USER, CODE, new Uint8Array(0))).toMatchInlineSnapshot(`"7c364a8e5d723f75d94cc6fddd7b7a04032480db58dfc6c644c7705996156952"`)
+  })
+
+  it('child ids hash the cause, the cycle as u64 BE and the index as u32 BE', () => {
+    const cause = externalMessageId(USER, 7)
+    const tag = new TextEncoder().encode('strata/message/child')
+    for (const [cycle, index] of [[0, 0], [1, 3], [0xffff_ffff, 1], [0x1_0000_0000, 0], [2 ** 40 + 12_345, 65_535], [Number.MAX_SAFE_INTEGER, 7]]) {
+      const tail = Buffer.alloc(12)
+      tail.writeBigUInt64BE(BigInt(cycle!), 0)
+      tail.writeUInt32BE(index!, 8)
+      const expected = createHash('sha256').update(tag).update(Buffer.from(cause, 'hex')).update(tail).digest('hex')
+      expect(childMessageId(cause, cycle!, index!)).toBe(expected)
+    }
+    expect(childMessageId(cause, 1, 0)).toMatchInlineSnapshot(`"c73813f684c9b5e1f478681f5642fcdb87a1c2cd33b4a4e7e3be288cd193c149"`)
   })
 
   it('toId accepts hex in any case, 0x prefixes and 32-byte arrays, and rejects the rest', () => {
