@@ -35,6 +35,8 @@ const typedArraySet = Uint8Array.prototype.set
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true })
+/** The empty scratch: zero-length, so nothing can write into it and every context may share it. */
+const NO_BYTES = new Uint8Array(0)
 
 /** Whether a value from the guest is a genuine Uint8Array (of any realm), by its internal slot. */
 export function isGuestBytes(value: unknown): boolean {
@@ -83,7 +85,7 @@ export class MessageContext implements BridgeHost {
   /** The state header as loaded this message (saveState trusts it instead of reading it again). */
   #stateHeader: StateHeader | undefined
   /** Bytes waiting for the guest's TAKE (state encodings, UTF-8 encodings). */
-  #scratch: Uint8Array = new Uint8Array(0)
+  #scratch: Uint8Array = NO_BYTES
   #random: (() => number) | undefined
 
   constructor(
@@ -129,7 +131,7 @@ export class MessageContext implements BridgeHost {
         return undefined
       case HostOp.TAKE: {
         const bytes = this.#scratch
-        this.#scratch = new Uint8Array(0)
+        this.#scratch = NO_BYTES
         return writeGuestBytes(a, bytes)
       }
       case HostOp.MEM_ALLOC: return memory.alloc(a as number, b as never)

@@ -49,11 +49,11 @@ export function executeMessage(
   if (!counter.charge(gasCost(env.schedule, 'message', message.payload.length))) {
     failure = { code: ReplyCode.OUT_OF_GAS, text: `the message fee is ${gasCost(env.schedule, 'message', message.payload.length)} gas, the limit ${message.gasLimit}` }
   } else {
+    // replyTo and replyCode are undefined for init and handle messages: the guest is told the same either way.
     const result = code.run({
       kind: message.kind, programId: program.id, cycle: env.cycle, id: message.id, source: message.source,
-      gasLimit: message.gasLimit, payloadLength: message.payload.length,
-      ...(message.replyTo !== undefined ? { replyTo: message.replyTo } : {}),
-      ...(message.replyCode !== undefined ? { replyCode: message.replyCode } : {}),
+      gasLimit: message.gasLimit, payloadLength: message.payload.length, replyTo: message.replyTo,
+      replyCode: message.replyCode,
     }, ctx)
     failure = classify(result)
     // Out of gas is sticky: whatever the guest reported, a counter that could not pay means out of gas.
@@ -70,7 +70,8 @@ export function executeMessage(
 
   const burned = counter.used - ctx.given
   let unused = message.gasLimit - counter.used
-  const outgoing = ctx.outgoing.slice()
+  // The context is dropped after this message, so its lists become the entry's without copies.
+  const outgoing = ctx.outgoing
   let result: ExecutionResult = ExecutionResult.SUCCESS
   let status = program.status
   let wait: JournalEntry['wait']
@@ -117,7 +118,7 @@ export function executeMessage(
       messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result, replyCode,
       gasBurned: burned, gasRefunded: unused, logs,
     },
-    outgoing, created: ctx.created.slice(), wakes: ctx.wakes.slice(),
+    outgoing, created: ctx.created, wakes: ctx.wakes,
     ...(wait !== undefined ? { wait } : {}),
     ...(record !== undefined && !env.readOnly ? { program: record } : {}),
   }
@@ -145,7 +146,6 @@ const MEMORY_CODES = new Set<string>(Object.values(MemoryErrorCode))
 
 /** Maps what the guest reported to a reply code and text (undefined: success, a wait or an exit). */
 function classify(result: RunResult): Failure | undefined {
-  const trace = result.errorTrace !== '' ? { trace: result.errorTrace } : {}
   switch (result.outcome) {
     case RunOutcome.SUCCESS: case HaltKind.WAIT: case HaltKind.EXIT: return undefined
     case HaltKind.OUT_OF_GAS: return { code: ReplyCode.OUT_OF_GAS, text: 'ran out of gas' }
@@ -157,6 +157,7 @@ function classify(result: RunResult): Failure | undefined {
     default: break
   }
   const text = result.errorText
+  const trace = result.errorTrace !== '' ? { trace: result.errorTrace } : {}
   switch (result.errorCode) {
     case '': return { code: ReplyCode.EXECUTION_ERROR, text, ...trace }
     case MemoryErrorCode.MEMORY_BUDGET_EXCEEDED: return { code: ReplyCode.MEMORY_BUDGET_EXCEEDED, text, ...trace }

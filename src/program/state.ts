@@ -36,11 +36,20 @@ export interface StateHeader {
   readonly dataAddress: number
 }
 
+/**
+ * The header is read into this scratch (loadInto charges exactly as load does): states load synchronously, one at a
+ * time on a thread, and the fields are copied out before anything else runs.
+ */
+const HEADER_SCRATCH = new Uint8Array(HEADER_SIZE_BYTES)
+const HEADER_VIEW = new DataView(HEADER_SCRATCH.buffer)
+
 /** Reads the stored encoding (charging stateLoad), or undefined for a program that never saved state. */
 export function loadStateBytes(memory: ProgramMemory, schedule: GasSchedule, headerAddress: number | null): LoadedStateBytes | undefined {
   if (headerAddress === null) return undefined
-  const view = new DataView(memory.load(headerAddress, HEADER_SIZE_BYTES).buffer)
-  const header = { length: view.getUint32(0, true), capacity: view.getUint32(4, true), dataAddress: view.getFloat64(8, true) }
+  memory.loadInto(headerAddress, HEADER_SCRATCH)
+  const header = {
+    length: HEADER_VIEW.getUint32(0, true), capacity: HEADER_VIEW.getUint32(4, true), dataAddress: HEADER_VIEW.getFloat64(8, true),
+  }
   chargeOrThrow(memory, schedule.stateLoad.base + schedule.stateLoad.perByte * header.length)
   return { encoded: memory.load(header.dataAddress, header.length), header }
 }
