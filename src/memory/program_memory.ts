@@ -501,8 +501,8 @@ export class ProgramMemory implements MemoryView {
     if (this.#txn) throw txnError('begin() called while a transaction is open')
     this.#txn = true
     this.#dirtyAllocsMark = this.#dirtyAllocs.length
-    this.#accessed.clear()
-    this.#written.clear()
+    clearIfUsed(this.#accessed)
+    clearIfUsed(this.#written)
   }
 
   /** Keeps the message's changes; resets the stack. */
@@ -542,10 +542,10 @@ export class ProgramMemory implements MemoryView {
     this.#txn = false
     this.#undo.length = 0
     this.#undoBytes.length = 0
-    this.#wholePlaneSaved.clear()
-    this.#rangeUndoBytes.clear()
-    this.#accessed.clear()
-    this.#written.clear()
+    clearIfUsed(this.#wholePlaneSaved)
+    clearIfUsed(this.#rangeUndoBytes)
+    clearIfUsed(this.#accessed)
+    clearIfUsed(this.#written)
     this.#resetStack()
   }
 
@@ -1190,6 +1190,14 @@ export class ProgramMemory implements MemoryView {
 
 function regionBase(index: number): number {
   return index * REGION_SIZE_BYTES
+}
+
+/**
+ * Clears a per-message set or map only when it holds something: V8 allocates a new backing table on every clear(),
+ * even of an empty collection, and begin/commit run for every message.
+ */
+function clearIfUsed(collection: Set<number> | Map<number, number>): void {
+  if (collection.size > 0) collection.clear()
 }
 
 function regionIndexOf(address: number): number {
