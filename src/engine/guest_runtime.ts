@@ -74,6 +74,12 @@ const HANDLER_NAMES = ['init', 'handle', 'handleReply', 'handleSignal'] as const
 const STATE_INLINE_TEXT_MAX = 64
 
 /**
+ * The buffer a ctx.state encoding starts in (doubling as it grows). Part of the gas schedule in effect: the metered
+ * subarray and slice calls of the encoder are charged by this buffer's size, so changing it changes gas.
+ */
+const ENCODE_BUFFER_START_BYTES = 256
+
+/**
  * Depth units a metered builtin's call counts: a builtin that calls back into the program (a replace callback, a
  * JSON reviver, a sort comparator) leaves native frames several times a program frame's size on the stack, so that
  * recursion through builtins ends at the same depth on every thread too.
@@ -1075,9 +1081,12 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
 
   // ---- ctx.state: a msgpack subset, encoded and decoded here (docs/programs.md) -----------------------------
   const EMPTY_STATE = new U8([0x80])
-  const decodeState = (bytes: Uint8Array): Record<string, unknown> => {
+  // The codec's helpers are made once, not per message: decoding and encoding are never re-entered (no program code
+  // runs inside decoding; the program getters encoding may run cannot reach it), and each call resets their state.
+  const decodeState = ((): ((encoded: Uint8Array) => Record<string, unknown>) => {
+    let bytes: Uint8Array = EMPTY_STATE
     let at = 0
-    const view = new G.DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let view = new G.DataView(bytes.buffer)
     const text = (length: number): string => {
       const end = at + length
       if (length <= STATE_INLINE_TEXT_MAX && end <= bytes.length) {
@@ -1153,12 +1162,22 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       }
       return out
     }
-    return read(0) as Record<string, unknown>
-  }
+    return (encoded: Uint8Array): Record<string, unknown> => {
+      bytes = encoded
+      at = 0
+      view = new G.DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      return read(0) as Record<string, unknown>
+    }
+  })()
   /** Encodes plain data as msgpack (the same bytes msgpackr writes); anything else is a STATE_ENCODING error. */
-  const encodeState = (value: unknown): Uint8Array => {
-    let buffer = new U8(256)
-    let view = new G.DataView(buffer.buffer)
+  const encodeState = ((): ((value: unknown) => Uint8Array) => {
+    // Every encoding starts in a buffer of ENCODE_BUFFER_START_BYTES, as it did when each made its own: the metered
+    // subarray and slice it calls are charged by the buffer's size. This one is reused until an encoding outgrows it
+    // (then that encoding continues in a new, larger buffer); only the written prefix is ever read.
+    const start = new U8(ENCODE_BUFFER_START_BYTES)
+    const startView = new G.DataView(start.buffer)
+    let buffer = start
+    let view = startView
     let at = 0
     const stateError = (message: string): Error => codedError('STATE_ENCODING', message)
     const room = (n: number): void => {
@@ -1274,10 +1293,17 @@ export function boot(kernel: Kernel, realGlobal: any, programLine: number, weigh
       at += length
       return true
     }
-    if (typeof value !== 'object' || value === null || isArray(value) || isBytes(value)) throw stateError('ctx.state must be a plain object')
-    write(value, 0)
-    return apply(TypedArrayPrototype.slice, buffer, [0, at]) as Uint8Array
-  }
+    return (value: unknown): Uint8Array => {
+      buffer = start
+      view = startView
+      at = 0
+      path.length = 0
+      names.length = 0
+      if (typeof value !== 'object' || value === null || isArray(value) || isBytes(value)) throw stateError('ctx.state must be a plain object')
+      write(value, 0)
+      return apply(TypedArrayPrototype.slice, buffer, [0, at]) as Uint8Array
+    }
+  })()
 
   // ---- one message ------------------------------------------------------------------------------------------
   let errorText = ''
