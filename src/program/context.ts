@@ -38,6 +38,25 @@ const fatalDecoder = new TextDecoder('utf-8', { fatal: true })
 /** The empty scratch: zero-length, so nothing can write into it and every context may share it. */
 const NO_BYTES = new Uint8Array(0)
 
+/**
+ * Strings up to this many characters that are all ASCII are encoded by a loop (ASCII is its own UTF-8): for short
+ * payloads such as a counter's reply that is several times cheaper than TextEncoder; the rest use TextEncoder.
+ */
+const ASCII_LOOP_MAX_CHARS = 32
+
+/** UTF-8 of a string (lone surrogates become U+FFFD, as TextEncoder does). */
+export function utf8(text: string): Uint8Array {
+  const length = text.length
+  if (length > ASCII_LOOP_MAX_CHARS) return encoder.encode(text)
+  const out = new Uint8Array(length)
+  for (let i = 0; i < length; i += 1) {
+    const code = text.charCodeAt(i)
+    if (code >= 0x80) return encoder.encode(text)
+    out[i] = code
+  }
+  return out
+}
+
 /** Whether a value from the guest is a genuine Uint8Array (of any realm), by its internal slot. */
 export function isGuestBytes(value: unknown): boolean {
   return typeof value === 'object' && value !== null && Reflect.apply(typedArrayTag, value, []) === 'Uint8Array'
@@ -157,7 +176,7 @@ export class MessageContext implements BridgeHost {
         return undefined
       case HostOp.ENCODE:
         if (typeof a !== 'string') throw misuse('encode takes a string')
-        this.#scratch = encoder.encode(a)
+        this.#scratch = utf8(a)
         return this.#scratch.length
       case HostOp.DECODE: return (b === true ? fatalDecoder : decoder).decode(copyGuestBytes(a, 'bytes'))
       default: throw misuse(`unknown syscall ${describeValue(op)}`)
@@ -271,7 +290,7 @@ export class MessageContext implements BridgeHost {
   }
 
   #bytes(value: unknown, name: string): Uint8Array {
-    if (typeof value === 'string') return encoder.encode(value)
+    if (typeof value === 'string') return utf8(value)
     return copyGuestBytes(value, name)
   }
 
