@@ -3,8 +3,8 @@
  * ids are their 32 raw bytes. Every key of a key space has one fixed layout:
  *
  *   programs, memmeta, codes, waitlist, nonces, mailboxmeta   id (32)
- *   planes      program id (32) | plane key u32 (4)                 -> root (32) | 16 x chunk blob key (12)
- *   blobs       commit number u64 (8) | index u32 (4)               -> 4,096 raw bytes of one plane chunk
+ *   planes      program id (32) | plane key u32 (4)                 -> root (32) | 16 x (blob key (12) | position u8)
+ *   blobs       commit number u64 (8) | index u32 (4)               -> 1-16 consecutive 4,096-byte plane chunks
  *   queue       sequence u64 (8)
  *   deadlines   untilCycle u64 (8) | commit number u64 (8) | index u32 (4)   -> message id (32)
  *   delayed     cycle u64 (8) | sequence u32 (4)
@@ -18,15 +18,20 @@ import { idBytes } from '../message/index.js'
 export const ID_BYTES = 32
 export const PLANE_INDEX_KEY_BYTES = ID_BYTES + 4
 export const BLOB_KEY_BYTES = 12
-/** Chunks of a stored plane: each 4,096-byte chunk that is not all zeros is a blob of its own. */
-export const CHUNKS_PER_PLANE = 16
 /**
- * An index value: the plane's root, then the blob key of each chunk in order; a key of twelve zero bytes is a
- * chunk of zeros with no blob (commit numbers start at 1, so no blob has that key).
+ * Chunks of a stored plane. A commit stores each run of consecutive changed chunks (that are not all zeros) as one
+ * blob, so a whole plane is one blob and a one-chunk change is a 4 KiB blob.
  */
-export const PLANE_INDEX_VALUE_BYTES = 32 + CHUNKS_PER_PLANE * BLOB_KEY_BYTES
+export const CHUNKS_PER_PLANE = 16
+/** An index slot: the key of the blob holding the chunk, then the chunk's position within that blob. */
+export const PLANE_SLOT_BYTES = BLOB_KEY_BYTES + 1
+/**
+ * An index value: the plane's root, then one slot per chunk in order; a slot of zero bytes is a chunk of zeros
+ * with no blob (commit numbers start at 1, so no blob has that key).
+ */
+export const PLANE_INDEX_VALUE_BYTES = 32 + CHUNKS_PER_PLANE * PLANE_SLOT_BYTES
 
-/** Whether a chunk slot of an index value names no blob (twelve zero bytes). */
+/** Whether a chunk slot of an index value names no blob (a zero key). */
 export function isEmptySlot(value: Uint8Array, offset: number): boolean {
   for (let i = offset; i < offset + BLOB_KEY_BYTES; i += 1) if (value[i] !== 0) return false
   return true

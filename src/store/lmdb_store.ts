@@ -5,8 +5,8 @@
  *
  *   meta         'format' -> u32 format version; 'head' -> [cycle, stateRoot, commitCount, queueHead, queueTail]
  *   codes        code id -> blob                              programs  program id -> record
- *   memmeta      program id -> allocator metadata             planes    program id | plane key -> root | 16 blob keys
- *   blobs        commit number | index -> one 4,096-byte chunk queue    sequence -> message
+ *   memmeta      program id -> allocator metadata             planes    program id | plane key -> root | 16 slots
+ *   blobs        commit number | index -> 1-16 plane chunks   queue     sequence -> message
  *   waitlist     message id -> entry                          deadlines untilCycle | commit | index -> message id
  *   delayed      cycle | sequence -> message                  mailbox   user id | sequence -> entry
  *   mailboxmeta  user id -> head sequence | tail sequence     nonces    user id -> u64
@@ -14,21 +14,23 @@
  *
  * ## Planes in chunks; atomic commits, split when large
  *
- * A plane is stored as up to 16 blobs, one per 4,096-byte chunk that is not all zeros, found through the
- * `planes` index, whose entry holds the plane's committed root and the blob key of each chunk. A commit writes
- * only the chunks the batch says changed (`StorePlaneChange.chunks`), so the bytes written per cycle follow the
- * bytes a cycle dirtied, not the number of planes it touched. Everything a reader can reach goes through the
- * index, the head and the small key spaces, and all of those change only in a commit's *final* transaction.
- * For a batch with W chunk writes and a staging size C (planesPerTransaction x 16 chunks, 16,000 by default):
+ * A plane is stored as runs: each run of consecutive changed chunks (4,096 bytes each, not all zeros) that a
+ * commit writes is one blob, and the plane's entry in the `planes` index holds its committed root and, for each
+ * of its 16 chunks, a slot naming the blob and the chunk's position in it (an empty slot: a chunk of zeros). A
+ * commit writes only the chunks the batch says changed, so the bytes written per cycle follow the bytes a cycle
+ * dirtied (an 8-byte change writes one 4 KiB blob), while a plane rewritten whole is still one 64 KiB value. A
+ * blob holds chunks of one plane only; when no slot of its plane names it any more, the commit deletes it.
+ * Everything a reader can reach goes through the index, the head and the small key spaces, and all of those
+ * change only in a commit's *final* transaction. For a batch writing W chunks with a part size C
+ * (planesPerTransaction x 16 chunks, 16,000 by default):
  *
- *   1. staging (only if W > C): the first W - (W mod C, or C) chunks are written in transactions of C blobs
- *      each, under fresh keys (commit number head.commitCount + 1, index). No index entry and no head points at
- *      them yet: they are pending, and no blob a reader can reach is touched.
- *   2. final: one transaction writes the remaining chunks (over their current blob when they have one: safe,
- *      since this transaction commits atomically with the index), points the index at the staged blobs and
- *      deletes the blobs they replace, applies drops, records, queue, waitlist, delayed, mailboxes, nonces and
- *      Merkle nodes, and writes the head with the new commit number. LMDB commits it atomically, so readers
- *      and a reopen see all of it or none of it.
+ *   1. staging (only while more than C chunks are left): runs are written in transactions of about C chunks,
+ *      under fresh keys (commit number head.commitCount + 1, index). No index entry and no head points at them
+ *      yet: they are pending, and no blob a reader can reach is touched.
+ *   2. final: one transaction writes the remaining runs under fresh keys, points the index at them and at the
+ *      staged ones, deletes the blobs no slot names any more, applies drops, records, queue, waitlist, delayed,
+ *      mailboxes, nonces and Merkle nodes, and writes the head with the new commit number. LMDB commits it
+ *      atomically, so readers and a reopen see all of it or none of it.
  *
  * A blob is pending exactly when its commit number is greater than the head's commitCount. After a crash at
  * any instant LMDB reopens at some committed transaction: if it is the final one, every blob it names was
@@ -66,7 +68,7 @@ import {
 } from './codec.js'
 import { StoreErrorCode } from './errors.js'
 import {
-  BLOB_KEY_BYTES, CHUNKS_PER_PLANE, ID_BYTES, PLANE_INDEX_VALUE_BYTES, blobKey, delayedKey, hasPrefix, idFromKey, isEmptySlot,
+  BLOB_KEY_BYTES, CHUNKS_PER_PLANE, ID_BYTES, PLANE_INDEX_VALUE_BYTES, PLANE_SLOT_BYTES, blobKey, delayedKey, hasPrefix, idFromKey, isEmptySlot,
   mailboxKey, planeIndexKey, readU32, readU64, u64Key, writeU64,
 } from './keys.js'
 import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
@@ -371,27 +373,34 @@ export class LmdbStore implements Store {
     return bytes === undefined ? undefined : plain(bytes)
   }
 
-  plane(programId: ProgramId, key: number): Uint8Array | undefined {
+  plane(programId: ProgramId, planeKey: number): Uint8Array | undefined {
     this.#open()
-    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(key)))
+    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(planeKey)))
     if (index === undefined) return undefined
-    if (index.length !== PLANE_INDEX_VALUE_BYTES) throw planeMismatch(programId, key, 'its index entry is malformed')
+    if (index.length !== PLANE_INDEX_VALUE_BYTES) throw planeMismatch(programId, planeKey, 'its index entry is malformed')
     // Same snapshot as the index read: lmdb renews a thread's read transaction only between event turns or
     // after this thread's own writes, and none happens in between.
     const bytes = new Uint8Array(STORE_PLANE_SIZE_BYTES)
+    let blobKeyRead: Buffer | undefined
+    let blob: Buffer | undefined
     for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-      const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
+      const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
       if (isEmptySlot(index, slot)) continue
-      const blob = this.#db.blobs.getBinaryFast(index.subarray(slot, slot + BLOB_KEY_BYTES))
-      if (blob === undefined) throw planeMismatch(programId, key, `the stored bytes of its chunk ${chunk} are missing`)
-      if (blob.length !== STORE_CHUNK_SIZE_BYTES) {
-        throw planeMismatch(programId, key, `its chunk ${chunk} is ${blob.length} bytes, not ${STORE_CHUNK_SIZE_BYTES}`)
+      const key = index.subarray(slot, slot + BLOB_KEY_BYTES)
+      // Consecutive chunks of one run share a blob: read it once.
+      if (blobKeyRead === undefined || !blobKeyRead.equals(key)) {
+        blobKeyRead = key
+        blob = this.#db.blobs.getBinary(key)
+        if (blob === undefined) throw planeMismatch(programId, planeKey, `the stored bytes of its chunk ${chunk} are missing`)
       }
-      // getBinaryFast's Buffer is lmdb's shared read buffer, longer than the value: copy exactly the chunk.
-      bytes.set(blob.subarray(0, STORE_CHUNK_SIZE_BYTES), chunk * STORE_CHUNK_SIZE_BYTES)
+      const position = index[slot + BLOB_KEY_BYTES]!
+      if (blob!.length % STORE_CHUNK_SIZE_BYTES !== 0 || (position + 1) * STORE_CHUNK_SIZE_BYTES > blob!.length) {
+        throw planeMismatch(programId, planeKey, `its chunk ${chunk} names position ${position} of a ${blob!.length}-byte blob`)
+      }
+      bytes.set(blob!.subarray(position * STORE_CHUNK_SIZE_BYTES, (position + 1) * STORE_CHUNK_SIZE_BYTES), chunk * STORE_CHUNK_SIZE_BYTES)
     }
     const root = this.#verify(bytes)
-    if (!index.subarray(0, STORE_HASH_SIZE_BYTES).equals(root)) throw planeMismatch(programId, key)
+    if (!index.subarray(0, STORE_HASH_SIZE_BYTES).equals(root)) throw planeMismatch(programId, planeKey)
     return bytes
   }
 
@@ -533,22 +542,23 @@ export class LmdbStore implements Store {
         deletePendingBlobs(db.blobs, previous.commitCount)
         this.#pendingDirty = false
       }
-      // Chunk writes in batch order. All but the last (partial or full) part are staged under fresh keys; the
-      // rest are written by the final transaction itself.
-      const { writes, chunks } = chunkWrites(p, db.planes)
+      // Runs of changed chunks in batch order, one blob each. While more than one part's worth of chunks is left,
+      // runs are staged in transactions of about a part; the rest are written by the final transaction itself.
+      const { runs, chunks, runsOf, chunkCount } = runWrites(p, db.planes)
       const part = this.#planesPerTransaction * CHUNKS_PER_PLANE
-      const staged = writes.length <= part ? 0 : writes.length - (writes.length % part || part)
-      const stagedKeys = new Map<PreparedPlane, Buffer[]>()
-      for (let start = 0; start < staged; start += part) {
+      const stagedKeys = new Map<RunWrite, Buffer>()
+      let staged = 0
+      let stagedChunks = 0
+      while (chunkCount - stagedChunks > part) {
         this.#pendingDirty = true
         db.blobs.transactionSync(() => {
-          for (let i = start; i < start + part; i += 1) {
-            const { plane, chunk } = writes[i]!
-            const key = blobKey(p.commitNumber, i)
-            db.blobs.putSync(key, asBuffer(chunks.get(plane)![chunk]!))
-            let keys = stagedKeys.get(plane)
-            if (keys === undefined) stagedKeys.set(plane, keys = [])
-            keys[chunk] = key
+          for (let inPart = 0; inPart < part && staged < runs.length; staged += 1) {
+            const run = runs[staged]!
+            const key = blobKey(p.commitNumber, staged)
+            db.blobs.putSync(key, runBytes(run, chunks.get(run.plane)!))
+            stagedKeys.set(run, key)
+            inPart += run.count
+            stagedChunks += run.count
           }
         })
         transactions += 1
@@ -561,14 +571,14 @@ export class LmdbStore implements Store {
         queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
       }
       db.meta.transactionSync(() => {
-        this.#applyFinal(p, previous, chunks, stagedKeys, staged)
+        this.#applyFinal(p, previous, chunks, runsOf, stagedKeys, staged)
         db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
       })
       transactions += 1
       this.#head = next
       this.#pendingDirty = false
       this.#lastCommitTransactions = transactions
-      this.#lastCommitChunkWrites = writes.length
+      this.#lastCommitChunkWrites = chunkCount
     } catch (error) {
       // Nothing of this batch is visible: the final transaction aborted (or never ran). Delete staged blobs now
       // if the disk lets us, else at the next commit or open.
@@ -598,8 +608,8 @@ export class LmdbStore implements Store {
    * entry is pointed at its staged blob and the blob it replaces is deleted.
    */
   #applyFinal(
-    p: PreparedBatch, previous: HeadRecord, chunks: ReadonlyMap<PreparedPlane, readonly (Uint8Array | undefined)[]>,
-    stagedKeys: ReadonlyMap<PreparedPlane, readonly Buffer[]>, staged: number,
+    p: PreparedBatch, previous: HeadRecord, chunks: ReadonlyMap<PreparedPlane, readonly ChangedChunk[]>,
+    runsOf: ReadonlyMap<PreparedPlane, readonly RunWrite[]>, stagedKeys: ReadonlyMap<RunWrite, Buffer>, staged: number,
   ): void {
     const db = this.#db
     for (const { key, value } of p.programs) db.programs.putSync(key, value as Buffer)
@@ -628,7 +638,7 @@ export class LmdbStore implements Store {
           }
           continue
         }
-        db.planes.putSync(indexKey, this.#writeChunks(p.commitNumber, plane, chunks.get(plane)!, old, stagedKeys.get(plane), fresh))
+        db.planes.putSync(indexKey, this.#writeRuns(p.commitNumber, plane, chunks.get(plane)!, runsOf.get(plane) ?? [], old, stagedKeys, fresh))
       }
     }
 
@@ -683,37 +693,43 @@ export class LmdbStore implements Store {
 
   /** Removes a waiting message and its deadline index entry (inside the write transaction). */
   /**
-   * A plane's new index value, inside the final transaction: chunks the batch did not change keep their blob
-   * (or, for a fresh plane, become zeros); a changed chunk of zeros has no blob (its old blob is deleted); any
-   * other changed chunk was staged (its old blob is deleted) or is written here, over its old blob when it has
-   * one, else under a fresh key.
+   * A plane's new index value, inside the final transaction. Chunks the batch did not change keep their slot (or,
+   * for a fresh plane, become zeros); a changed chunk of zeros has no blob; every other changed chunk points into
+   * its run's blob, staged already or written here under a fresh key. Blobs the old value named and the new one
+   * does not are deleted (a blob holds chunks of this plane only).
    */
-  #writeChunks(
-    commitNumber: number, plane: PreparedPlane, chunks: readonly (Uint8Array | undefined)[], old: Buffer | undefined,
-    staged: readonly Buffer[] | undefined, fresh: { next: number },
+  #writeRuns(
+    commitNumber: number, plane: PreparedPlane, chunks: readonly ChangedChunk[], runs: readonly RunWrite[],
+    old: Buffer | undefined, stagedKeys: ReadonlyMap<RunWrite, Buffer>, fresh: { next: number },
   ): Buffer {
     const db = this.#db
     const value = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
     value.set(plane.root!, 0)
-    for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-      const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
-      const oldKey = old === undefined || isEmptySlot(old, slot) ? undefined : Buffer.from(old.subarray(slot, slot + BLOB_KEY_BYTES))
-      const bytes = chunks[chunk]
-      if (bytes === undefined && !plane.fresh) {
-        if (oldKey !== undefined) value.set(oldKey, slot)
-        continue
+    if (old !== undefined && !plane.fresh) {
+      for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+        if (chunks[chunk] !== undefined) continue
+        const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
+        value.set(old.subarray(slot, slot + PLANE_SLOT_BYTES), slot)
       }
-      let key = staged?.[chunk]
-      if (key !== undefined) {
-        if (oldKey !== undefined) db.blobs.removeSync(oldKey)
-      } else if (bytes === undefined || isZeroChunk(bytes)) {
-        if (oldKey !== undefined) db.blobs.removeSync(oldKey)
-        continue
-      } else {
-        key = oldKey ?? blobKey(commitNumber, fresh.next++)
-        db.blobs.putSync(key, asBuffer(bytes))
+    }
+    for (const run of runs) {
+      let key = stagedKeys.get(run)
+      if (key === undefined) {
+        // Over the old blob when it held exactly this run's chunks, in order, and no other slot names it (a plane
+        // rewritten the way it was last written): as cheap as a raw put, and safe, since this transaction commits
+        // atomically with the index. Else under a fresh key.
+        key = (old === undefined ? undefined : sameRunBlob(old, run)) ?? blobKey(commitNumber, fresh.next++)
+        db.blobs.putSync(key, runBytes(run, chunks))
       }
-      value.set(key, slot)
+      for (let i = 0; i < run.count; i += 1) {
+        const slot = STORE_HASH_SIZE_BYTES + (run.first + i) * PLANE_SLOT_BYTES
+        value.set(key, slot)
+        value[slot + BLOB_KEY_BYTES] = i
+      }
+    }
+    if (old !== undefined) {
+      const kept = slotKeys(value)
+      for (const key of slotKeys(old)) if (!kept.includes(key)) db.blobs.removeSync(Buffer.from(key, 'hex'))
     }
     return value
   }
@@ -815,82 +831,142 @@ function isZeroChunk(chunk: Uint8Array): boolean {
   return ZERO_CHUNK.equals(asBuffer(chunk))
 }
 
+/** A changed chunk: its new bytes, or null when it became zeros; undefined in a list: not changed. */
+type ChangedChunk = Uint8Array | null | undefined
+
+/** Consecutive changed chunks of one plane that are not zeros: stored as one blob. */
+interface RunWrite {
+  readonly plane: PreparedPlane
+  readonly first: number
+  readonly count: number
+}
+
 /**
- * The chunks a commit writes as blobs, in batch order (changed chunks that are not all zeros), and each plane's
- * changed chunks. A plane given whole but not stored yet is written whole, whatever its mask says.
+ * What a commit writes, in batch order: each plane's changed chunks (a plane given whole but not stored yet is
+ * written whole, whatever its mask says) and their runs.
  */
-function chunkWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): {
-  readonly writes: { readonly plane: PreparedPlane; readonly chunk: number }[]
-  readonly chunks: Map<PreparedPlane, readonly (Uint8Array | undefined)[]>
+function runWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): {
+  readonly runs: RunWrite[]
+  readonly chunks: Map<PreparedPlane, readonly ChangedChunk[]>
+  readonly runsOf: Map<PreparedPlane, RunWrite[]>
+  readonly chunkCount: number
 } {
-  const writes: { plane: PreparedPlane; chunk: number }[] = []
-  const chunks = new Map<PreparedPlane, readonly (Uint8Array | undefined)[]>()
+  const runs: RunWrite[] = []
+  const chunks = new Map<PreparedPlane, readonly ChangedChunk[]>()
+  const runsOf = new Map<PreparedPlane, RunWrite[]>()
+  let chunkCount = 0
   for (const delta of p.memory) {
     if (delta.dropped) continue
     for (const plane of delta.planes) {
       if (plane.root === null) continue
       const partial = plane.whole !== undefined && plane.chunks.includes(undefined)
-      const changed = partial && !planes.doesExist(planeIndexKey(delta.program, plane.key)) ? chunksOf(plane.whole!, ALL_CHUNKS) : plane.chunks
+      const given = partial && !planes.doesExist(planeIndexKey(delta.program, plane.key)) ? chunksOf(plane.whole!, ALL_CHUNKS) : plane.chunks
+      const changed = given.map((bytes): ChangedChunk => (bytes === undefined ? undefined : isZeroChunk(bytes) ? null : bytes))
       chunks.set(plane, changed)
-      for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-        const bytes = changed[chunk]
-        if (bytes !== undefined && !isZeroChunk(bytes)) writes.push({ plane, chunk })
+      const own: RunWrite[] = []
+      for (let chunk = 0; chunk < CHUNKS_PER_PLANE;) {
+        if (!changed[chunk]) {
+          chunk += 1
+          continue
+        }
+        const first = chunk
+        while (chunk < CHUNKS_PER_PLANE && changed[chunk]) chunk += 1
+        own.push({ plane, first, count: chunk - first })
+        chunkCount += chunk - first
       }
+      runs.push(...own)
+      runsOf.set(plane, own)
     }
   }
-  return { writes, chunks }
+  return { runs, chunks, runsOf, chunkCount }
 }
 
-/** Deletes the chunk blobs an index value names. */
-function removeChunkBlobs(blobs: Database<Buffer, Buffer>, index: Uint8Array): void {
-  for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
-    const slot = STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES
-    if (index.length >= slot + BLOB_KEY_BYTES && !isEmptySlot(index, slot)) {
-      blobs.removeSync(Buffer.from(index.subarray(slot, slot + BLOB_KEY_BYTES)))
-    }
+/** A run's bytes as one value: a view when its chunks are consecutive in one buffer (a whole plane), else a copy. */
+function runBytes(run: RunWrite, chunks: readonly ChangedChunk[]): Buffer {
+  const first = chunks[run.first]!
+  const last = chunks[run.first + run.count - 1]!
+  if (first.buffer === last.buffer && last.byteOffset - first.byteOffset === (run.count - 1) * STORE_CHUNK_SIZE_BYTES) {
+    return Buffer.from(first.buffer, first.byteOffset, run.count * STORE_CHUNK_SIZE_BYTES)
   }
+  return Buffer.concat(chunks.slice(run.first, run.first + run.count).map((chunk) => asBuffer(chunk!)))
+}
+
+/** The key of the blob `old`'s slots give this run's chunks, if it holds exactly them in order and nothing else. */
+function sameRunBlob(old: Uint8Array, run: RunWrite): Buffer | undefined {
+  const first = STORE_HASH_SIZE_BYTES + run.first * PLANE_SLOT_BYTES
+  if (isEmptySlot(old, first)) return undefined
+  for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+    const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
+    const inRun = chunk >= run.first && chunk < run.first + run.count
+    const named = !isEmptySlot(old, slot) && sameKey(old, slot, first)
+    if (inRun ? !named || old[slot + BLOB_KEY_BYTES] !== chunk - run.first : named) return undefined
+  }
+  return Buffer.from(old.subarray(first, first + BLOB_KEY_BYTES))
+}
+
+/** The distinct blob keys an index value names, as hex (the chunks of one run sit in consecutive slots). */
+function slotKeys(index: Uint8Array): string[] {
+  const keys: string[] = []
+  let previous = -1
+  for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
+    const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
+    if (index.length < slot + PLANE_SLOT_BYTES || isEmptySlot(index, slot)) continue
+    if (previous >= 0 && sameKey(index, previous, slot)) continue
+    const key = Buffer.from(index.buffer, index.byteOffset + slot, BLOB_KEY_BYTES).toString('hex')
+    if (!keys.includes(key)) keys.push(key)
+    previous = slot
+  }
+  return keys
+}
+
+function sameKey(index: Uint8Array, a: number, b: number): boolean {
+  for (let i = 0; i < BLOB_KEY_BYTES; i += 1) if (index[a + i] !== index[b + i]) return false
+  return true
+}
+
+/** Deletes the blobs an index value names. */
+function removeChunkBlobs(blobs: Database<Buffer, Buffer>, index: Uint8Array): void {
+  for (const key of slotKeys(index)) blobs.removeSync(Buffer.from(key, 'hex'))
 }
 
 /**
- * Converts a store of format 1 (each plane one 65,536-byte blob, index value root | blob key) to chunked planes,
- * in one transaction with the format key: a crash leaves format 1 intact, and the next open converts again.
- * New blobs take commit number head.commitCount + 1, and the head's commitCount advances to it in the same
- * transaction, so they are never pending.
+ * Converts a store of format 1 (each plane one 65,536-byte blob, index value root | blob key) to the chunked
+ * index, in one transaction with the format key: a crash leaves format 1 intact, and the next open converts again.
+ * No bytes move: the old blob becomes a 16-chunk run, and each non-zero chunk's slot points into it.
  */
 function convertWholePlanes(db: Dbs, head: HeadRecord): number {
-  // Blobs a crashed format-1 commit staged sit under the next commit number, the one conversion writes under.
+  // Blobs a crashed format-1 commit staged are pending under the next commit number: gone first.
   deletePendingBlobs(db.blobs, head.commitCount)
-  const commitNumber = head.commitCount + 1
   let planes = 0
   db.meta.transactionSync(() => {
-    let next = 0
     const entries: [Buffer, Buffer][] = []
     for (const { key, value } of db.planes.getRange()) entries.push([Buffer.from(key), Buffer.from(value)])
     for (const [key, value] of entries) {
       if (value.length !== STORE_HASH_SIZE_BYTES + BLOB_KEY_BYTES) {
         throw integrity(`plane index entry ${key.toString('hex')} is not a format-1 entry (${value.length} bytes)`)
       }
-      const oldKey = value.subarray(STORE_HASH_SIZE_BYTES)
-      const blob = db.blobs.getBinary(oldKey)
+      const blobKeyOld = value.subarray(STORE_HASH_SIZE_BYTES)
+      const blob = db.blobs.getBinary(blobKeyOld)
       if (blob === undefined || blob.length !== STORE_PLANE_SIZE_BYTES) {
         throw integrity(`plane index entry ${key.toString('hex')} names a missing or malformed blob`)
       }
       const index = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
       index.set(value.subarray(0, STORE_HASH_SIZE_BYTES), 0)
+      let used = false
       for (let chunk = 0; chunk < CHUNKS_PER_PLANE; chunk += 1) {
         if (isZeroChunk(chunkOf(blob, chunk))) continue
-        const chunkKey = blobKey(commitNumber, next++)
-        db.blobs.putSync(chunkKey, Buffer.from(chunkOf(blob, chunk)))
-        index.set(chunkKey, STORE_HASH_SIZE_BYTES + chunk * BLOB_KEY_BYTES)
+        const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
+        index.set(blobKeyOld, slot)
+        index[slot + BLOB_KEY_BYTES] = chunk
+        used = true
       }
-      db.blobs.removeSync(Buffer.from(oldKey))
+      if (!used) db.blobs.removeSync(Buffer.from(blobKeyOld))
       db.planes.putSync(key, index)
       planes += 1
     }
     const format = Buffer.alloc(4)
     format.writeUInt32BE(STORE_FORMAT_VERSION)
     db.meta.putSync(FORMAT_KEY, format)
-    db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead({ ...head, commitCount: commitNumber })))
   })
   return planes
 }

@@ -282,8 +282,8 @@ describe('lmdb store on disk', () => {
     await store.commit({ ...splitLarge(), cycle: 5, stateRoot: rootOf(5) })
     await store.commit({ cycle: 6, stateRoot: rootOf(6), memory: [{ programId: programId(102), dropped: true, meta: new Uint8Array(0), planes: [] }] })
     await store.close()
-    // Each plane of the fixtures has 16 chunks that are not zeros: 16 blobs a plane, and nothing else.
-    expect(rawCounts(dataDir)).toEqual({ blobs: (3 * 2 + 13) * 16, index: 3 * 2 + 13 })
+    // Each plane of the fixtures was written whole, its 16 chunks one run: one blob a plane, and nothing else.
+    expect(rawCounts(dataDir)).toEqual({ blobs: 3 * 2 + 13, index: 3 * 2 + 13 })
     const reopened = await openStore()
     expect(reopened.diagnostics().pendingBlobsDeleted).toBe(0)
     expect(planeSeed(reopened.plane(programId(103), 2)!)).toBe(3)
@@ -305,9 +305,37 @@ describe('lmdb store on disk', () => {
     expect(store.diagnostics().lastCommitChunkWrites).toBe(1)
     expect(sameBytes(store.plane(id, 0), second)).toBe(true)
     await store.close()
-    expect(rawCounts(dataDir)).toEqual({ blobs: 14, index: 1 })
+    // Runs 0-7 and 9-15 from the first commit (still named by their other chunks) and chunk 3's new one.
+    expect(rawCounts(dataDir)).toEqual({ blobs: 3, index: 1 })
     const reopened = await openStore()
     expect(sameBytes(reopened.plane(id, 0), second)).toBe(true)
+    // Rewritten whole: one new run, and every blob of the old runs is gone.
+    const third = planeBytes(9, 0)
+    await reopened.commit({ cycle: 3, stateRoot: rootOf(3), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: third, root: sha256(third) }] }] })
+    expect(reopened.diagnostics().lastCommitChunkWrites).toBe(16)
+    expect(sameBytes(reopened.plane(id, 0), third)).toBe(true)
+    await reopened.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 1, index: 1 })
+  })
+
+  it('rewrites a run in place only when no other chunk lives in its blob', async () => {
+    const store = await openStore()
+    const id = programId(6)
+    const first = planeBytes(2, 0)
+    await store.commit({ cycle: 1, stateRoot: rootOf(1), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: first, root: sha256(first) }] }] })
+    // Chunks 0 and 1 change: their run shares a blob with chunks 2-15, which must survive.
+    const second = first.slice()
+    second.fill(0x5a, 0, 2 * 4096)
+    await store.commit({ cycle: 2, stateRoot: rootOf(2), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: second, root: sha256(second), chunks: 0b11 }] }] })
+    expect(sameBytes(store.plane(id, 0), second)).toBe(true)
+    // The same two chunks again: now their run is a blob of its own, rewritten in place.
+    const third = second.slice()
+    third.fill(0x6b, 0, 2 * 4096)
+    await store.commit({ cycle: 3, stateRoot: rootOf(3), memory: [{ programId: id, dropped: false, meta: new Uint8Array(1), planes: [{ key: 0, bytes: third, root: sha256(third), chunks: 0b11 }] }] })
+    expect(sameBytes(store.plane(id, 0), third)).toBe(true)
+    await store.close()
+    expect(rawCounts(dataDir)).toEqual({ blobs: 2, index: 1 })
+    expect(sameBytes((await openStore()).plane(id, 0), third)).toBe(true)
   })
 
   it('converts a format-1 store (whole-plane blobs) when a writer opens it; readers refuse it until then', async () => {
@@ -330,11 +358,11 @@ describe('lmdb store on disk', () => {
     expect(await codeOf(() => openLmdbStore({ dataDir, verify, readOnly: true }))).toBe(StoreErrorCode.FORMAT_VERSION)
     const store = await openStore()
     expect(store.diagnostics().planesConverted).toBe(1)
-    expect(store.head()).toMatchObject({ cycle: 3, commitCount: 4 })
+    expect(store.head()).toMatchObject({ cycle: 3, commitCount: 3 })
     expect(sameBytes(store.plane(programId(9), 2), plane)).toBe(true)
     await store.commit({ cycle: 4, stateRoot: rootOf(4) })
     await store.close()
-    expect(rawCounts(dataDir)).toEqual({ blobs: 15, index: 1 }) // the old blob is gone; chunk 0 (zeros) has none
+    expect(rawCounts(dataDir)).toEqual({ blobs: 1, index: 1 }) // no bytes moved: the old blob is the plane's one run
     const again = await openStore({ readOnly: true })
     expect(again.diagnostics().planesConverted).toBe(0)
     expect(sameBytes(again.plane(programId(9), 2), plane)).toBe(true)
@@ -347,12 +375,11 @@ describe('lmdb store on disk', () => {
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
     expect(child.signalCode).toBe('SIGKILL')
     expect(output.lines.map((l) => l.text)).not.toContain('committed')
-    // The kill left one staging part (SPLIT_PLANES_PER_TRANSACTION planes' worth of chunks) and nothing else.
-    const part = SPLIT_PLANES_PER_TRANSACTION * 16
+    // The kill left one staging part (SPLIT_PLANES_PER_TRANSACTION whole planes, a blob each) and nothing else.
     const staged = rawCounts(dataDir)
-    expect(staged.blobs - staged.index * 16).toBe(part)
+    expect(staged.blobs - staged.index).toBe(SPLIT_PLANES_PER_TRANSACTION)
     const store = await openStore({ planesPerTransaction: SPLIT_PLANES_PER_TRANSACTION })
-    expect(store.diagnostics().pendingBlobsDeleted).toBe(part)
+    expect(store.diagnostics().pendingBlobsDeleted).toBe(SPLIT_PLANES_PER_TRANSACTION)
     expect(store.head().cycle).toBe(3)
     for (const cycle of [1, 2, 3]) for (const key of [0, 1, 2]) expect(planeSeed(store.plane(programId(100 + cycle), key)!)).toBe(cycle)
     expect(store.planeKeys(programId(200))).toEqual([])
@@ -361,7 +388,7 @@ describe('lmdb store on disk', () => {
     expect(planeSeed(store.plane(programId(101), 1)!)).toBe(4)
     expect(planeSeed(store.plane(programId(103), 0)!)).toBe(3)
     await store.close()
-    expect(rawCounts(dataDir)).toEqual({ blobs: (9 + 13) * 16, index: 9 + 13 })
+    expect(rawCounts(dataDir)).toEqual({ blobs: 9 + 13, index: 9 + 13 })
   })
 
   it('stays consistent when killed in the middle of chunked 3,000-plane commits', async () => {
