@@ -68,36 +68,35 @@
  * inits, 100 touch cycles, sync: false) takes 25-44 s and the measured run 43-55 s, so 10,000 x 10 fits (the
  * scaled 2,000 x 10 of persistence.bench.ts is no longer needed here). The whole file takes 4.5-5 minutes.
  *
- * Last results: 2-core VM (firecracker, nproc 2), 24 GiB, Node 20.20.2, ext4 on virtio, commit b40de02 (dist built
- * from it), two runs 2026-12-02 (quiet: nothing else running; load from these runs only). Run 1 predates row 6c's
- * row for the 100,000-program store.
+ * Last results: 2-core VM (firecracker, nproc 2), 24 GiB, Node 20.20.2, ext4 on virtio. "Before" is commit b40de02
+ * (chunked store only; run while other benchmarks and test suites ran on the machine); "after" is the full
+ * `npm run bench` at the end of the hot-path work (2026-12-02, quiet machine). Compare ratios.
  *
- *   figure                                        run 1            run 2            baseline (run 1 / run 2)       target
- *   1 e2e inc, streams 2, durable LMDB            19,108 msgs/s    12,818 msgs/s    raw 362,113 / 278,935          not met
- *                                                 (ratio 0.05)     (0.05)                                          (>= 200k, >= 0.5)
- *   2 scaling, streams 2 / 1                      1.04             0.92             streams 1: 18,198 / 13,454     not met (>= 1.7)
- *   3 create 100,000 programs + inits             167 s            139 s            first 10% x 10: 110 / 98 s     not met (< 20 s)
- *   4 cycle, 100 x 1 inc, 100,000-program store   48.9 ms          87.8 ms          100-program store: 16.1 / 39.0 not met (3.0x, 2.3x)
- *   5 reopen, 100,000-program store               0.91 ms          1.78 ms          100-program store: 0.85 / 4.0  met (< 1 s)
- *   6 bytes written, e2e cycle (1,000 dirty)      12.3 MB          12.3 MB          whole planes 65.5 MB (5.3x fewer)
- *   6b LMDB plane value bytes (estimated)         4.1 MB           4.1 MB           65.5 MB (16x fewer)
- *   6c bytes written, 100 x 1 inc, 100 store      1.37 MB          1.51 MB          whole planes 6.55 MB (4.4-4.8x fewer)
- *   6c bytes written, 100 x 1 inc, 100,000 store  -                41.8 MB          6.55 MB (6.4x MORE)
- *   7 peak RSS (VmHWM), 10,000 x 10, 256 MiB      2,384 MiB        2,379 MiB        1,000 x 10: 929 / 902 MiB      not met (< 1,280)
- *   7 peak RssAnon                                1,424 MiB        1,427 MiB        744 / 730 MiB                  not met (< 1,280)
- *   7 peak RssFile (LMDB map pages)               950 MiB          952 MiB          171 / 171 MiB                  report
+ *   figure                                        before (b40de02)     after                baseline (after)               target
+ *   1 e2e inc, streams 2, durable LMDB            12.8-19.1k msgs/s    31.3k msgs/s         raw 338k (ratio 0.09)          not met (>= 200k, >= 0.5)
+ *   2 scaling, streams 2 / 1                      0.92-1.04            1.15                 streams 1: 27.8k               not met (>= 1.7)
+ *   3 create 100,000 programs + inits             139-167 s            57.4 s               first 10% x 10: 40.4 s         not met (< 20 s)
+ *   4 cycle, 100 x 1 inc, 100,000-program store   48.9-87.8 ms         56.6 ms              100-program store: 24.7 ms     not met (2.3x; <= 1.2x)
+ *   5 reopen, 100,000-program store               0.91-1.78 ms         1.09 ms              100-program store: 0.87 ms     met (< 1 s)
+ *   6 bytes written, e2e cycle (1,000 dirty)      12.3 MB              12.3 MB              whole planes 65.5 MB (5.3x fewer)
+ *   6b LMDB plane value bytes (estimated)         4.1 MB               4.1 MB               65.5 MB (16x fewer)
+ *   6c bytes written, 100 x 1 inc, 100 store      1.37-1.51 MB         1.53 MB              whole planes 6.55 MB (4.3x fewer)
+ *   6c bytes written, 100 x 1 inc, 100,000 store  41.8 MB              43.4 MB              6.55 MB (see below)
+ *   7 peak RSS (VmHWM), 10,000 x 10, 256 MiB      2,379-2,384 MiB      2,087 MiB            1,000 x 10: 569 MiB            not met (< 1,280)
+ *   7 peak RssAnon                                1,424-1,427 MiB      1,137 MiB            399 MiB                        met (< 1,280)
+ *   7 peak RssFile (LMDB map pages)               950-952 MiB          950 MiB              170 MiB                        report
  *
- * Reading them: the e2e figure is ~20 us a message, ~15-25x short of 200k; the raw baseline alone (encode, move,
- * decode, re-encode, move back, decode) reaches 280-360k msgs/s on these 2 cores. Two streams do not beat one on
- * durable LMDB (0.92-1.04). An e2e cycle writes ~12 MB (some cycles ~20 MB) for 1,000 dirty planes whose counters
- * changed ~8 bytes each: the planes' 4 KiB chunks are ~4 MB of it; the rest is the cycle's 20,000 queued
- * messages and 20,000 mailbox replies, program records, Merkle nodes and LMDB's own page copies. The same
- * 100-program cycle writes 1.4-1.5 MB on a 100-program store but 41.8 MB on the 100,000-program store, which is
- * likely why row 4 misses (2.3-3x slower); where those bytes come from (B-tree pages of spread keys, LMDB's free
- * list after the build, Merkle nodes) was not measured here. Creation slows as the store grows (first 10% at
- * ~1 ms a program, the rest ~1.5 ms) while the bench process's RSS reaches ~6.6 GiB. Reopen does not depend on
- * the program count. Peak RssAnon under the 256 MiB budget is 1.4 GiB over a 6.1 GiB set, ~2x that of the
- * 0.61 GiB set under the same budget: memory grows with the data set beyond what three budgets allow.
+ * Reading them: the e2e figure is ~32 us a message on two cores, ~6x short of 200k; the raw baseline alone
+ * (encode, move, decode, re-encode, move back, decode) reaches ~340k msgs/s here. Where the time goes is in
+ * bench/README.md ("The hot path"). An e2e cycle writes ~12 MB for 1,000 dirty planes whose counters changed ~8
+ * bytes each: the planes' 4 KiB chunks are ~4 MB of it (a 4 KiB value takes two LMDB overflow pages), the rest the
+ * cycle's 20,000 queued messages and 20,000 mailbox replies, program records, Merkle nodes and LMDB's page copies.
+ * Row 6c on the 100,000-program store: write_bytes says ~43 MB a cycle, but strace on a 20,000-program store
+ * counted ~4 MB of pwrite/writev in such a cycle against ~1 MB on a 100-program store, so write_bytes also counts
+ * something other than this cycle's writes (the page cache's accounting); read it as an upper bound. Row 4's cost
+ * is in the LMDB commit (finishTxn): each touched program puts ~21 random keys into large B-trees (record,
+ * metadata, plane index, blob, and ~17 state-tree nodes), each dirtying its own leaf page. Reopen does not depend
+ * on the program count.
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
