@@ -6,3 +6,4 @@ export {
   PROTOCOL_VERSION, ProtocolErrorCode, decodeResult, decodeTask, encodeMessage, encodeResult,
   type EncodedResult, type MemoryDelta, type PlaneChange, type ProgramImage, type StreamResult, type StreamTask,
 } from './wire.js'
+export { JournalCodecErrorCode, decodeJournal, encodeJournal } from './journal_codec.js'

@@ -8,6 +8,7 @@ import { StrataError } from '../errors.js'
 import type { CodeId, ProgramId } from '../message/index.js'
 import type { Message } from '../message/index.js'
 import type { JournalEntry } from './journal.js'
+import { decodeJournal, encodeJournal } from './journal_codec.js'
 import type { ProgramRecord } from './records.js'
 
 /**
@@ -15,7 +16,7 @@ import type { ProgramRecord } from './records.js'
  * encoded task and result starts with it, and a decoder refuses any other (a worker from another build, say).
  * Bump it with any change to these types or their encoding.
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 export const ProtocolErrorCode = {
   /** An encoded task or result of another protocol version, or not one at all. */
@@ -112,11 +113,13 @@ export function encodeResult(result: StreamResult): EncodedResult {
       }),
     })),
   }))
-  return { header: encodeMessage({ ...result, deltas } as unknown as StreamResult), buffers }
+  // Journal entries travel as one binary buffer (journal_codec.ts), not as msgpack objects.
+  return { header: encodeMessage({ ...result, entries: encodeJournal(result.entries), deltas } as unknown as StreamResult), buffers }
 }
 
 export function decodeResult(encoded: EncodedResult): StreamResult {
-  const result = revive(packr.unpack(versioned(encoded.header))) as StreamResult
+  const packed = revive(packr.unpack(versioned(encoded.header))) as Omit<StreamResult, 'entries'> & { entries: Uint8Array }
+  const result: StreamResult = { ...packed, entries: decodeJournal(packed.entries) }
   for (const delta of result.deltas) {
     for (const plane of delta.planes) {
       for (const chunk of plane.chunks as unknown as [number, unknown][]) {
