@@ -100,7 +100,8 @@ export class MapNodeStore<P, K> implements NodeStore<P, K> {
 /** Positions and numeric keys are below 2^53; 0 marks a free slot and -1 a deleted one (positions start at 1). */
 const FREE = 0
 const DELETED = -1
-const TABLE_CAPACITY_MIN = 64
+/** Small to start: a program commitment holds two tables, and most programs touch few planes. */
+const TABLE_CAPACITY_MIN = 16
 /**
  * One slot is one 64-byte cache line, read through two views of the same memory:
  *   float64 [0] position, [1] leaf key      int32 [4] kind, [8..15] hash words

@@ -9,7 +9,8 @@ export interface PositionSet<P> {
   clear(): void
 }
 
-const CAPACITY_MIN = 256
+/** Small to start (it doubles as it fills): a program commitment holds two, and most updates touch few nodes. */
+const CAPACITY_MIN = 32
 
 export class NumericPositionSet implements PositionSet<number> {
   #positions = new Float64Array(CAPACITY_MIN)
