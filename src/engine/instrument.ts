@@ -32,6 +32,7 @@ export const EngineErrorCode = {
   /** Code the engine refuses: a syntax it cannot meter or contain, a reserved name, a bad import or export. */
   BAD_CODE: 'BAD_CODE',
 } as const
+export type EngineErrorCode = (typeof EngineErrorCode)[keyof typeof EngineErrorCode]
 
 /** Every name the instrumentation introduces starts with this; programs may not use it. */
 export const RESERVED_PREFIX = '__strata'

@@ -30,6 +30,7 @@ export const IdErrorCode = {
   /** Not 32 bytes written as 64 lowercase hex characters (or a 32-byte Uint8Array). */
   INVALID_ID: 'INVALID_ID',
 } as const
+export type IdErrorCode = (typeof IdErrorCode)[keyof typeof IdErrorCode]
 
 /** Accepts a 64-char hex string (any case, optional 0x) or a 32-byte Uint8Array; returns canonical hex. */
 export function toId<T extends string>(value: unknown, name = 'id'): T {

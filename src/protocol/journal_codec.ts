@@ -40,6 +40,7 @@ export const JournalCodecErrorCode = {
   /** An entry that cannot be encoded (a bug in the executor), or bytes that are not an encoded journal. */
   MALFORMED_JOURNAL: 'MALFORMED_JOURNAL',
 } as const
+export type JournalCodecErrorCode = (typeof JournalCodecErrorCode)[keyof typeof JournalCodecErrorCode]
 
 function malformed(detail: string): StrataError {
   return new StrataError(JournalCodecErrorCode.MALFORMED_JOURNAL, `journal: ${detail}`)

@@ -66,3 +66,17 @@ describe('source structure', () => {
     expect(offenders).toEqual([])
   })
 })
+
+describe('error codes', () => {
+  it('every module\'s codes are an `as const` object with a union type of the same name', () => {
+    const missing: string[] = []
+    for (const file of sources()) {
+      const text = readFileSync(file, 'utf8')
+      for (const match of text.matchAll(/export const (\w+ErrorCode) = \{/g)) {
+        const name = match[1]!
+        if (!text.includes(`export type ${name} = (typeof ${name})[keyof typeof ${name}]`)) missing.push(`${path.relative(SRC, file)}: ${name}`)
+      }
+    }
+    expect(missing).toEqual([])
+  })
+})
