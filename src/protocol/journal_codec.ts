@@ -13,7 +13,7 @@
  *   record    id, id codeId, u8 status, opt f64 stateAddress, id creator, opt id inheritor
  *   id = 32 bytes; str = u32 byte length + UTF-8; bytes = u32 length + bytes; opt x = u8 0 | u8 1 + x
  *
- * Numbers are little-endian. Part of the protocol: a change here is a PROTOCOL_VERSION change (wire.ts).
+ * A task's messages use the same message layout (encodeMessages). Numbers are little-endian. Part of the protocol: a change here is a PROTOCOL_VERSION change (wire.ts).
  */
 import { StrataError } from '../errors.js'
 import type { ActorId, CodeId, MessageId, ProgramId } from '../message/index.js'
@@ -231,6 +231,21 @@ export function encodeJournal(entries: readonly JournalEntry[]): Uint8Array {
     }
   }
   return w.buffer.subarray(0, w.at)
+}
+
+/** A task's messages in the same encoding: u32 count, then each message. */
+export function encodeMessages(messages: readonly Message[]): Uint8Array {
+  const w = new Writer()
+  w.u32(messages.length)
+  for (const message of messages) writeMessage(w, message)
+  return w.buffer.subarray(0, w.at)
+}
+
+export function decodeMessages(bytes: Uint8Array): Message[] {
+  const r = new Reader(bytes)
+  const messages = list(r, () => readMessage(r))
+  if (!r.done) throw malformed('bytes left after the last message')
+  return messages
 }
 
 export function decodeJournal(bytes: Uint8Array): JournalEntry[] {

@@ -8,7 +8,7 @@ import { StrataError } from '../errors.js'
 import type { CodeId, ProgramId } from '../message/index.js'
 import type { Message } from '../message/index.js'
 import type { JournalEntry } from './journal.js'
-import { decodeJournal, encodeJournal } from './journal_codec.js'
+import { decodeJournal, decodeMessages, encodeJournal, encodeMessages } from './journal_codec.js'
 import type { ProgramRecord } from './records.js'
 
 /**
@@ -140,8 +140,14 @@ export function encodeMessage(value: StreamTask | StreamResult): Uint8Array {
   return bytes
 }
 
+/** A task as it crosses to its worker: its messages in the journal's binary layout, the rest msgpack. */
+export function encodeTask(task: StreamTask): Uint8Array {
+  return encodeMessage({ ...task, messages: encodeMessages(task.messages) } as unknown as StreamTask)
+}
+
 export function decodeTask(bytes: Uint8Array): StreamTask {
-  return revive(packr.unpack(versioned(bytes))) as StreamTask
+  const packed = revive(packr.unpack(versioned(bytes))) as Omit<StreamTask, 'messages'> & { messages: Uint8Array }
+  return { ...packed, messages: decodeMessages(packed.messages) }
 }
 
 /** The body of an encoded task or result, after checking its version byte. */

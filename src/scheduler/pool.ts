@@ -14,7 +14,7 @@ import path from 'node:path'
 import { Piscina } from 'piscina'
 import { STREAMS_MAX } from '../constants.js'
 import type { GasSchedule } from '../gas/index.js'
-import { decodeResult, encodeMessage, type EncodedResult, type StreamResult, type StreamTask } from '../protocol/index.js'
+import { decodeResult, encodeTask, type EncodedResult, type StreamResult, type StreamTask } from '../protocol/index.js'
 import type { WorkerConfig } from './worker.js'
 
 /** Where the compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */
@@ -94,7 +94,7 @@ export class StreamPool {
         controller.abort()
       }
     }, Math.max(WATCHDOG_TICK_MIN_MS, Math.min(WATCHDOG_TICK_MAX_MS, messageTimeoutMs / 4)))
-    const encoded = encodeMessage(task)
+    const encoded = encodeTask(task)
     try {
       const result = await this.#pools[task.stream]!.run(Piscina.move(encoded), { signal: controller.signal }) as EncodedResult
       return decodeResult(result)

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { MessageKind, type CodeId, type Message, type MessageId, type ProgramId, type UserId } from '../../../src/message/index.js'
 import {
-  ExecutionResult, PROTOCOL_VERSION, ProgramStatus, ProtocolErrorCode, decodeResult, decodeTask, encodeMessage, encodeResult,
+  ExecutionResult, PROTOCOL_VERSION, ProgramStatus, ProtocolErrorCode, decodeResult, decodeTask, encodeMessage, encodeResult, encodeTask,
   type JournalEntry, type StreamResult, type StreamTask,
 } from '../../../src/protocol/index.js'
 
@@ -103,18 +103,18 @@ function codeOf(action: () => unknown): string | undefined {
 describe('tasks on the wire', () => {
   it('round-trip whole: messages, records, preloaded memory, drops and code blobs', () => {
     const original = task()
-    expect(decodeTask(encodeMessage(original))).toEqual(original)
+    expect(decodeTask(encodeTask(original))).toEqual(original)
   })
 
   it('start with the protocol version byte, in a buffer of their own (transferable, no shared pool)', () => {
-    const encoded = encodeMessage(task())
+    const encoded = encodeTask(task())
     expect(encoded[0]).toBe(PROTOCOL_VERSION)
     expect(encoded.byteOffset).toBe(0)
     expect(encoded.buffer.byteLength).toBe(encoded.byteLength)
   })
 
   it('decode byte arrays as plain Uint8Arrays, not Buffers, also when the encoding arrives in a Buffer', () => {
-    const encoded = encodeMessage(task())
+    const encoded = encodeTask(task())
     expectPlainBytes(decodeTask(encoded))
     expectPlainBytes(decodeTask(Buffer.from(encoded)))
   })
@@ -131,7 +131,7 @@ describe('tasks on the wire', () => {
         const original: StreamTask = {
           cycle, stream, messages: parts.map((p, n) => msg(n, p)), records: [], preload: [], drop: [], codes: [],
         }
-        const decoded = decodeTask(encodeMessage(original))
+        const decoded = decodeTask(encodeTask(original))
         expect(decoded).toEqual(original)
         for (const m of decoded.messages) expect(typeof m.gasLimit).toBe('number')
       }), { numRuns: 200 })
@@ -187,7 +187,7 @@ describe('protocol version', () => {
   const otherVersions = [0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 255].filter((v) => v !== PROTOCOL_VERSION && v >= 0)
 
   it.each(otherVersions)('a task led by version %i is refused with PROTOCOL_VERSION', (version) => {
-    const encoded = encodeMessage(task())
+    const encoded = encodeTask(task())
     encoded[0] = version
     expect(codeOf(() => decodeTask(encoded))).toBe(ProtocolErrorCode.PROTOCOL_VERSION)
   })
