@@ -9,6 +9,9 @@
  *   split <dataDir>                commit SPLIT_HISTORY small cycles, then start a split commit (staged in
  *                                  transactions of SPLIT_PLANES_PER_TRANSACTION planes) and kill itself with
  *                                  SIGKILL at its first yield: after a staging transaction, before the final one
+ *   chunks <dataDir>               commit cycles forever, each writing the chunks of chunkCrashMask(cycle) of
+ *                                  CHUNK_CRASH_PLANES planes (alternately as whole planes with a mask and as
+ *                                  written chunks), staged in small parts; prints "begin N" / "done N"
  *   reader (worker thread)         open read-only, read head and one plane, post them back
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
@@ -17,7 +20,7 @@ import { openLmdbStore } from '../../../src/store/index.js'
 import type { ProgramId } from '../../../src/message/ids.js'
 import { isStrataError } from '../../../src/errors.js'
 import {
-  CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, SPLIT_PLANES_PER_TRANSACTION, message, planeChange, programId,
+  CHUNK_CRASH_PLANES, CHUNK_CRASH_PLANES_PER_TRANSACTION, chunkCrashFill, chunkCrashMask, chunkCrashPlane, CRASH_MERKLE_KEY, CRASH_MESSAGES_PER_CYCLE, CRASH_PROGRAM, SPLIT_PLANES_PER_TRANSACTION, message, planeChange, programId,
   rootOf, sha256, splitHistory, splitLarge, verify,
 } from './fixtures.js'
 
@@ -54,6 +57,25 @@ async function main(): Promise<void> {
       }
       process.stdout.write(`begin ${cycle}\n`)
       await store.commit(batch)
+      process.stdout.write(`done ${cycle}\n`)
+    }
+  }
+  if (mode === 'chunks') {
+    const store = await openLmdbStore({ dataDir, verify, planesPerTransaction: CHUNK_CRASH_PLANES_PER_TRANSACTION })
+    for (;;) {
+      const cycle = store.head().cycle + 1
+      const mask = chunkCrashMask(cycle)
+      const planes = Array.from({ length: CHUNK_CRASH_PLANES }, (_, key) => chunkCrashPlane(cycle, key))
+      const changes = planes.map((bytes, key) => {
+        if (cycle % 2 === 0) return { key, bytes, root: sha256(bytes), chunks: mask }
+        const written: [number, Uint8Array][] = []
+        for (let chunk = 0; chunk < 16; chunk += 1) {
+          if ((mask & (1 << chunk)) !== 0) written.push([chunk, new Uint8Array(4096).fill(chunkCrashFill(cycle, key, chunk))])
+        }
+        return { key, root: sha256(bytes), written }
+      })
+      process.stdout.write(`begin ${cycle}\n`)
+      await store.commit({ cycle, stateRoot: rootOf(cycle), memory: [{ programId: CRASH_PROGRAM, dropped: false, meta: Uint8Array.of(cycle & 0xff), planes: changes }] })
       process.stdout.write(`done ${cycle}\n`)
     }
   }

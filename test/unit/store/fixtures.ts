@@ -109,3 +109,28 @@ export function splitLarge() {
     ],
   }
 }
+
+/** Planes the masked crash loop (child.ts mode `chunks`) rewrites every cycle, and its staging part. */
+export const CHUNK_CRASH_PLANES = 300
+export const CHUNK_CRASH_PLANES_PER_TRANSACTION = 4
+
+/** The chunks cycle `cycle` of the masked crash loop writes (cycle 1: all of them). */
+export function chunkCrashMask(cycle: number): number {
+  return cycle === 1 ? 0xffff : (1 << (cycle % 16)) | (1 << ((cycle * 7 + 3) % 16))
+}
+
+/** The bytes the masked crash loop writes into chunk `chunk` of plane `key` at `cycle` (some are zeros). */
+export function chunkCrashFill(cycle: number, key: number, chunk: number): number {
+  return (cycle + chunk + key) % 5 === 0 ? 0 : ((cycle * 31 + chunk * 3 + key) & 0xff) || 1
+}
+
+/** Plane `key` of the masked crash loop after `cycle` cycles. */
+export function chunkCrashPlane(cycle: number, key: number): Uint8Array {
+  const bytes = new Uint8Array(PLANE_BYTES)
+  for (let chunk = 0; chunk < 16; chunk += 1) {
+    let last = cycle
+    while (last >= 1 && (chunkCrashMask(last) & (1 << chunk)) === 0) last -= 1
+    if (last >= 1) bytes.fill(chunkCrashFill(last, key, chunk), chunk * 4096, (chunk + 1) * 4096)
+  }
+  return bytes
+}
