@@ -169,7 +169,7 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
     // The common cases are checked without building names (a cycle can carry thousands of planes).
     if (typeof plane === 'object' && plane !== null && Number.isSafeInteger(plane.key) && plane.key >= 0
       && plane.key < STORE_PLANE_KEY_LIMIT && isBytes(plane.root) && plane.root.length === STORE_HASH_SIZE_BYTES) {
-      if (plane.written === undefined && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
+      if (plane.written === undefined && plane.fresh === undefined && isBytes(plane.bytes) && plane.bytes.length === STORE_PLANE_SIZE_BYTES
         && (plane.chunks === undefined || (Number.isInteger(plane.chunks) && plane.chunks >= 0 && plane.chunks <= ALL_CHUNKS))) {
         return { key: plane.key, root: new Uint8Array(plane.root), chunks: chunksOf(plane.bytes, plane.chunks ?? ALL_CHUNKS), fresh: false, whole: plane.bytes }
       }
@@ -181,7 +181,10 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
     const at = `${name}.planes[${j}]`
     if (typeof plane !== 'object' || plane === null) throw invalid(`${at} must be an object, got ${describeValue(plane)}`)
     const key = checkedCount(plane.key, `${at}.key`, STORE_PLANE_KEY_LIMIT - 1)
-    if (plane.bytes === null && plane.root === null && plane.written === undefined) {
+    if (plane.bytes === null && plane.root === null) {
+      if (plane.written !== undefined || plane.chunks !== undefined || plane.fresh !== undefined) {
+        throw invalid(`${at} is dropped (bytes and root null): it takes no written, chunks or fresh`)
+      }
       return { key, root: null, chunks: DROPPED_CHUNKS, fresh: false, whole: undefined }
     }
     checkedBytes(plane.root, `${at}.root`, STORE_HASH_SIZE_BYTES)
@@ -191,6 +194,7 @@ function prepareDelta(delta: StoreMemoryDelta, name: string): PreparedDelta {
       throw invalid(`${at}.written must be [chunk index 0..15, Uint8Array of ${STORE_CHUNK_SIZE_BYTES} bytes] pairs by ascending index, got ${describeValue(plane.written)}`)
     }
     if (plane.bytes === null) throw invalid(`${at}: bytes and root must both be null (dropped) or both set`)
+    if (plane.fresh !== undefined) throw invalid(`${at}.fresh goes with written chunks, not with whole bytes`)
     checkedBytes(plane.bytes, `${at}.bytes`, STORE_PLANE_SIZE_BYTES)
     if (plane.chunks !== undefined) checkedCount(plane.chunks, `${at}.chunks`, ALL_CHUNKS)
     throw invalid(`${at} is malformed`)

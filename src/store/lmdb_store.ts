@@ -546,6 +546,9 @@ export class LmdbStore implements Store {
       // runs are staged in transactions of about a part; the rest are written by the final transaction itself.
       const { runs, chunks, runsOf, chunkCount } = runWrites(p, db.planes)
       const part = this.#planesPerTransaction * CHUNKS_PER_PLANE
+      // A split commit yields between its parts: what it stores must not change if the caller reuses its buffers
+      // meanwhile, so it works on a copy of every changed chunk (an unsplit commit runs without yielding).
+      if (chunkCount > part) for (const [plane, list] of chunks) chunks.set(plane, list.map((chunk) => (chunk ? Uint8Array.from(chunk) : chunk)))
       const stagedKeys = new Map<RunWrite, Buffer>()
       let staged = 0
       let stagedChunks = 0
@@ -855,12 +858,25 @@ function runWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): {
   const chunks = new Map<PreparedPlane, readonly ChangedChunk[]>()
   const runsOf = new Map<PreparedPlane, RunWrite[]>()
   let chunkCount = 0
+  // Whether a plane is stored when its entry applies: not if this batch dropped it, or its program, before.
+  const droppedPrograms = new Set<string>()
+  const droppedPlanes = new Set<string>()
+  const stored = (program: Buffer, key: number): boolean => {
+    const id = program.toString('hex')
+    return !droppedPrograms.has(id) && !droppedPlanes.has(`${id}/${key}`) && planes.doesExist(planeIndexKey(program, key))
+  }
   for (const delta of p.memory) {
-    if (delta.dropped) continue
+    if (delta.dropped) {
+      droppedPrograms.add(delta.program.toString('hex'))
+      continue
+    }
     for (const plane of delta.planes) {
-      if (plane.root === null) continue
+      if (plane.root === null) {
+        droppedPlanes.add(`${delta.program.toString('hex')}/${plane.key}`)
+        continue
+      }
       const partial = plane.whole !== undefined && plane.chunks.includes(undefined)
-      const given = partial && !planes.doesExist(planeIndexKey(delta.program, plane.key)) ? chunksOf(plane.whole!, ALL_CHUNKS) : plane.chunks
+      const given = partial && !stored(delta.program, plane.key) ? chunksOf(plane.whole!, ALL_CHUNKS) : plane.chunks
       const changed = given.map((bytes): ChangedChunk => (bytes === undefined ? undefined : isZeroChunk(bytes) ? null : bytes))
       chunks.set(plane, changed)
       const own: RunWrite[] = []
@@ -884,10 +900,12 @@ function runWrites(p: PreparedBatch, planes: Database<Buffer, Buffer>): {
 /** A run's bytes as one value: a view when its chunks are consecutive in one buffer (a whole plane), else a copy. */
 function runBytes(run: RunWrite, chunks: readonly ChangedChunk[]): Buffer {
   const first = chunks[run.first]!
-  const last = chunks[run.first + run.count - 1]!
-  if (first.buffer === last.buffer && last.byteOffset - first.byteOffset === (run.count - 1) * STORE_CHUNK_SIZE_BYTES) {
-    return Buffer.from(first.buffer, first.byteOffset, run.count * STORE_CHUNK_SIZE_BYTES)
+  let contiguous = true
+  for (let i = 1; i < run.count && contiguous; i += 1) {
+    const chunk = chunks[run.first + i]!
+    contiguous = chunk.buffer === first.buffer && chunk.byteOffset === first.byteOffset + i * STORE_CHUNK_SIZE_BYTES
   }
+  if (contiguous) return Buffer.from(first.buffer, first.byteOffset, run.count * STORE_CHUNK_SIZE_BYTES)
   return Buffer.concat(chunks.slice(run.first, run.first + run.count).map((chunk) => asBuffer(chunk!)))
 }
 

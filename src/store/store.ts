@@ -26,8 +26,9 @@ import type { ProgramRecord } from '../protocol/index.js'
 
 /** The on-disk format this build writes and reads. Bump it with any change of key or value layout. */
 /**
- * 2: planes are stored as 4,096-byte chunks, each its own blob (1 stored each plane as one 65,536-byte blob;
- * opening a format-1 store as a writer converts it, docs/architecture.md).
+ * 2: planes are stored as runs of 4,096-byte chunks, the index naming each chunk's blob and position in it (1
+ * stored each plane as one 65,536-byte blob; opening a format-1 store as a writer converts it,
+ * docs/architecture.md).
  */
 export const STORE_FORMAT_VERSION = 2
 /** The format before chunked planes, which a writer converts when it opens it. */

@@ -67,13 +67,8 @@ const batchOp: fc.Arbitrary<BatchOp> = fc.record({
 /** program -> key -> chunk palette entries. */
 type Model = Map<number, Map<number, number[]>>
 
-function cloneModel(model: Model): Model {
-  return new Map([...model].map(([p, planes]) => [p, new Map([...planes].map(([k, s]) => [k, [...s]]))]))
-}
-
 /** Builds the batch for `op` against the model (mutating it as the batch applies, entry by entry). */
 function buildBatch(op: BatchOp, model: Model, cycle: number): CommitBatch {
-  const before = cloneModel(model)
   const memory: StoreMemoryDelta[] = []
   for (const delta of op.deltas) {
     if (delta.dropped) {
@@ -102,9 +97,8 @@ function buildBatch(op: BatchOp, model: Model, cycle: number): CommitBatch {
       const bytes = planeOf(next)
       const root = sha256(bytes)
       if (plane.kind === 'whole') {
-        // A plane absent now but present before the batch (dropped in it): a mask there is the open defect.
-        const existedBefore = before.get(delta.program)?.has(plane.key) ?? false
-        const mask = stored === undefined && existedBefore ? 0xffff : (diff | plane.extra) & 0xffff
+        // A plane absent now but present before the batch (dropped in it) takes any mask too: it is written whole.
+        const mask = (diff | plane.extra) & 0xffff
         changes.push({ key: plane.key, bytes, root, chunks: mask })
       } else {
         const listed = (diff | plane.extra) & 0xffff

@@ -1,6 +1,6 @@
 /**
  * Adversarial review of store format 2 (planes as runs of chunks): targeted sequences, LMDB against the memory
- * store. Tests marked `it.fails` demonstrate a defect that is still open (see the comment on each).
+ * store. The four "FIXED" tests each reproduced a defect the review found; they pass since the fix.
  */
 import path from 'node:path'
 import { open as openRaw } from 'lmdb'
@@ -79,13 +79,13 @@ function rawBlobs(dir: string): { blobs: number; named: number; index: number } 
 const P = programId(1)
 
 describe('store format 2 review: defects', () => {
-  // DEFECT: runBytes() (lmdb_store.ts) stores a run as a *view* of the caller's memory whenever the run's first
+  // FIXED (was a defect): runBytes() (lmdb_store.ts) stores a run as a *view* of the caller's memory whenever the run's first
   // and last chunk lie in the same ArrayBuffer at the distance a contiguous run would have. It never checks the
   // chunks in between. `written` chunks are independent Uint8Arrays (a stream reports them; nothing says they
   // are laid out in order in one buffer), so a middle chunk from elsewhere is replaced by whatever sits between
   // first and last in that buffer. The plane then fails verification (INTEGRITY) on every read; the memory store
   // serves the committed bytes. Minimal sequence: one commit, written [[0, b[0..4K)], [1, other], [2, b[8K..12K)]].
-  it.fails('stores each written chunk, not the bytes between the first and last chunk of a run', async () => {
+  it('stores each written chunk, not the bytes between the first and last chunk of a run', async () => {
     const backing = new Uint8Array(3 * CHUNK).fill(0x11) // chunk 0 and chunk 2 are views of this buffer
     const middle = new Uint8Array(CHUNK).fill(0x22) // chunk 1 is its own array
     const expected = new Uint8Array(16 * CHUNK)
@@ -102,12 +102,12 @@ describe('store format 2 review: defects', () => {
     expect(read(disk, P, 0)).toEqual(expected) // lmdb: INTEGRITY (it stored backing[4K..8K) as chunk 1)
   })
 
-  // DEFECT: a plane dropped and re-created in the same batch, the re-creation given whole with a chunk mask.
+  // FIXED (was a defect): a plane dropped and re-created in the same batch, the re-creation given whole with a chunk mask.
   // The contract: "A plane not stored yet is written whole" (and after the drop it is not stored). runWrites()
   // decides "stored already?" with planes.doesExist() *before* the batch applies, so it writes only the masked
   // chunks; the drop then deletes the old runs and the new index names zeros for the rest. lmdb: INTEGRITY on
   // read; memory: the plane as given. Minimal sequence: commit P/0 whole; commit [drop P/0, {P/0, bytes B, chunks 1}].
-  it.fails('writes a plane dropped and re-created in one batch whole, whatever its mask', async () => {
+  it('writes a plane dropped and re-created in one batch whole, whatever its mask', async () => {
     const first = planeBytes(1)
     const second = planeBytes(2)
     const [disk, mem] = [await lmdb(), await memory()]
@@ -119,10 +119,10 @@ describe('store format 2 review: defects', () => {
     expect(read(disk, P, 0)).toEqual(second)
   })
 
-  // DEFECT: the same, one level up: a program dropped (dropped: true) and re-created in one batch (a second delta
+  // FIXED (was a defect): the same, one level up: a program dropped (dropped: true) and re-created in one batch (a second delta
   // for the same id, e.g. an exit then a re-deploy at the same id in one cycle). runWrites() skips the dropped delta
   // and treats the re-created planes as stored (doesExist before the batch), so only masked chunks are written.
-  it.fails('writes planes of a program dropped and re-created in one batch whole, whatever their mask', async () => {
+  it('writes planes of a program dropped and re-created in one batch whole, whatever their mask', async () => {
     const first = planeBytes(1)
     const second = planeBytes(2)
     const [disk, mem] = [await lmdb(), await memory()]
@@ -137,13 +137,13 @@ describe('store format 2 review: defects', () => {
     expect(read(disk, P, 0)).toEqual(second)
   })
 
-  // DEFECT: prepareBatch keeps plane bytes as views of the caller's arrays (PreparedPlane.chunks), and a split
+  // FIXED (was a defect): prepareBatch keeps plane bytes as views of the caller's arrays (PreparedPlane.chunks), and a split
   // commit writes its later parts and its final transaction after `await yieldToEventLoop()`. Bytes the caller
   // changes after `commit()` returned its promise (e.g. the next cycle already writing into a reused plane
   // buffer) are what gets stored, under the root of the old bytes: INTEGRITY on read. The memory store (and an
   // unsplit lmdb commit) copy or write synchronously inside commit(), so they store the batch as given.
   // Nothing in store.ts says the buffers must stay untouched until the promise settles.
-  it.fails('stores a split commit as it was given, even if the caller reuses its buffers before it resolves', async () => {
+  it('stores a split commit as it was given, even if the caller reuses its buffers before it resolves', async () => {
     const planes = Array.from({ length: 4 }, (_, key) => planeBytes(1, key))
     const expected = planes.map((bytes) => bytes.slice())
     const [disk, mem] = [await lmdb({ planesPerTransaction: 1 }), await memory()]
