@@ -70,7 +70,8 @@
  *
  * Last results: 2-core VM (firecracker, nproc 2), 24 GiB, Node 20.20.2, ext4 on virtio. "Before" is commit b40de02
  * (chunked store only; run while other benchmarks and test suites ran on the machine); "after" is the full
- * `npm run bench` at the end of the hot-path work (2026-12-02, quiet machine). Compare ratios.
+ * `npm run bench` near the end of the hot-path work (2026-12-02, quiet machine; a later run at the final commit on
+ * a faster-running machine gave 43.5k msgs/s, 49.3 s, 65.4 ms against 28.2: bench/README.md). Compare ratios.
  *
  *   figure                                        before (b40de02)     after                baseline (after)               target
  *   1 e2e inc, streams 2, durable LMDB            12.8-19.1k msgs/s    31.3k msgs/s         raw 338k (ratio 0.09)          not met (>= 200k, >= 0.5)
