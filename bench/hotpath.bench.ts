@@ -99,7 +99,6 @@
  * metadata, plane index, blob, and ~17 state-tree nodes), each dirtying its own leaf page. Reopen does not depend
  * on the program count.
  */
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -113,6 +112,7 @@ import {
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
 } from './harness.js'
+import { residentRun as runResident, type ResidentRun } from './resident.js'
 
 const SUITE = 'hotpath'
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -121,7 +121,6 @@ const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
 const COUNTER_PATH = path.join(BENCH_DIR, '..', 'programs', 'counter.ts')
 const PLANES_PATH = path.join(BENCH_DIR, 'fixtures', 'planes.ts')
 const RAW_WORKER_PATH = path.join(BENCH_DIR, 'fixtures', 'raw_batch_worker.mjs')
-const RESIDENT_RUN_PATH = path.join(BENCH_DIR, 'fixtures', 'resident_run.mjs')
 
 const MIB = 1024 * 1024
 const PLANE_SIZE_BYTES = 65_536
@@ -564,40 +563,13 @@ async function buildPlanes(label: string, programs: number): Promise<{ dataDir: 
   }
 }
 
-interface ResidentRun {
-  readonly peakRssMiB: number
-  readonly peakAnonMiB: number
-  readonly peakFileMiB: number
-  readonly cycles: number
-  readonly processed: number
-  readonly ms: number
-}
 
-/** fixtures/resident_run.mjs in a fresh node process; its one JSON line. */
+/** fixtures/resident_run.mjs in a fresh node process (bench/resident.ts). */
 function residentRun(dataDir: string, programs: number): Promise<ResidentRun> {
   // The build touched every byte once; the run adds one.
-  const args = [RESIDENT_RUN_PATH, dataDir, String(RESIDENT_BUDGET_BYTES), String(RESIDENT_STREAMS),
-    String(PROGRAMS_PER_CYCLE), String(programs), '2']
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`resident run (${programs} programs) exited with ${code}: ${err.trim()}`))
-      try {
-        const run = JSON.parse(out.trim().split('\n').at(-1)!) as ResidentRun
-        const cycles = Math.ceil(programs / PROGRAMS_PER_CYCLE)
-        if (run.processed !== programs || run.cycles !== cycles) {
-          return reject(new Error(`resident run: ${run.processed} messages in ${run.cycles} cycles`))
-        }
-        resolve(run)
-      } catch (error) {
-        reject(new Error(`resident run printed ${JSON.stringify(out)}: ${(error as Error).message}`))
-      }
-    })
+  return runResident({
+    dataDir, budgetBytes: RESIDENT_BUDGET_BYTES, streams: RESIDENT_STREAMS, programsPerCycle: PROGRAMS_PER_CYCLE, programs,
+    expectedByte: 2, label: `${programs} programs`,
   })
 }
 

@@ -60,20 +60,19 @@
  * Bounded, RssAnon was ~450 MiB above the three budgets (153.6 MiB): node and two workers, code, caches, and
  * a cycle's planes in flight.
  */
-import { spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Runtime, type ProgramId } from 'strata'
 import { median, timeRow, type BenchRow } from './harness.js'
+import { residentRun as runResident, type ResidentRun } from './resident.js'
 
 const SUITE = 'persistence'
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** The bundled file runs from bench/.out/; the source sits in bench/. */
 const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
 const PLANES_PATH = path.join(BENCH_DIR, 'fixtures', 'planes.ts')
-const RESIDENT_RUN_PATH = path.join(BENCH_DIR, 'fixtures', 'resident_run.mjs')
 
 const USER = '11'.repeat(32)
 const TOUCH = new TextEncoder().encode('touch')
@@ -243,39 +242,12 @@ async function benchReopen(): Promise<BenchRow[]> {
   }
 }
 
-interface ResidentRun {
-  readonly peakRssMiB: number
-  readonly peakAnonMiB: number
-  readonly peakFileMiB: number
-  readonly cycles: number
-  readonly processed: number
-  readonly ms: number
-}
 
-/** fixtures/resident_run.mjs in a fresh node process; its one JSON line. */
+/** fixtures/resident_run.mjs in a fresh node process (bench/resident.ts). */
 function residentRun(dataDir: string, budget: number, expectedByte: number): Promise<ResidentRun> {
-  const args = [RESIDENT_RUN_PATH, dataDir, String(budget), String(RESIDENT_STREAMS), String(PROGRAMS_PER_CYCLE),
-    String(RESIDENT_PROGRAMS), String(expectedByte)]
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`resident run (budget ${budget}) exited with ${code}: ${err.trim()}`))
-      try {
-        const run = JSON.parse(out.trim().split('\n').at(-1)!) as ResidentRun
-        const cycles = Math.ceil(RESIDENT_PROGRAMS / PROGRAMS_PER_CYCLE)
-        if (run.processed !== RESIDENT_PROGRAMS || run.cycles !== cycles) {
-          return reject(new Error(`resident run: ${run.processed} messages in ${run.cycles} cycles`))
-        }
-        resolve(run)
-      } catch (error) {
-        reject(new Error(`resident run printed ${JSON.stringify(out)}: ${(error as Error).message}`))
-      }
-    })
+  return runResident({
+    dataDir, budgetBytes: budget, streams: RESIDENT_STREAMS, programsPerCycle: PROGRAMS_PER_CYCLE, programs: RESIDENT_PROGRAMS,
+    expectedByte, label: `budget ${budget}`,
   })
 }
 
