@@ -57,6 +57,13 @@ ${DATA_HELP}
       const fromCycle = rt.cycle
       const log = new CycleLog(out, cycles)
       let interrupted = false
+      // Why messages failed or were refused: their error replies, counted by reply code name.
+      const failures: Record<string, number> = {}
+      const countFailure = (outcome: { replyCode: number | null }): void => {
+        if (outcome.replyCode === null || !isErrorReply(outcome.replyCode)) return
+        const name = replyCodeName(outcome.replyCode)
+        failures[name] = (failures[name] ?? 0) + 1
+      }
       out.line(`${dataDir}: cycle ${fromCycle}, ${plural(rt.queueLength, 'message')} queued; running ` +
         `${cycles === undefined ? `until idle (at most ${RUN_UNTIL_IDLE_MAX} cycles)` : plural(cycles, 'cycle')} on ${streamsText(rt.streams)}`)
       if (cycles === undefined && rt.idle) {
@@ -65,6 +72,7 @@ ${DATA_HELP}
         out.line('')
         out.line(CYCLE_HEADER)
         rt.on('cycle', log.onCycle)
+        rt.on('message', countFailure)
         try {
           interrupted = await interruptible(async (stopped) => {
             for (let i = 0; cycles === undefined ? i < RUN_UNTIL_IDLE_MAX && !rt.idle : i < cycles; i += 1) {
@@ -75,6 +83,7 @@ ${DATA_HELP}
           })
         } finally {
           rt.off('cycle', log.onCycle)
+          rt.off('message', countFailure)
           log.done()
         }
         out.line('')
@@ -82,10 +91,14 @@ ${DATA_HELP}
       const sum = (key: 'processed' | 'failed' | 'gasBurned'): number => log.reports.reduce((total, r) => total + r[key], 0)
       out.line(`${interrupted ? 'interrupted: ' : ''}ran ${plural(log.reports.length, 'cycle')}${log.reports.length > 0 ? ` (${fromCycle + 1}..${rt.cycle})` : ''}: ` +
         `${plural(sum('processed'), 'message')}, ${sum('failed')} failed, ${sum('gasBurned')} gas burned`)
+      const reasons = Object.entries(failures).sort(([a], [b]) => a.localeCompare(b))
+      if (reasons.length > 0) {
+        out.line(`error replies by code: ${reasons.map(([name, count]) => `${count} ${name}`).join(', ')} (\`strata mailbox\` shows the replies)`)
+      }
       out.line(`state root ${rt.stateRoot()} at cycle ${rt.cycle}; ${plural(rt.queueLength, 'message')} queued; ${rt.idle ? 'idle' : 'not idle'}`)
       out.result({
         dataDir, fromCycle, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle,
-        interrupted, cycles: log.reports,
+        interrupted, cycles: log.reports, failures: Object.fromEntries(reasons),
       })
       return interrupted ? EXIT_INTERRUPTED : 0
     })
@@ -114,13 +127,16 @@ ${MESSAGE_HELP}
     const source = await sender(args)
     return withRuntime(dataDir, 0, async (rt) => {
       const destination = resolveProgram(rt, to, dataDir)
+      const warning = unavailable(rt.program(destination).record().status)
       const messageId = rt.send({ source, destination, payload: bytes, gasLimit })
       await rt.flush()
+      if (warning !== undefined) process.stderr.write(`strata: warning: program ${destination} ${warning}\n`)
       out.line(`queued message ${messageId}`)
       out.line(`  from ${source} to ${destination}, ${plural(bytes.length, 'byte')}, gas limit ${gasLimit}`)
       out.line(`  ${plural(rt.queueLength, 'message')} queued; it runs in cycle ${rt.cycle + 1} or later (\`strata run\`)`)
       out.result({
         messageId, source, destination, payload: hex(bytes), gasLimit, queueLength: rt.queueLength, cycle: rt.cycle,
+        ...(warning !== undefined ? { warning: `program ${destination} ${warning}` } : {}),
       })
       return 0
     })
@@ -167,6 +183,61 @@ ${MESSAGE_HELP}
       return 0
     })
   },
+}
+
+/** Mailbox entries `strata mailbox` prints without --all: the newest. */
+export const MAILBOX_SHOWN_DEFAULT = 20
+/** Payload bytes shown per entry in the human listing (--json has them all). */
+const PAYLOAD_PREVIEW_BYTES = 64
+
+export const mailbox: Command = {
+  name: 'mailbox',
+  usage: 'strata mailbox [--data DIR] [USER] [--all]',
+  about: "a user's mailbox: replies and messages programs sent to the user, newest last",
+  help: `Lists what programs sent to a user: replies (with their reply code by name, and the message they answer)
+and plain messages, with a preview of each payload. Failed messages are answered with an error reply here, so this
+is where a failure's reason shows. The store keeps the newest entries of each mailbox (docs/architecture.md).
+
+${DATA_HELP}
+  USER                 the user, 64 hex digits (default: DEFAULT_USER_ID, the user that creates programs)
+  --all                every entry kept, not only the newest ${MAILBOX_SHOWN_DEFAULT}`,
+  options: { ...DATA_OPTION, all: { type: 'boolean' } },
+  async run(args, out) {
+    const [raw] = args.expect(0, 1, '[USER]')
+    const dataDir = existingDataDir(args)
+    const userId = raw === undefined ? (await runtimeModule()).DEFAULT_USER_ID : hexId(raw, 'USER')
+    const all = args.flag('all')
+    return withRuntime(dataDir, 0, async (rt) => {
+      const entries = rt.mailbox(userId)
+      const shown = all ? entries : entries.slice(-MAILBOX_SHOWN_DEFAULT)
+      out.line(`mailbox of ${userId}: ${plural(entries.length, 'entry', 'entries')}${shown.length < entries.length ? `, the newest ${shown.length} shown (--all for every one)` : ''}`)
+      for (const { message, cycle } of shown) {
+        const preview = showBytes(message.payload.subarray(0, PAYLOAD_PREVIEW_BYTES)) + (message.payload.length > PAYLOAD_PREVIEW_BYTES ? ` (${message.payload.length} bytes)` : '')
+        const what = message.replyCode === undefined ? 'message' : `reply 0x${message.replyCode.toString(16).padStart(2, '0')} ${replyCodeName(message.replyCode)}`
+        out.line(`  cycle ${cycle}  from ${message.source.slice(0, 8)}  ${what}${message.replyTo !== undefined ? ` to ${message.replyTo.slice(0, 8)}` : ''}: ${preview}`)
+      }
+      out.result({
+        userId, count: entries.length,
+        entries: shown.map(({ message, cycle }) => {
+          const text = utf8(message.payload)
+          return {
+            cycle, messageId: message.id, kind: message.kind, source: message.source,
+            ...(message.replyTo !== undefined ? { replyTo: message.replyTo } : {}),
+            ...(message.replyCode !== undefined ? { replyCode: message.replyCode, replyCodeName: replyCodeName(message.replyCode) } : {}),
+            payload: hex(message.payload), ...(text !== undefined ? { text } : {}),
+          }
+        }),
+      })
+      return 0
+    })
+  },
+}
+
+/** Why a message to a program in this status cannot run, or undefined when it can. */
+function unavailable(status: string): string | undefined {
+  if (status === 'exited') return 'has exited: the message will be answered with PROGRAM_EXITED'
+  if (status === 'init_failed') return 'failed its init: the message will be answered with PROGRAM_INIT_FAILED'
+  return undefined
 }
 
 export const prove: Command = {

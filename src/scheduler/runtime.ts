@@ -522,6 +522,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (!isBytes(payload)) {
       throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `payload must be a Uint8Array, got ${describeValue(payload)}`)
     }
+    // Bounded like a send: a query is a message that is not kept.
+    if (payload.length > PAYLOAD_SIZE_MAX_BYTES) {
+      throw new StrataError(RuntimeErrorCode.PAYLOAD_TOO_LARGE,
+        `payload is ${payload.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
+    }
     const id = externalMessageId(source, Number.MAX_SAFE_INTEGER)
     return { id, kind: MessageKind.HANDLE, source, destination, payload, gasLimit, origin: id }
   }

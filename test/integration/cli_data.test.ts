@@ -1,7 +1,7 @@
 // The commands on an existing data directory (inspect, send, run, query, prove) through the built binary, on a
 // temporary directory the demo fills first; bad input of every kind exits non-zero and changes nothing.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -133,6 +133,53 @@ describe('strata send, run, query', () => {
     expect(failed.code).toBe(1)
     expect(JSON.parse(failed.stdout)).toMatchObject({ replyCodeName: 'EXECUTION_ERROR' })
     expect(JSON.parse(failed.stderr)).toMatchObject({ error: { code: 'EXECUTION_ERROR', message: expect.stringContaining('unknown op') } })
+  })
+})
+
+describe('strata mailbox, --version, and what run and send tell a newcomer', () => {
+  const USER = 'ab'.repeat(32)
+
+  it('prints the version of the package it was built from', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(BIN, '../../../package.json'), 'utf8')) as { version: string }
+    expect((await strata('--version')).stdout).toBe(`strata ${version}\n`)
+  })
+
+  it('run counts error replies by code, and mailbox shows them with their names and payloads', async () => {
+    await strata('send', '--data', data, '--to', programs.kv!, '--text', '{"op":"nope"}', '--from', USER)
+    await strata('send', '--data', data, '--to', counter(), '--text', 'inc', '--from', USER)
+    const ran = await strataJson<{ failures: Record<string, number> }>('run', '--data', data, '--streams', '0')
+    expect(ran.failures).toEqual({ EXECUTION_ERROR: 1 })
+    const box = await strataJson<{ count: number; entries: { replyCodeName?: string; text?: string; source: string }[] }>('mailbox', '--data', data, USER)
+    expect(box.count).toBe(2)
+    const failed = box.entries.find((e) => e.replyCodeName === 'EXECUTION_ERROR')!
+    expect(failed.source).toBe(programs.kv)
+    expect(failed.text).toContain('unknown op')
+    expect(box.entries.some((e) => e.replyCodeName === 'SUCCESS_MANUAL')).toBe(true)
+    const human = (await strata('mailbox', '--data', data, USER)).stdout
+    expect(human).toMatch(/^mailbox of [0-9a-f]{64}: 2 entries$/m)
+    expect(human).toMatch(/reply 0x[0-9a-f]{2} EXECUTION_ERROR to [0-9a-f]{8}: ".*unknown op/)
+    // The human summary of run names the reason too.
+    await strata('send', '--data', data, '--to', programs.kv!, '--text', '{"op":"nope"}', '--from', USER)
+    expect((await strata('run', '--data', data, '--streams', '0')).stdout).toMatch(/^error replies by code: 1 EXECUTION_ERROR/m)
+  })
+
+  it('send warns, on stderr, about a program that exited', async () => {
+    const rt = await Runtime.open({ dataDir: data, streams: 0 })
+    let probe: string
+    try {
+      const code = await rt.uploadCode('test/fixtures/programs/probe.ts')
+      probe = await rt.createProgram(code, { salt: new TextEncoder().encode('exits'), gasLimit: 50_000_000 })
+      rt.send({ source: USER, destination: probe, payload: new TextEncoder().encode(JSON.stringify([{ do: 'exit', to: USER }])), gasLimit: 50_000_000 })
+      await rt.runUntilIdle()
+      expect(rt.program(probe).record().status).toBe('exited')
+    } finally {
+      await rt.close()
+    }
+    const sent = await strata('send', '--data', data, '--to', probe, '--text', 'hello')
+    expect(sent.stderr).toMatch(/warning: program [0-9a-f]{64} has exited: the message will be answered with PROGRAM_EXITED/)
+    expect(sent.stdout).toMatch(/^queued message/m)
+    expect((await strata('send', '--data', data, '--to', counter(), '--text', 'inc')).stderr).toBe('')
+    await strata('run', '--data', data, '--streams', '0')
   })
 })
 
