@@ -3,7 +3,7 @@
  * none. `inspect` is in inspect.ts, `demo` in demo.ts.
  */
 import { readFileSync, statSync } from 'node:fs'
-import { MESSAGE_GAS_LIMIT_MAX, STREAMS_MAX } from '../constants.js'
+import { MESSAGE_GAS_LIMIT_MAX, PLANES_PER_REGION_MAX, REGION_COUNT_MAX, STREAMS_MAX } from '../constants.js'
 import { PROOF_JSON_MAX_CHARS, PROOF_RANGE_MAX_BYTES } from '../merkle/index.js'
 import { verifyProof } from '../merkle/index.js'
 import { formatAddress } from '../memory/index.js'
@@ -242,26 +242,32 @@ function unavailable(status: string): string | undefined {
 
 export const prove: Command = {
   name: 'prove',
-  usage: 'strata prove [--data DIR] PROGRAM ADDRESS LENGTH > proof.json',
-  about: "a proof of LENGTH bytes of a program's memory under the current state root",
+  usage: 'strata prove [--data DIR] PROGRAM ADDRESS LENGTH > proof.json\n       strata prove [--data DIR] --absent PROGRAM REGION PLANE > proof.json',
+  about: "a proof of LENGTH bytes of a program's memory (or that a plane is absent) under the current state root",
   help: `Writes to stdout a proof (JSON, docs/merkle.md) that LENGTH bytes at ADDRESS of the program's memory are
 what they are under the data directory's current state root. The range must lie inside one live allocation
-(\`strata inspect PROGRAM\` lists them). Check the proof with \`strata verify\`. --json changes nothing: the
-proof is JSON already.
+(\`strata inspect PROGRAM\` lists them). With --absent, a proof that plane (REGION, PLANE) of the program holds
+no data (reads as zeros); a plane that holds data is PLANE_PRESENT. Check either with \`strata verify\`. --json
+changes nothing: the proof is JSON already.
 
 ${DATA_HELP}
   PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
   ADDRESS              a packed address (decimal or 0x hex), or region:plane:offset, or "(r, p, o)"
-  LENGTH               bytes to prove, 1..${PROOF_RANGE_MAX_BYTES}`,
-  options: DATA_OPTION,
+  LENGTH               bytes to prove, 1..${PROOF_RANGE_MAX_BYTES}
+  --absent             prove that a plane is absent: REGION (0..${REGION_COUNT_MAX - 1}) and PLANE (0..${PLANES_PER_REGION_MAX - 1})
+                       instead of ADDRESS and LENGTH`,
+  options: { ...DATA_OPTION, absent: { type: 'boolean' } },
   async run(args) {
-    const [raw, at, length] = args.expect(3, 3, 'PROGRAM ADDRESS LENGTH')
+    const absent = args.flag('absent')
+    const [raw, first, second] = args.expect(3, 3, absent ? 'PROGRAM REGION PLANE' : 'PROGRAM ADDRESS LENGTH')
     const dataDir = existingDataDir(args)
     const program = programArg(raw!)
-    const start = address(at!, 'ADDRESS')
-    const bytes = integer(length!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
+    // Both numbers are checked before the data directory is opened.
+    const a = absent ? integer(first!, 'REGION', 0, REGION_COUNT_MAX - 1) : address(first!, 'ADDRESS')
+    const b = absent ? integer(second!, 'PLANE', 0, PLANES_PER_REGION_MAX - 1) : integer(second!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
     return withRuntime(dataDir, 0, async (rt) => {
-      const proof = await rt.prove(resolveProgram(rt, program, dataDir), start, bytes)
+      const programId = resolveProgram(rt, program, dataDir)
+      const proof = absent ? await rt.proveAbsence(programId, a, b) : await rt.prove(programId, a, b)
       process.stdout.write(`${JSON.stringify(proof, null, 1)}\n`)
       return 0
     })

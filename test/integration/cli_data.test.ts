@@ -204,6 +204,20 @@ describe('strata prove, then verify', () => {
     expect(rejected.stderr).toContain('(code PROOF_REJECTED)')
   })
 
+  it('--absent proves a plane holds nothing, which verify checks; a plane with data is PLANE_PRESENT', async () => {
+    const detail = await strataJson<Detail>('inspect', '--data', data, counter())
+    const { stdout } = await strata('prove', '--data', data, '--absent', counter(), '200', '7')
+    const proofFile = path.join(dir, 'absent.proof.json')
+    writeFileSync(proofFile, stdout)
+    const verified = await strataJson<{ ok: boolean; kind: string; region: number; plane: number }>('verify', proofFile, '--root', detail.stateRoot)
+    expect(verified).toMatchObject({ ok: true, kind: 'absence', region: 200, plane: 7 })
+    const a = detail.stateAddress!
+    const present = await strataFails('prove', '--data', data, '--absent', counter(), String(Math.floor(a / 2 ** 32)), String(Math.floor(a / 2 ** 16) % 2 ** 16))
+    expect(present.code).toBe(2)
+    expect(present.stderr).toContain('(code PLANE_PRESENT)')
+    expect((await strataFails('prove', '--data', data, '--absent', counter(), '256', '0')).stderr).toContain('REGION')
+  })
+
   it('addresses may be given as region:plane:offset, as inspect prints them', async () => {
     const detail = await strataJson<Detail>('inspect', '--data', data, counter())
     const a = detail.stateAddress!
