@@ -240,6 +240,9 @@ function unavailable(status: string): string | undefined {
   return undefined
 }
 
+/** `strata prove PROGRAM state 16`: the address of the program's ctx.state header, from its record. */
+const STATE_ADDRESS_WORD = 'state'
+
 export const prove: Command = {
   name: 'prove',
   usage: 'strata prove [--data DIR] PROGRAM ADDRESS LENGTH > proof.json\n       strata prove [--data DIR] --absent PROGRAM REGION PLANE > proof.json',
@@ -252,7 +255,8 @@ changes nothing: the proof is JSON already.
 
 ${DATA_HELP}
   PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
-  ADDRESS              a packed address (decimal or 0x hex), or region:plane:offset, or "(r, p, o)"
+  ADDRESS              a packed address (decimal or 0x hex), or region:plane:offset, or "(r, p, o)", or
+                       "state": where the program's ctx.state header is (16 bytes; its record's stateAddress)
   LENGTH               bytes to prove, 1..${PROOF_RANGE_MAX_BYTES}
   --absent             prove that a plane is absent: REGION (0..${REGION_COUNT_MAX - 1}) and PLANE (0..${PLANES_PER_REGION_MAX - 1})
                        instead of ADDRESS and LENGTH`,
@@ -262,12 +266,19 @@ ${DATA_HELP}
     const [raw, first, second] = args.expect(3, 3, absent ? 'PROGRAM REGION PLANE' : 'PROGRAM ADDRESS LENGTH')
     const dataDir = existingDataDir(args)
     const program = programArg(raw!)
-    // Both numbers are checked before the data directory is opened.
-    const a = absent ? integer(first!, 'REGION', 0, REGION_COUNT_MAX - 1) : address(first!, 'ADDRESS')
+    // Both numbers are checked before the data directory is opened ('state' is looked up in the program's record).
+    const stateHeader = !absent && first === STATE_ADDRESS_WORD
+    const a = absent ? integer(first!, 'REGION', 0, REGION_COUNT_MAX - 1) : stateHeader ? 0 : address(first!, 'ADDRESS')
     const b = absent ? integer(second!, 'PLANE', 0, PLANES_PER_REGION_MAX - 1) : integer(second!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
     return withRuntime(dataDir, 0, async (rt) => {
       const programId = resolveProgram(rt, program, dataDir)
-      const proof = absent ? await rt.proveAbsence(programId, a, b) : await rt.prove(programId, a, b)
+      let start = a
+      if (stateHeader) {
+        const { stateAddress } = rt.program(programId).record()
+        if (stateAddress === null) throw new CliError('NO_STATE', `program ${programId} has not saved ctx.state yet: it has no state header`)
+        start = stateAddress
+      }
+      const proof = absent ? await rt.proveAbsence(programId, a, b) : await rt.prove(programId, start, b)
       process.stdout.write(`${JSON.stringify(proof, null, 1)}\n`)
       return 0
     })

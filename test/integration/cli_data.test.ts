@@ -204,6 +204,12 @@ describe('strata prove, then verify', () => {
     expect(rejected.stderr).toContain('(code PROOF_REJECTED)')
   })
 
+  it('ADDRESS "state" is the program\'s ctx.state header, wherever it is', async () => {
+    const detail = await strataJson<Detail>('inspect', '--data', data, counter())
+    const proof = JSON.parse((await strata('prove', '--data', data, counter(), 'state', '16')).stdout) as { address: number; length: number }
+    expect(proof).toMatchObject({ address: detail.stateAddress, length: 16 })
+  })
+
   it('--absent proves a plane holds nothing, which verify checks; a plane with data is PLANE_PRESENT', async () => {
     const detail = await strataJson<Detail>('inspect', '--data', data, counter())
     const { stdout } = await strata('prove', '--data', data, '--absent', counter(), '200', '7')
