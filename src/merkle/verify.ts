@@ -6,7 +6,7 @@
  * It never throws and never hangs: every size is checked before anything is allocated or iterated, and any
  * surprise (a getter that throws, a Proxy) becomes `{ ok: false }`.
  */
-import { ADDRESS_LIMIT, PLANES_PER_REGION_MAX, PLANE_SIZE_BYTES } from '../constants.js'
+import { ADDRESS_LIMIT, PLANES_PER_REGION_MAX, PLANE_SIZE_BYTES, REGION_SIZE_BYTES } from '../constants.js'
 import {
   ALLOCATION_KEY_BITS, CHUNK_SIZE_BYTES, CHUNK_TREE_DEPTH, HASH_SIZE_BYTES, NODE_INPUT_SIZE_BYTES, PLANE_KEY_BITS,
   PROGRAM_KEY_BITS, PROGRAM_STATUS_CODE_MAX, PROOF_FORMAT, PROOF_JSON_MAX_CHARS, PROOF_PLANES_MAX,
@@ -159,7 +159,9 @@ function verifyRange(
 
   const allocation = record(proof.allocation, 'allocation')
   const start = integer(allocation.address, 'allocation.address', 0, ADDRESS_LIMIT - 1)
-  const size = integer(allocation.size, 'allocation.size', 1, ADDRESS_LIMIT - start)
+  // An allocation lies inside one region (docs/merkle.md, "Decisions for verifiers").
+  const regionEnd = (Math.floor(start / REGION_SIZE_BYTES) + 1) * REGION_SIZE_BYTES
+  const size = integer(allocation.size, 'allocation.size', 1, regionEnd - start)
   if (address < start || end > start + size) reject('the range does not lie inside the allocation')
   const allocationDepth = siblings(allocation.siblings, 'allocation.siblings', ALLOCATION_KEY_BITS)
   const allocationKey = allocationPathKey(start)

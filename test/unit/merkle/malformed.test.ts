@@ -65,6 +65,7 @@ const mutilations: readonly (readonly [string, () => unknown])[] = [
   ['an allocation that ends before the range', (p = range()) => ({ ...p, allocation: { ...p.allocation, size: PLANE } })],
   ['an allocation grown to cover more', (p = range()) => ({ ...p, allocation: { ...p.allocation, size: p.allocation.size + 8 } })],
   ['an allocation size past 2^40', (p = range()) => ({ ...p, allocation: { ...p.allocation, size: 2 ** 40 } })],
+  ['an allocation that crosses into the next region', (p = range()) => ({ ...p, allocation: { ...p.allocation, size: 2 ** 32 } })],
   ['41 allocation siblings', (p = range()) => ({ ...p, allocation: { ...p.allocation, siblings: Array(41).fill(hash('2')) } })],
   ['planes missing', () => ({ ...range(), planes: undefined })],
   ['one plane missing', (p = range()) => ({ ...p, planes: p.planes.slice(1) })],
@@ -95,6 +96,22 @@ const mutilations: readonly (readonly [string, () => unknown])[] = [
     ...p, program: { ...p.program, siblings: new Proxy(p.program.siblings, { get: (t, k) => (k === 'length' ? 1e12 : Reflect.get(t, k)) }) },
   })],
 ]
+
+describe('decisions for verifiers (docs/merkle.md)', () => {
+  it('reads numbers by value: 1.0 and 32e0 are integers, as JSON.parse gives them', () => {
+    const p = range()
+    const text = JSON.stringify(p).replace(`"length":${p.length}`, `"length":${p.length}.0`)
+    expect(text).toContain(`${p.length}.0`)
+    expect(verifyProof(root, text)).toMatchObject({ ok: true })
+    expect(verifyProof(root, { ...p, length: p.length + 0.5 })).toMatchObject({ ok: false })
+  })
+
+  it('ignores fields it does not define, and reports only what it checked', () => {
+    const result = verifyProof(root, { ...range(), note: 'trust me', program: { ...range().program, extra: 1 } })
+    expect(result).toMatchObject({ ok: true })
+    expect(JSON.stringify(result)).not.toContain('trust me')
+  })
+})
 
 describe('malformed proofs', () => {
   it('the unmutilated proofs verify', () => {
