@@ -12,6 +12,18 @@ export function isBytes(value: unknown): value is Uint8Array {
   return ArrayBuffer.isView(value) && typedArrayName.call(value) === 'Uint8Array'
 }
 
+/**
+ * The text with every lone surrogate replaced by U+FFFD, as UTF-8 would carry it. Program-made text (logs, error
+ * messages, traces) is made well-formed where it is recorded, so that it reads the same whether the message ran on
+ * this thread or its journal crossed from a worker as UTF-8 (which cannot carry a lone surrogate).
+ */
+export function wellFormed(text: string): string {
+  return LONE_SURROGATE.test(text) ? text.replace(LONE_SURROGATES, '\ufffd') : text
+}
+// With the u flag a surrogate pair is one code point outside the class: only unpaired halves match.
+const LONE_SURROGATE = /[\ud800-\udfff]/u
+const LONE_SURROGATES = /[\ud800-\udfff]/gu
+
 const encoder = new TextEncoder()
 
 /** Bytes as given, or a string as UTF-8; anything else is `code`. */

@@ -10,6 +10,7 @@ import {
   DELAY_CYCLES_MAX, LOG_LINES_MAX, LOG_LINE_MAX_BYTES, MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES,
   SALT_SIZE_MAX_BYTES, SENDS_PER_MESSAGE_MAX, WAIT_CYCLES_DEFAULT, WAIT_CYCLES_MAX,
 } from '../constants.js'
+import { wellFormed } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import { HostOp, type BridgeHost } from '../engine/index.js'
 import type { GasCounter } from '../gas/index.js'
@@ -171,7 +172,8 @@ export class MessageContext implements BridgeHost {
       }
       case HostOp.LOG:
         if (typeof a === 'string' && this.#logs.length < LOG_LINES_MAX) {
-          this.#logs.push(a.length > LOG_LINE_MAX_BYTES ? `${a.slice(0, LOG_LINE_MAX_BYTES)}…` : a)
+          // Cut first (a cut may split a surrogate pair), then made well-formed (docs/programs.md, "Logs").
+          this.#logs.push(wellFormed(a.length > LOG_LINE_MAX_BYTES ? `${a.slice(0, LOG_LINE_MAX_BYTES)}…` : a))
         }
         return undefined
       case HostOp.ENCODE:

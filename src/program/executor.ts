@@ -11,7 +11,7 @@
  * So L = burned + refunded + gas carried by emitted messages, message by message: gas is conserved.
  */
 import { ERROR_TEXT_MAX_BYTES } from '../constants.js'
-import { utf8Truncated } from '../bytes.js'
+import { utf8Truncated, wellFormed } from '../bytes.js'
 import { GasCounter } from '../gas/index.js'
 import { gasCost, type GasSchedule } from '../gas/index.js'
 import { MemoryErrorCode } from '../memory/index.js'
@@ -206,7 +206,7 @@ function fail(
     outcome: {
       messageId: message.id, origin: message.origin, programId: program.id, kind: message.kind, result: ExecutionResult.ERROR,
       replyCode: repliable ? failure.code : null, gasBurned: burned, gasRefunded: repliable ? 0 : rest,
-      error: failure.text, ...(failure.trace !== undefined ? { trace: failure.trace } : {}), logs,
+      error: wellFormed(failure.text), ...(failure.trace !== undefined ? { trace: wellFormed(failure.trace) } : {}), logs,
     },
     outgoing, created: [], wakes: [],
     ...(initFailed ? { program: { ...program, status: ProgramStatus.INIT_FAILED } } : {}),

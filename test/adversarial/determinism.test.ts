@@ -8,6 +8,7 @@ import path from 'node:path'
 import { buildSync } from 'esbuild'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Runtime } from '../../src/index.js'
+import { ReplyCode } from '../../src/index.js'
 import { runWorkload, type WorkloadResult } from './workload.js'
 
 let reference: WorkloadResult
@@ -20,6 +21,36 @@ describe('the adversarial workload is deterministic', () => {
   it('has something to compare: roots per cycle and an outcome for every message', () => {
     expect(reference.roots.length).toBeGreaterThan(4)
     expect(Object.values(reference.observed).every((o) => o.result !== 'missing')).toBe(true)
+  })
+
+  it('the state-codec attacks did what they attempt, and the same-code victim kept exactly what it saved', () => {
+    const o = reference.observed
+    // Strings around the fast paths' cut-offs, as the fixture builds them; UTF-8 carries a lone surrogate as U+FFFD.
+    const strings: string[] = []
+    for (const n of [0, 1, 31, 32, 33, 63, 64, 65, 200]) {
+      strings.push('a'.repeat(n))
+      if (n > 0) {
+        const a = 'a'.repeat(n - 1)
+        strings.push(`${a}\u007f`, `${a}\u0080`, `${a}\u00e9`, `${a}\ud800`, `\udc00${a}`, `${a}\u{1f600}`)
+      }
+    }
+    const utf8 = (s: string): string => new TextDecoder().decode(new TextEncoder().encode(s))
+    expect(o['codec getter throws after growing']).toMatchObject({ result: 'error', replyCode: ReplyCode.EXECUTION_ERROR })
+    expect(o['codec getter out of gas after growing']).toMatchObject({ result: 'error', replyCode: ReplyCode.OUT_OF_GAS })
+    for (const tag of ['codec victim read same cycle', 'codec victim read next cycle']) {
+      const state = JSON.parse(o[tag]!.reply!) as { round: string; values: string[]; keyed: Record<string, string> }
+      expect(state.round).toBe('save 2')
+      expect(state.values).toEqual(strings.map(utf8))
+      expect(Object.keys(state.keyed)).toHaveLength(strings.length)
+    }
+    // Keys were read before the getter ran: its additions are not kept, its deletion stores nothing.
+    expect(JSON.parse(o['codec read after mutation']!.reply!)).toEqual({ a: 'first', m: { v: 'from getter' } })
+    expect(o['codec send boundaries']!.sent).toEqual(strings.map(utf8))
+    const surrogates = o['codec surrogates in logs and errors']!
+    expect(surrogates.logs).toEqual(['alone \ufffd here and \ufffd there paired \u{1f600}'])
+    expect(surrogates.error).toBe(`Error: lone \ufffd in an error, ${'b'.repeat(40)}\ufffd`)
+    expect(o['codec corrupt header']!.reply).toBe('corrupted')
+    expect(o['codec read after corruption']).toMatchObject({ result: 'error', replyCode: ReplyCode.OUT_OF_GAS })
   })
 
   it.each([1, 2, 4])('streams %i give the same roots, outcomes, gas and replies as streams 0', async (streams) => {

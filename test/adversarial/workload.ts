@@ -29,6 +29,9 @@ const PROGRAMS: Record<string, { file: string; salt: string }> = {
   hangs: { file: `${FIXTURES}/hangs.ts`, salt: 'h' },
   realm: { file: `${FIXTURES}/realm.ts`, salt: 'g' },
   realmSameCode: { file: `${FIXTURES}/realm.ts`, salt: 'g2' },
+  codec: { file: `${FIXTURES}/codec.ts`, salt: 'x1' },
+  codecSameCodeVictim: { file: `${FIXTURES}/codec.ts`, salt: 'x2' },
+  codecLiar: { file: `${FIXTURES}/codec.ts`, salt: 'x3' },
   counter: { file: 'programs/counter.ts', salt: 'c' },
 }
 
@@ -57,6 +60,16 @@ export const ROUNDS: readonly (readonly Step[])[] = [
     { tag: 'realm wide 1000', program: 'realm', text: 'wide 1000', gas: GAS },
     ...['getter on a thrown value', 'getter on a thrown name', 'getter on then', 'getter in state', 'toJSON in state', 'promise',
       'console with getters'].map((text) => ({ tag: `hangs ${text}`, program: 'hangs', text, gas: GAS })),
+    // The shared state codec: the attacker's failures sit between the same-code victim's saves, in one cycle.
+    { tag: 'codec victim save 1', program: 'codecSameCodeVictim', text: 'save 1', gas: GAS },
+    { tag: 'codec getter throws after growing', program: 'codec', text: 'getter throws after growing', gas: GAS },
+    { tag: 'codec victim save 2', program: 'codecSameCodeVictim', text: 'save 2', gas: GAS },
+    { tag: 'codec getter out of gas after growing', program: 'codec', text: 'getter out of gas after growing', gas: 5_000_000 },
+    { tag: 'codec victim read same cycle', program: 'codecSameCodeVictim', text: 'read', gas: GAS },
+    { tag: 'codec getter mutates state while encoded', program: 'codec', text: 'getter mutates state while encoded', gas: GAS },
+    { tag: 'codec send boundaries', program: 'codec', text: 'send boundaries', gas: GAS },
+    { tag: 'codec surrogates in logs and errors', program: 'codec', text: 'surrogates in logs and errors', gas: GAS },
+    { tag: 'codec save n', program: 'codecLiar', text: 'lie in the state header', gas: GAS },
   ],
   [
     { tag: 'check next cycle', program: 'sameCodeVictim', text: 'check', gas: GAS },
@@ -66,10 +79,14 @@ export const ROUNDS: readonly (readonly Step[])[] = [
     { tag: 'environment 2', program: 'environment', text: '', gas: GAS },
     { tag: 'realm globals after a write', program: 'realmSameCode', text: 'globals', gas: GAS },
     { tag: 'realm regexp read next cycle', program: 'realm', text: 'regexp again', gas: GAS },
+    { tag: 'codec victim read next cycle', program: 'codecSameCodeVictim', text: 'read', gas: GAS },
+    { tag: 'codec read after mutation', program: 'codec', text: 'read', gas: GAS },
+    { tag: 'codec corrupt header', program: 'codecLiar', text: 'corrupt header', gas: GAS },
     ...[...RUNAWAY, ...COVERED].map((text) => ({ tag: `runaway ${text}`, program: 'runaway', text, gas: GAS })),
   ],
   [
     { tag: 'forge exit then send', program: 'forge', text: 'exit then send', gas: GAS },
+    { tag: 'codec read after corruption', program: 'codecLiar', text: 'read after corruption', gas: GAS },
     { tag: 'counter 3', program: 'counter', text: 'inc', gas: GAS, source: VICTIM_USER },
   ],
 ]
@@ -80,6 +97,8 @@ export interface Observed {
   readonly gasBurned: number
   readonly gasRefunded: number
   readonly error?: string
+  /** What the program logged (console), as the message event reports it. */
+  readonly logs: readonly string[]
   /** The text of the reply that reached the sender's mailbox, if any. */
   readonly reply?: string
   /** Messages this one emitted that reached a mailbox (other than its reply). */
@@ -120,7 +139,7 @@ export async function runWorkload(
         if (step !== undefined) {
           outcomes.set(step.tag, {
             result: o.result, replyCode: o.replyCode, gasBurned: o.gasBurned, gasRefunded: o.gasRefunded,
-            ...(o.error !== undefined ? { error: o.error } : {}),
+            ...(o.error !== undefined ? { error: o.error } : {}), logs: [...o.logs],
           })
         }
       })
@@ -151,7 +170,7 @@ export async function runWorkload(
       const replies = mailboxes.flat().filter((e) => e.message.replyTo === id)
       const sent = mailboxes.flat().filter((e) => e.message.kind === 'handle' && e.message.origin === id).map((e) => decode(e.message.payload))
       observed[tag] = {
-        ...(outcome ?? { result: 'missing', replyCode: null, gasBurned: 0, gasRefunded: 0 }),
+        ...(outcome ?? { result: 'missing', replyCode: null, gasBurned: 0, gasRefunded: 0, logs: [] }),
         ...(replies.length > 0 ? { reply: decode(replies[0]!.message.payload) } : {}),
         sent,
       }

@@ -1,6 +1,6 @@
 import vm from 'node:vm'
 import { describe, expect, it } from 'vitest'
-import { isBytes } from '../../../src/bytes.js'
+import { isBytes, wellFormed } from '../../../src/bytes.js'
 
 describe('isBytes', () => {
   it('accepts a Uint8Array of any realm, and a Buffer', () => {
@@ -17,5 +17,18 @@ describe('isBytes', () => {
     for (const value of [Object.create(Uint8Array.prototype), relabelled, tagged, new DataView(new ArrayBuffer(1)), 'bytes', null]) {
       expect(isBytes(value)).toBe(false)
     }
+  })
+})
+
+describe('wellFormed', () => {
+  it('replaces lone surrogates, keeps pairs, and returns well-formed text as it is', () => {
+    expect(wellFormed('a\ud800b\udc00c')).toBe('a\ufffdb\ufffdc')
+    expect(wellFormed('\udc00\ud800')).toBe('\ufffd\ufffd') // reversed halves are not a pair
+    expect(wellFormed('pair \u{1f600} \ud83d')).toBe('pair \u{1f600} \ufffd')
+    const plain = 'plain ascii and é'
+    expect(wellFormed(plain)).toBe(plain)
+    // What UTF-8 round-trips: the same as TextEncoder then TextDecoder.
+    const text = 'x\ud800y\u{1f600}\udfff'
+    expect(wellFormed(text)).toBe(new TextDecoder().decode(new TextEncoder().encode(text)))
   })
 })
