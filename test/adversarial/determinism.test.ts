@@ -49,6 +49,13 @@ describe('the adversarial workload is deterministic', () => {
     const surrogates = o['codec surrogates in logs and errors']!
     expect(surrogates.logs).toEqual(['alone \ufffd here and \ufffd there paired \u{1f600}'])
     expect(surrogates.error).toBe(`Error: lone \ufffd in an error, ${'b'.repeat(40)}\ufffd`)
+    const full = o['codec fill the journal']!
+    expect(full.result).toBe('success')
+    expect(full.logs).toHaveLength(64) // LOG_LINES_MAX
+    expect(full.logs.every((line) => line.endsWith('\u2026') && !/[\ud800-\udfff]/u.test(line))).toBe(true)
+    expect(full.logs[10]!.endsWith('\ufffd\u2026')).toBe(true) // the cut split a pair: its half became U+FFFD
+    expect(full.reply).toHaveLength(1024 * 1024)
+    expect(full.sent).toHaveLength(50)
     expect(o['codec corrupt header']!.reply).toBe('corrupted')
     expect(o['codec read after corruption']).toMatchObject({ result: 'error', replyCode: ReplyCode.OUT_OF_GAS })
   })

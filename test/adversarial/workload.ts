@@ -70,6 +70,7 @@ export const ROUNDS: readonly (readonly Step[])[] = [
     { tag: 'codec send boundaries', program: 'codec', text: 'send boundaries', gas: GAS },
     { tag: 'codec surrogates in logs and errors', program: 'codec', text: 'surrogates in logs and errors', gas: GAS },
     { tag: 'codec save n', program: 'codecLiar', text: 'lie in the state header', gas: GAS },
+    { tag: 'codec fill the journal', program: 'codec', text: 'fill the journal', gas: 200_000_000 },
   ],
   [
     { tag: 'check next cycle', program: 'sameCodeVictim', text: 'check', gas: GAS },

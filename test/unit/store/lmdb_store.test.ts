@@ -81,6 +81,25 @@ class Lines {
   }
 }
 
+/**
+ * Times one whole commit of a crash-loop child (staging, final transaction, flush), lets `settle` more commits
+ * finish, then kills the child at a random point of the next one's span, so that kills land in every phase across
+ * rounds and runs. Returns the last cycle the child reported done.
+ */
+async function killMidCommit(child: ChildProcess, settle: number): Promise<number> {
+  const output = new Lines(child)
+  const begun = await output.waitFor(/^begin /)
+  let done = await output.waitFor(/^done /, begun)
+  const commitMs = output.lines[done]!.atMs - output.lines[begun]!.atMs
+  for (let i = 0; i < settle; i += 1) done = await output.waitFor(/^done /, await output.waitFor(/^begin /, done))
+  await output.waitFor(/^begin /, done)
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * commitMs))
+  await kill(child)
+  let last = 0
+  for (const { text } of output.lines) if (text.startsWith('done ')) last = Math.max(last, Number(text.slice(5)))
+  return last
+}
+
 async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
@@ -395,17 +414,7 @@ describe('lmdb store on disk', () => {
     const planes = 3_000
     let lastDone = 0
     for (let round = 0; round < 3; round += 1) {
-      const child = startChild(['crash', dataDir, String(planes)])
-      const output = new Lines(child)
-      // Time one whole commit (staging, final transaction, flush), start the next, and kill the child at a
-      // random point of that span, so that kills land in every phase across rounds and runs.
-      const begun = await output.waitFor(/^begin /)
-      const done = await output.waitFor(/^done /, begun)
-      const commitMs = output.lines[done]!.atMs - output.lines[begun]!.atMs
-      await output.waitFor(/^begin /, done)
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * commitMs))
-      await kill(child)
-      for (const { text } of output.lines) if (text.startsWith('done ')) lastDone = Math.max(lastDone, Number(text.slice(5)))
+      lastDone = Math.max(lastDone, await killMidCommit(startChild(['crash', dataDir, String(planes)]), 0))
 
       const store = await openLmdbStore({ dataDir, verify })
       try {
@@ -622,16 +631,8 @@ describe('lmdb store crashes with chunked writes', () => {
   it('stays consistent, with no stray blob, when killed during split commits of masks and written chunks', async () => {
     let lastDone = 0
     for (let round = 0; round < 3; round += 1) {
-      const child = startChild(['chunks', dataDir])
-      const output = new Lines(child)
-      const begun = await output.waitFor(/^begin /)
-      const done = await output.waitFor(/^done /, begun)
-      const commitMs = output.lines[done]!.atMs - output.lines[begun]!.atMs
-      const again = await output.waitFor(/^begin /, done)
-      await output.waitFor(/^done /, again) // two cycles in: one masked, one written
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * commitMs))
-      await kill(child)
-      for (const { text } of output.lines) if (text.startsWith('done ')) lastDone = Math.max(lastDone, Number(text.slice(5)))
+      // Two cycles in (one masked, one written) before the kill.
+      lastDone = Math.max(lastDone, await killMidCommit(startChild(['chunks', dataDir]), 1))
 
       const store = await openLmdbStore({ dataDir, verify })
       try {
