@@ -80,7 +80,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { GAS_SCHEDULE, GasCounter, Runtime } from 'strata'
@@ -90,14 +90,11 @@ import {
   consume, median, rateRow, timeRow, type BenchRow,
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
+  COUNTER_PATH, PACKAGE_DIR,
 } from './harness.js'
 
 const SUITE = 'engine'
-const here = path.dirname(fileURLToPath(import.meta.url))
-/** The bundled file runs from bench/.out/; the source sits in bench/. */
-const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
-const ROOT = path.resolve(BENCH_DIR, '..')
-const COUNTER_PATH = path.join(ROOT, 'programs', 'counter.ts')
+const ROOT = PACKAGE_DIR
 const OLD_COMMIT = 'b677600'
 
 /**

@@ -2,6 +2,18 @@
  * The benchmark harness: every figure is printed beside a baseline measured in the same run, as a ratio.
  * Timings on a shared 2-core machine are noisy, so each figure is the median of several samples.
  */
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** bench/: bench files are bundled with this module into bench/.out/ and run from there; the sources sit in bench/. */
+export const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
+/** The package's root, above bench/. */
+export const PACKAGE_DIR = path.resolve(BENCH_DIR, '..')
+/** programs/counter.ts, the counter workload's program. */
+export const COUNTER_PATH = path.join(PACKAGE_DIR, 'programs', 'counter.ts')
+/** A file in bench/fixtures/. */
+export const fixturePath = (name: string): string => path.join(BENCH_DIR, 'fixtures', name)
 
 export interface BenchRow {
   /** Bench file, e.g. 'memory'. */

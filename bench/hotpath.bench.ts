@@ -103,7 +103,6 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
 import { Runtime, type CycleReport, type ProgramId } from 'strata'
@@ -111,16 +110,14 @@ import {
   median, rateRow, timeRow, type BenchRow,
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
+  COUNTER_PATH, fixturePath,
 } from './harness.js'
-import { residentRun as runResident, type ResidentRun } from './resident.js'
+import {
+  PLANES_PER_PROGRAM, PROGRAMS_PER_CYCLE, RESIDENT_STREAMS, populatePlanes, residentRun as runResident, type ResidentRun,
+} from './resident.js'
 
 const SUITE = 'hotpath'
-const here = path.dirname(fileURLToPath(import.meta.url))
-/** The bundled file runs from bench/.out/; the source sits in bench/. */
-const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
-const COUNTER_PATH = path.join(BENCH_DIR, '..', 'programs', 'counter.ts')
-const PLANES_PATH = path.join(BENCH_DIR, 'fixtures', 'planes.ts')
-const RAW_WORKER_PATH = path.join(BENCH_DIR, 'fixtures', 'raw_batch_worker.mjs')
+const RAW_WORKER_PATH = fixturePath('raw_batch_worker.mjs')
 
 const MIB = 1024 * 1024
 const PLANE_SIZE_BYTES = 65_536
@@ -153,12 +150,7 @@ const TARGET_REOPEN_MS = 1_000
 // Row 7.
 const RESIDENT_PROGRAMS = 10_000
 const RESIDENT_BASELINE_PROGRAMS = 1_000
-const PLANES_PER_PROGRAM = 10
 const RESIDENT_BUDGET_BYTES = 256 * MIB
-const RESIDENT_STREAMS = 2
-const PROGRAMS_PER_CYCLE = 100
-const TOUCH = new TextEncoder().encode('touch')
-const TOUCH_GAS_LIMIT = 100_000_000
 /** Headroom over the budgets allowed by the target (as persistence.bench.ts): node, two workers, caches. */
 const RSS_HEADROOM_MIB = 512
 
@@ -535,24 +527,9 @@ async function buildPlanes(label: string, programs: number): Promise<{ dataDir: 
     const began = performance.now()
     const runtime = await Runtime.open({ dataDir, sync: false, streams: RESIDENT_STREAMS, residentBytesMax: RESIDENT_BUDGET_BYTES })
     try {
-      const code = await runtime.uploadCode(PLANES_PATH)
-      const ids: ProgramId[] = []
-      for (let i = 0; i < programs; i += 1) ids.push(await runtime.createProgram(code, { salt: salt(i), gasLimit: INIT_GAS_LIMIT }))
-      let inits = 0
-      for (const report of await runtime.runUntilIdle()) {
-        if (report.failed !== 0) throw new Error(`${label}: ${report.failed} inits failed`)
-        inits += report.processed
-      }
-      if (inits !== programs) throw new Error(`${label}: ${inits}/${programs} inits ran`)
-      for (let start = 0; start < programs; start += PROGRAMS_PER_CYCLE) {
-        const batch = ids.slice(start, start + PROGRAMS_PER_CYCLE)
-        for (const id of batch) runtime.send({ source: USER, destination: id, payload: TOUCH, gasLimit: TOUCH_GAS_LIMIT })
-        const report = await runtime.runCycle()
-        checkReport(label, report, batch.length)
-        const dirty = batch.length * PLANES_PER_PROGRAM
-        if (report.dirtyPlanes !== dirty) throw new Error(`${label}: ${report.dirtyPlanes} dirty planes, expected ${dirty}`)
-        if ((start / PROGRAMS_PER_CYCLE) % 25 === 24) log(`${label}: ${count(start + batch.length)} programs touched`)
-      }
+      await populatePlanes(runtime, label, programs, true, (touched) => {
+        if ((touched / PROGRAMS_PER_CYCLE) % 25 === 0) log(`${label}: ${count(touched)} programs touched`)
+      })
     } finally {
       await runtime.close()
     }

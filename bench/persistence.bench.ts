@@ -63,21 +63,15 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Runtime, type ProgramId } from 'strata'
 import { median, timeRow, type BenchRow } from './harness.js'
-import { residentRun as runResident, type ResidentRun } from './resident.js'
+import {
+  PLANES_PER_PROGRAM, PROGRAMS_PER_CYCLE, RESIDENT_STREAMS, TOUCH, TOUCH_GAS_LIMIT, USER, populatePlanes, residentRun as runResident,
+  type ResidentRun,
+} from './resident.js'
 
 const SUITE = 'persistence'
-const here = path.dirname(fileURLToPath(import.meta.url))
-/** The bundled file runs from bench/.out/; the source sits in bench/. */
-const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
-const PLANES_PATH = path.join(BENCH_DIR, 'fixtures', 'planes.ts')
 
-const USER = '11'.repeat(32)
-const TOUCH = new TextEncoder().encode('touch')
-const INIT_GAS_LIMIT = 10_000_000
-const TOUCH_GAS_LIMIT = 100_000_000
 const MIB = 1024 * 1024
 
 /** Initialized programs in the large reopen fixture (100,000 is the target; see the header). */
@@ -92,18 +86,14 @@ const TARGET_REOPEN_MS = 1_000
 
 /** The resident data set: programs x PLANES_PER_PROGRAM planes of 64 KiB. */
 const RESIDENT_PROGRAMS = 2_000
-const PLANES_PER_PROGRAM = 10
 const PLANE_SIZE_BYTES = 65_536
 /** The full-size data set this one stands for, and its budget. */
 const FULL_PROGRAMS = 10_000
 const FULL_BUDGET_BYTES = 256 * MIB
 const RESIDENT_BUDGET_BYTES = Math.round(FULL_BUDGET_BYTES * RESIDENT_PROGRAMS / FULL_PROGRAMS)
-const RESIDENT_STREAMS = 2
-const PROGRAMS_PER_CYCLE = 100
 /** Headroom over the streams' budgets allowed by the target: node, two workers, caches. */
 const RSS_HEADROOM_MIB = 512
 
-const salt = (i: number): Uint8Array => new TextEncoder().encode(String(i))
 const count = (n: number): string => n.toLocaleString('en-US')
 
 function tempDir(label: string): string {
@@ -128,27 +118,7 @@ async function build(label: string, programs: number, touch: boolean): Promise<B
       dataDir, sync: false, streams: 2, ...(touch ? { residentBytesMax: RESIDENT_BUDGET_BYTES } : {}),
     })
     try {
-      const code = await runtime.uploadCode(PLANES_PATH)
-      const ids: ProgramId[] = []
-      for (let i = 0; i < programs; i += 1) ids.push(await runtime.createProgram(code, { salt: salt(i), gasLimit: INIT_GAS_LIMIT }))
-      let inits = 0
-      for (const report of await runtime.runUntilIdle()) {
-        if (report.failed !== 0) throw new Error(`${label}: ${report.failed} inits failed`)
-        inits += report.processed
-      }
-      if (inits !== programs) throw new Error(`${label}: ${inits}/${programs} inits ran`)
-      if (touch) {
-        for (let start = 0; start < programs; start += PROGRAMS_PER_CYCLE) {
-          const batch = ids.slice(start, start + PROGRAMS_PER_CYCLE)
-          for (const id of batch) runtime.send({ source: USER, destination: id, payload: TOUCH, gasLimit: TOUCH_GAS_LIMIT })
-          const report = await runtime.runCycle()
-          if (report.processed !== batch.length || report.failed !== 0) {
-            throw new Error(`${label}, cycle ${report.cycle}: processed ${report.processed}/${batch.length}, failed ${report.failed}`)
-          }
-          const dirty = batch.length * PLANES_PER_PROGRAM
-          if (report.dirtyPlanes !== dirty) throw new Error(`${label}: ${report.dirtyPlanes} dirty planes, expected ${dirty}`)
-        }
-      }
+      const ids = await populatePlanes(runtime, label, programs, touch)
       return { dataDir, stateRoot: runtime.stateRoot(), queueLength: runtime.queueLength, ids }
     } finally {
       await runtime.close()

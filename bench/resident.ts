@@ -4,12 +4,55 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import type { ProgramId, Runtime } from 'strata'
+import { fixturePath } from './harness.js'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-/** Bundled bench files run from bench/.out/; the fixtures sit in bench/fixtures/. */
-const RESIDENT_RUN_PATH = path.join(path.basename(here) === '.out' ? path.dirname(here) : here, 'fixtures', 'resident_run.mjs')
+/** bench/fixtures/planes.ts: init does nothing; "touch" allocates ten one-plane heap blocks once, then adds one to a byte of each. */
+export const PLANES_PATH = fixturePath('planes.ts')
+export const PLANES_PER_PROGRAM = 10
+/** Streams of the resident runs, and programs touched per cycle (within a cycle a stream holds all it touches). */
+export const RESIDENT_STREAMS = 2
+export const PROGRAMS_PER_CYCLE = 100
+/** The user that touches, its payload and its gas. */
+export const USER = '11'.repeat(32)
+export const TOUCH = new TextEncoder().encode('touch')
+export const TOUCH_GAS_LIMIT = 100_000_000
+const INIT_GAS_LIMIT = 10_000_000
+
+/**
+ * Creates `programs` planes programs on an open runtime, runs their inits, and with `touch` touches each once in
+ * cycles of PROGRAMS_PER_CYCLE; every report is checked (all processed, none failed, ten dirty planes a program).
+ */
+export async function populatePlanes(
+  runtime: Runtime, label: string, programs: number, touch: boolean, progress?: (touched: number) => void,
+): Promise<ProgramId[]> {
+  const code = await runtime.uploadCode(PLANES_PATH)
+  const ids: ProgramId[] = []
+  for (let i = 0; i < programs; i += 1) {
+    ids.push(await runtime.createProgram(code, { salt: new TextEncoder().encode(String(i)), gasLimit: INIT_GAS_LIMIT }))
+  }
+  let inits = 0
+  for (const report of await runtime.runUntilIdle()) {
+    if (report.failed !== 0) throw new Error(`${label}: ${report.failed} inits failed`)
+    inits += report.processed
+  }
+  if (inits !== programs) throw new Error(`${label}: ${inits}/${programs} inits ran`)
+  if (!touch) return ids
+  for (let start = 0; start < programs; start += PROGRAMS_PER_CYCLE) {
+    const batch = ids.slice(start, start + PROGRAMS_PER_CYCLE)
+    for (const id of batch) runtime.send({ source: USER, destination: id, payload: TOUCH, gasLimit: TOUCH_GAS_LIMIT })
+    const report = await runtime.runCycle()
+    if (report.processed !== batch.length || report.failed !== 0) {
+      throw new Error(`${label}, cycle ${report.cycle}: processed ${report.processed}/${batch.length}, failed ${report.failed}`)
+    }
+    const dirty = batch.length * PLANES_PER_PROGRAM
+    if (report.dirtyPlanes !== dirty) throw new Error(`${label}: ${report.dirtyPlanes} dirty planes, expected ${dirty}`)
+    progress?.(start + batch.length)
+  }
+  return ids
+}
+
+const RESIDENT_RUN_PATH = fixturePath('resident_run.mjs')
 
 export interface ResidentRun {
   readonly peakRssMiB: number

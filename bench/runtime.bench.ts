@@ -87,7 +87,6 @@ import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
 import { MessageKind, Runtime, type Message, type ProgramId } from 'strata'
@@ -96,14 +95,11 @@ import {
   median, rateRow, timeRow, type BenchRow,
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
+  COUNTER_PATH, fixturePath,
 } from './harness.js'
 
 const SUITE = 'runtime'
-const here = path.dirname(fileURLToPath(import.meta.url))
-/** The bundled file runs from bench/.out/; the source sits in bench/. */
-const BENCH_DIR = path.basename(here) === '.out' ? path.dirname(here) : here
-const COUNTER_PATH = path.join(BENCH_DIR, '..', 'programs', 'counter.ts')
-const RAW_WORKER_PATH = path.join(BENCH_DIR, 'fixtures', 'raw_worker.mjs')
+const RAW_WORKER_PATH = fixturePath('raw_worker.mjs')
 
 
 const CYCLES_PER_SAMPLE = 2
