@@ -4,6 +4,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Runtime } from 'strata'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** bench/: bench files are bundled with this module into bench/.out/ and run from there; the sources sit in bench/. */
@@ -116,3 +117,10 @@ export const COUNTER_HANDLE_GAS_LIMIT = 1_000_000
 export const COUNTER_PROGRAM_COUNT = 1_000
 /** Messages per program per cycle: 20,000 a cycle. */
 export const COUNTER_MSGS_PER_PROGRAM = 20
+
+/** Queues `perProgram` counter "inc" messages to each of `ids`, round by round, from COUNTER_USER. */
+export function enqueueCounterInc(runtime: Pick<Runtime, 'send'>, ids: readonly string[], perProgram: number): void {
+  for (let k = 0; k < perProgram; k += 1) {
+    for (const id of ids) runtime.send({ source: COUNTER_USER, destination: id, payload: COUNTER_INC, gasLimit: COUNTER_HANDLE_GAS_LIMIT })
+  }
+}

@@ -111,6 +111,7 @@ import {
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
   COUNTER_PATH, fixturePath,
+  enqueueCounterInc,
 } from './harness.js'
 import {
   PLANES_PER_PROGRAM, PROGRAMS_PER_CYCLE, RESIDENT_STREAMS, populatePlanes, residentRun as runResident, type ResidentRun,
@@ -242,9 +243,7 @@ async function openCounters(label: string, streams: number, programs: number, ba
 }
 
 function enqueue(fleet: Fleet, ids: readonly ProgramId[], perProgram: number): void {
-  for (let k = 0; k < perProgram; k += 1) {
-    for (const id of ids) fleet.runtime.send({ source: USER, destination: id, payload: INC, gasLimit: HANDLE_GAS_LIMIT })
-  }
+  enqueueCounterInc(fleet.runtime, ids, perProgram)
 }
 
 interface TimedCycle {

@@ -96,6 +96,7 @@ import {
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,
   COUNTER_PROGRAM_COUNT as PROGRAM_COUNT, COUNTER_MSGS_PER_PROGRAM as MSGS_PER_PROGRAM,
   COUNTER_PATH, fixturePath,
+  enqueueCounterInc,
 } from './harness.js'
 
 const SUITE = 'runtime'
@@ -183,9 +184,7 @@ export async function openFleet(streams: number, count: number, initBatch = coun
 }
 
 function enqueue(fleet: Fleet, ids: readonly ProgramId[], perProgram: number): void {
-  for (let k = 0; k < perProgram; k += 1) {
-    for (const id of ids) fleet.runtime.send({ source: USER, destination: id, payload: INC, gasLimit: HANDLE_GAS_LIMIT })
-  }
+  enqueueCounterInc(fleet.runtime, ids, perProgram)
 }
 
 /** One timed cycle of what is queued; checks that all of it ran and succeeded. */
