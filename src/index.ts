@@ -23,9 +23,9 @@ export {
   type ProgramRecord, type MessageOutcome,
 } from './program/index.js'
 export {
-  Runtime, DEFAULT_USER_ID, RuntimeErrorCode,
+  Runtime, DEFAULT_USER_ID, QUEUE_PAGE_MAX, RuntimeErrorCode,
   type RuntimeOptions, type RuntimeEvents, type CycleReport, type CycleRecordView, type SendInput, type CreateProgramInput,
-  type QueryResult, type ProgramView, type MailboxEntry,
+  type QueryResult, type ProgramView, type MailboxEntry, type WaitEntry,
 } from './scheduler/index.js'
 export {
   verifyProof, MerkleErrorCode, EMPTY_STATE_ROOT_HEX, PROOF_FORMAT,

@@ -29,7 +29,7 @@ import { Dispatcher } from './dispatch.js'
 import { RuntimeErrorCode } from './errors.js'
 import { integerOption, settleOptions, type RuntimeOptions, type SettledOptions } from './options.js'
 import { StreamPool } from './pool.js'
-import { SchedulerState, type MailboxEntry } from './state.js'
+import { SchedulerState, type MailboxEntry, type WaitEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
 export type { RuntimeOptions } from './options.js'
@@ -62,6 +62,8 @@ export interface RuntimeEvents {
   message: [outcome: MessageOutcome]
   program: [change: { readonly programId: ProgramId; readonly status: ProgramStatus }]
   mailbox: [delivery: { readonly userId: UserId; readonly message: Message }]
+  /** The planes a cycle changed or dropped, per program (keys: region * 65,536 + plane), ascending. */
+  planes: [change: { readonly cycle: number; readonly programId: ProgramId; readonly planes: readonly number[] }]
   error: [error: Error]
 }
 
@@ -97,7 +99,12 @@ export interface ProgramView {
   read(address: number, length: number): Uint8Array
   stats(): MemoryStats
   allocations(): AllocationRecord[]
+  /** The planes that hold data, as keys (region * 65,536 + plane), ascending. */
+  planes(): number[]
 }
+
+/** Queue listings return at most this many messages at a time: a queue can hold millions. */
+export const QUEUE_PAGE_MAX = 10_000
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #store: Store
@@ -280,7 +287,28 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       read: (address, length) => this.#commitment.view(programId).readRaw(address, length),
       stats: () => this.#commitment.view(programId).stats(),
       allocations: () => this.#commitment.view(programId).allocations(),
+      planes: () => this.#store.planeKeys(programId),
     }
+  }
+
+  /** Queued messages in delivery order, `limit` (at most QUEUE_PAGE_MAX) from position `offset`; none are taken. */
+  queued(options: { offset?: number; limit?: number } = {}): Message[] {
+    this.#open()
+    const offset = integerOption('offset', options.offset ?? 0, 0, Number.MAX_SAFE_INTEGER)
+    const limit = integerOption('limit', options.limit ?? 100, 0, QUEUE_PAGE_MAX)
+    return this.#state.peekQueue(offset, limit)
+  }
+
+  /** Messages parked by `ctx.wait`, each with its program and the last cycle a wake can find it. */
+  waiting(): WaitEntry[] {
+    this.#open()
+    return [...this.#state.waitlist.values()]
+  }
+
+  /** Delayed messages by the cycle that releases them into the queue, ascending. */
+  delayedMessages(): [cycle: number, messages: readonly Message[]][] {
+    this.#open()
+    return [...this.#state.delayed.entries()].sort((a, b) => a[0] - b[0])
   }
 
   /** Every program: committed ones in id order, then those created since the last commit. Walks all records. */
@@ -436,6 +464,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let stalls = 0
     let counts: CycleCounts | undefined
     let touched: readonly ProgramId[] = []
+    const dirty: [ProgramId, readonly number[]][] = []
     try {
       beginCycle(state, cycle, effects)
       const batch = state.takePrefix(this.#options.cycleGasBudget, CYCLE_MESSAGES_MAX)
@@ -447,6 +476,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       let dirtyPlanes = 0
       for (const delta of executed.deltas) {
         dirtyPlanes += delta.planes.length
+        if (delta.planes.length > 0 || delta.dropped) dirty.push([delta.programId, delta.planes.map((p) => p.key)])
         memory.push(this.#commitment.commitMemory(delta))
       }
       const records = new Set<ProgramId>(touched)
@@ -475,6 +505,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // Costly payloads are built only for listeners.
     if (this.listenerCount('message') > 0) for (const outcome of effects.outcomes) this.emit('message', outcome)
     if (this.listenerCount('program') > 0) for (const change of effects.statusChanges) this.emit('program', change)
+    if (this.listenerCount('planes') > 0) {
+      for (const [programId, planes] of dirty) this.emit('planes', { cycle, programId, planes })
+    }
     if (this.listenerCount('mailbox') > 0) {
       for (const message of effects.mailboxed) this.emit('mailbox', { userId: message.destination as UserId, message })
     }

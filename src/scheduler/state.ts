@@ -164,6 +164,33 @@ export class SchedulerState {
     return taken
   }
 
+  /**
+   * The first `limit` messages of the queue after skipping `offset`, in queue order, without taking them (for
+   * inspection). Reads the committed queue from the store only as far as it needs.
+   */
+  peekQueue(offset: number, limit: number): Message[] {
+    const found: Message[] = []
+    let skip = offset + this.#queueConsumed
+    if (limit === 0) return found
+    if (this.#queueConsumed < this.#store.queueLength()) {
+      for (const message of this.#store.queue()) {
+        if (skip > 0) {
+          skip -= 1
+          continue
+        }
+        found.push(message)
+        if (found.length >= limit) return found
+      }
+    } else {
+      skip = offset
+    }
+    for (let i = this.#appendedTaken; i < this.#queueAppended.length && found.length < limit; i += 1) {
+      if (skip > 0) skip -= 1
+      else found.push(this.#queueAppended[i]!)
+    }
+    return found
+  }
+
   // ---- waitlist ----
 
   /** Parks a message; it times out at the start of cycle untilCycle + 1. A re-park moves it to the back. */
