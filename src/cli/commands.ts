@@ -9,7 +9,7 @@ import { verifyProof } from '../merkle/index.js'
 import { formatAddress } from '../memory/index.js'
 import { isErrorReply, replyCodeName } from '../message/index.js'
 import { CliError, address, hexId, integer, payload, type Args, type Command } from './args.js'
-import { DATA_OPTION, existingDataDir, interruptible, programArg, resolveProgram, runtimeModule, withRuntime } from './data.js'
+import { DATA_OPTION, existingDataDir, interruptible, programArg, resolveProgram, runtimeModule, withReader, withRuntime } from './data.js'
 import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8 } from './output.js'
 
 /** Cycles `strata run` runs at most when it runs until idle. */
@@ -162,7 +162,7 @@ ${MESSAGE_HELP}
     const bytes = payload(args)
     const gasLimit = args.integer('gas', undefined, 0, MESSAGE_GAS_LIMIT_MAX)
     const source = await sender(args)
-    return withRuntime(dataDir, 0, async (rt) => {
+    return withReader(dataDir, async (rt) => {
       const programId = resolveProgram(rt, program, dataDir)
       const result = await rt.query(programId, bytes, { source, ...(gasLimit !== undefined ? { gasLimit } : {}) })
       const code = result.replyCode
@@ -207,7 +207,7 @@ ${DATA_HELP}
     const dataDir = existingDataDir(args)
     const userId = raw === undefined ? (await runtimeModule()).DEFAULT_USER_ID : hexId(raw, 'USER')
     const all = args.flag('all')
-    return withRuntime(dataDir, 0, async (rt) => {
+    return withReader(dataDir, async (rt) => {
       const entries = rt.mailbox(userId)
       const shown = all ? entries : entries.slice(-MAILBOX_SHOWN_DEFAULT)
       out.line(`mailbox of ${userId}: ${plural(entries.length, 'entry', 'entries')}${shown.length < entries.length ? `, the newest ${shown.length} shown (--all for every one)` : ''}`)
@@ -270,7 +270,7 @@ ${DATA_HELP}
     const stateHeader = !absent && first === STATE_ADDRESS_WORD
     const a = absent ? integer(first!, 'REGION', 0, REGION_COUNT_MAX - 1) : stateHeader ? 0 : address(first!, 'ADDRESS')
     const b = absent ? integer(second!, 'PLANE', 0, PLANES_PER_REGION_MAX - 1) : integer(second!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
-    return withRuntime(dataDir, 0, async (rt) => {
+    return withReader(dataDir, async (rt) => {
       const programId = resolveProgram(rt, program, dataDir)
       let start = a
       if (stateHeader) {

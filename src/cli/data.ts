@@ -54,6 +54,21 @@ export async function withRuntime<T>(dataDir: string, streams: number | undefine
   return result
 }
 
+/**
+ * Opens `dataDir` read-only, runs `use`, and closes it: for commands that only read (inspect, query, prove,
+ * mailbox), which so work while `strata run` or `strata serve` writes the directory, and see its last
+ * committed cycle.
+ */
+export async function withReader<T>(dataDir: string, use: (rt: Runtime) => Promise<T>): Promise<T> {
+  const { Runtime } = await runtimeModule()
+  const rt = await Runtime.open({ dataDir, readOnly: true })
+  try {
+    return await use(rt)
+  } finally {
+    await rt.close()
+  }
+}
+
 /** A PROGRAM argument, checked before anything opens: a program id, or a prefix of one of at least 4 hex digits. */
 export function programArg(raw: string): string {
   const hex = (raw.startsWith('0x') ? raw.slice(2) : raw).toLowerCase()

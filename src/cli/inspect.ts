@@ -11,7 +11,7 @@ import type { AllocationRecord } from '../memory/index.js'
 import type { ProgramId } from '../message/index.js'
 import type { Runtime } from '../scheduler/index.js'
 import type { Command } from './args.js'
-import { DATA_OPTION, existingDataDir, programArg, resolveProgram, withRuntime } from './data.js'
+import { DATA_OPTION, existingDataDir, programArg, resolveProgram, withReader } from './data.js'
 import { plural, type Out } from './output.js'
 
 /** Allocations listed per plane in the human output (--json lists every one). */
@@ -36,7 +36,7 @@ total (\`strata run\` prints gas per cycle). The directory is only read.
     const [raw] = args.expect(0, 1, 'at most one PROGRAM')
     const dataDir = existingDataDir(args)
     const program = raw === undefined ? undefined : programArg(raw)
-    return withRuntime(dataDir, 0, async (rt) => {
+    return withReader(dataDir, async (rt) => {
       if (program === undefined) overview(rt, dataDir, out)
       else detail(rt, resolveProgram(rt, program, dataDir), out)
       return 0

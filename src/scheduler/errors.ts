@@ -28,5 +28,7 @@ export const RuntimeErrorCode = {
   INVALID_GAS: 'INVALID_GAS',
   /** Committed state that does not match its commitments (the store's root, a plane in metadata but not stored). */
   INTEGRITY: 'INTEGRITY',
+  /** A change (send, upload, create, cycle, flush) asked of a runtime opened with readOnly: true. */
+  READ_ONLY: 'READ_ONLY',
 } as const
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode]

@@ -29,6 +29,12 @@ export interface RuntimeOptions {
    * store (docs/architecture.md). LMDB only.
    */
   readonly sync?: boolean
+  /**
+   * Open an existing LMDB data directory for reading only, beside the process that writes it (`strata run`,
+   * `strata serve`): no lock is taken, nothing can change, and every read sees one committed cycle, the last one
+   * when opened or when `refresh()` was last called. Queries run on the calling thread (streams is 0).
+   */
+  readonly readOnly?: boolean
   /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
   readonly residentBytesMax?: number
   /**
@@ -96,7 +102,7 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, Bound>> = {
   },
 }
 
-const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'sync', 'schedule', ...Object.keys(OPTION_BOUNDS)])
+const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'sync', 'readOnly', 'schedule', ...Object.keys(OPTION_BOUNDS)])
 
 /** Options with every default filled in and every bound checked. */
 export interface SettledOptions extends Readonly<Record<NumericOption, number>> {
@@ -104,6 +110,7 @@ export interface SettledOptions extends Readonly<Record<NumericOption, number>> 
   /** Absolute, for the LMDB store; undefined for the memory store. */
   readonly dataDir: string | undefined
   readonly sync: boolean | undefined
+  readonly readOnly: boolean
   readonly schedule: GasSchedule
 }
 
@@ -128,6 +135,14 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
   if (options.sync !== undefined && typeof options.sync !== 'boolean') {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `sync must be a boolean, got ${describeValue(options.sync)}`)
   }
+  const readOnly = options.readOnly ?? false
+  if (typeof readOnly !== 'boolean') {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `readOnly must be a boolean, got ${describeValue(readOnly)}`)
+  }
+  if (readOnly && (store === 'memory' || options.sync !== undefined)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `readOnly opens an existing LMDB data directory; it takes neither store: 'memory' nor sync`)
+  }
   const dirOption = options.dataDir ?? DATA_DIR_DEFAULT
   if (typeof dirOption !== 'string' || dirOption.length === 0) {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir must be a non-empty path, got ${describeValue(dirOption)}`)
@@ -138,7 +153,9 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
     numbers[name] = value === undefined ? bound.default() : integerOption(name, value, bound.min, bound.max)
   }
   return {
-    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, sync: options.sync,
+    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, sync: options.sync, readOnly,
+    // A reader runs nothing but queries, on its own thread: it starts no stream workers.
+    ...(readOnly ? { streams: 0 } : {}),
     schedule: options.schedule === undefined ? GAS_SCHEDULE : checkedSchedule(options.schedule),
   }
 }

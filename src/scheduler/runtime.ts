@@ -109,9 +109,10 @@ export const QUEUE_PAGE_MAX = 10_000
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #store: Store
   readonly #options: SettledOptions
-  readonly #state: SchedulerState
+  /** Replaced only by `refresh` (read-only runtimes), with the commitment: both follow the store's snapshot. */
+  #state: SchedulerState
   readonly #dispatch: Dispatcher
-  readonly #commitment: Commitment
+  #commitment: Commitment
   /** Runs queries and gas estimates on this thread against committed memory (refreshed when it changes). */
   readonly #queries: StreamExecutor
   /** Commits, one at a time (a cycle's, or an intake flush). */
@@ -127,9 +128,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#store = store
     this.#state = new SchedulerState(store)
     const { schedule, planesMax, residentBytesMax, streams, dataDir } = options
-    this.#commitment = new Commitment(store, {
-      schedule, planesMax, record: (id) => this.#state.programs.get(id),
-    })
+    this.#commitment = this.#newCommitment()
     this.#dispatch = new Dispatcher({
       streams, store, storeOnDisk: dataDir !== undefined, messageTimeoutMs: options.messageTimeoutMs,
       record: (id) => this.#state.programs.get(id)!,
@@ -147,7 +146,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const settled = settleOptions(options)
     const { dataDir } = settled
     const store = dataDir === undefined ? await openMemoryStore({ verify: verifyPlane })
-      : await openLmdbStore({ dataDir, verify: verifyPlane, ...(settled.sync !== undefined ? { sync: settled.sync } : {}) })
+      : settled.readOnly ? await openLmdbStore({ dataDir, verify: verifyPlane, readOnly: true, snapshot: true })
+        : await openLmdbStore({ dataDir, verify: verifyPlane, ...(settled.sync !== undefined ? { sync: settled.sync } : {}) })
     let runtime: Runtime
     try {
       runtime = new Runtime(settled, store)
@@ -157,6 +157,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw error
     }
     return runtime
+  }
+
+  /** Opened with readOnly: true: reads one committed cycle, changes nothing (see `refresh`). */
+  get readOnly(): boolean {
+    return this.#options.readOnly
+  }
+
+  /**
+   * A read-only runtime moves to the writer's last committed cycle (everything it reads afterwards is of that
+   * cycle) and returns its number; a writer has nothing to refresh and returns its last committed cycle.
+   */
+  refresh(): number {
+    this.#open()
+    if (!this.#options.readOnly) return this.#state.cycle
+    this.#store.refresh()
+    this.#state = new SchedulerState(this.#store)
+    this.#commitment = this.#newCommitment()
+    this.#queries.forgetAll()
+    this.#commitment.checkHead()
+    return this.#state.cycle
+  }
+
+  #newCommitment(): Commitment {
+    const { schedule, planesMax } = this.#options
+    return new Commitment(this.#store, { schedule, planesMax, record: (id) => this.#state.programs.get(id) })
   }
 
   /** Where the state lives: the LMDB data directory, or undefined for the memory store. */
@@ -184,7 +209,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Bundles a TypeScript (or JavaScript) program module and stores its code; returns the code id. */
   async uploadCode(path: string): Promise<CodeId> {
-    this.#open()
+    this.#writable('uploadCode')
     const { codeId, blob } = await bundleProgram(path)
     if (!this.#store.hasCode(codeId)) {
       // Instruments and compiles it, then evaluates its top level once, metered, in a fresh context: rejects code
@@ -201,7 +226,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Creates a program from uploaded code and enqueues its init message; returns the program id. */
   async createProgram(codeId: string, input: CreateProgramInput): Promise<ProgramId> {
-    this.#open()
+    this.#writable('createProgram')
     const code = toId<CodeId>(codeId, 'codeId')
     if (!this.#store.hasCode(code)) {
       throw new StrataError(RuntimeErrorCode.UNKNOWN_CODE, `no code ${code} was uploaded`, { codeId: code })
@@ -227,7 +252,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Enqueues a message from a user to a program; returns its id. Delivered in the next cycle. */
   send(input: SendInput): MessageId {
-    this.#open()
+    this.#writable('send')
     if (typeof input !== 'object' || input === null) {
       throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `send expects { source, destination, payload, gasLimit }`)
     }
@@ -243,7 +268,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * are otherwise committed with the next cycle. `close` flushes too.
    */
   async flush(): Promise<void> {
-    this.#open()
+    this.#writable('flush')
     await this.#running?.catch(() => undefined)
     this.#notFaulted()
     if (!this.#state.changed) return
@@ -252,7 +277,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Runs one cycle. */
   async runCycle(): Promise<CycleReport> {
-    this.#open()
+    this.#writable('runCycle')
     if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
     this.#notFaulted()
     this.#running = this.#runCycle()
@@ -265,6 +290,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** Runs cycles until the queue, delayed schedule and waitlist are empty, or `maxCycles` ran. */
   async runUntilIdle(options: { maxCycles?: number } = {}): Promise<CycleReport[]> {
+    this.#writable('runUntilIdle')
     const maxCycles = integerOption('maxCycles', options.maxCycles ?? 1000, 1, Number.MAX_SAFE_INTEGER)
     const reports: CycleReport[] = []
     while (reports.length < maxCycles && !this.idle) reports.push(await this.runCycle())
@@ -279,10 +305,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   program(id: string): ProgramView {
     this.#open()
     const programId = this.#programId(id, 'programId')
-    const state = this.#state
     return {
       id: programId,
-      record: () => state.programs.get(programId)!,
+      record: () => this.#state.programs.get(programId)!,
       memoryRoot: () => bytesToHex(this.#commitment.program(programId).memoryRoot()),
       read: (address, length) => this.#commitment.view(programId).readRaw(address, length),
       stats: () => this.#commitment.view(programId).stats(),
@@ -574,6 +599,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   #open(): void {
     if (this.#closed) throw new StrataError(RuntimeErrorCode.CLOSED, 'the runtime is closed')
+  }
+
+  #writable(method: string): void {
+    this.#open()
+    if (this.#options.readOnly) {
+      throw new StrataError(RuntimeErrorCode.READ_ONLY,
+        `${method}: the runtime on ${this.#options.dataDir} was opened read-only; changes go through the process that writes it`,
+        { method })
+    }
   }
 }
 

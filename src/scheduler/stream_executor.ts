@@ -168,6 +168,11 @@ export class StreamExecutor {
     this.#memories.delete(programId)
   }
 
+  /** Drops every resident memory (the committed memory moved on): touches read it again. */
+  forgetAll(): void {
+    this.#memories.clear()
+  }
+
   addCode(codeId: CodeId, blob: Uint8Array): void {
     this.#blobs.set(codeId, blob)
   }

@@ -55,7 +55,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from '
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb'
 import { StrataError, describeValue } from '../errors.js'
 import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
 import type { Message } from '../message/index.js'
@@ -92,6 +92,12 @@ export interface LmdbStoreOptions extends StoreOpenOptions {
    * workers) or not. Reads follow the writer: each head() starts a fresh snapshot.
    */
   readonly readOnly?: boolean
+  /**
+   * With readOnly: read one consistent snapshot (the commit that was last when the store opened, or when
+   * `refresh` was last called) instead of following the writer call by call. The snapshot pins LMDB pages the
+   * writer has since replaced, so the file grows while an old snapshot is held: refresh it, or close the store.
+   */
+  readonly snapshot?: boolean
   /** Staging transactions hold this many planes' worth of chunks (x 16; default 1,000, where lmdb writes fastest). */
   readonly planesPerTransaction?: number
   /** LMDB reader slots (default 126): one per thread or process reading at the same time. */
@@ -129,7 +135,15 @@ const DATA_FILE_NAME = 'data.mdb'
 const LMDB_MAGIC = 0xbeefc0de
 const LMDB_MAGIC_OFFSET = 24
 
-type Dbs = { readonly [K in DbName]: Database<Buffer, Buffer> }
+/** The options every read takes: a snapshot reader's pinned transaction, or nothing. */
+type ReadOptions = { readonly transaction: Transaction } | undefined
+/** lmdb's point reads accept a transaction in their options (lmdb read.js), which its typings leave out. */
+type Db = Database<Buffer, Buffer> & {
+  getBinary(key: Buffer, options: ReadOptions): Buffer | undefined
+  getBinaryFast(key: Buffer, options: ReadOptions): Buffer | undefined
+  doesExist(key: Buffer, valueOrVersion: undefined, options: ReadOptions): boolean
+}
+type Dbs = { readonly [K in DbName]: Db }
 
 export class LmdbStore implements Store {
   readonly kind = 'lmdb' as const
@@ -142,8 +156,14 @@ export class LmdbStore implements Store {
   readonly #mailboxSizeMax: number
   readonly #planesPerTransaction: number
   readonly #lock: WriterLock | undefined
-  /** The writer's committed head (readers read it from disk on every call). */
+  /** The writer's committed head (readers read it from disk on every call, snapshot readers once per snapshot). */
   #head: HeadRecord
+  /** A snapshot reader's pinned LMDB read transaction (undefined for writers and following readers). */
+  #snapshot: Transaction | undefined
+  /** Options passed to every read: the pinned transaction, if any. */
+  #read: ReadOptions
+  /** Entry counts of the pinned snapshot, by key space, counted when first asked for. */
+  readonly #snapshotCounts = new Map<DbName, number>()
   #closed = false
   #committing: Promise<unknown> | undefined
   /** A commit failed after staging blobs and could not delete them: the next commit deletes them first. */
@@ -155,7 +175,7 @@ export class LmdbStore implements Store {
   readonly #planesConverted: number
 
   private constructor(init: {
-    dataDir: string; env: RootDatabase<Buffer, Buffer>; db: Dbs; verify: PlaneVerifier; sync: boolean; readOnly: boolean
+    dataDir: string; env: RootDatabase<Buffer, Buffer>; db: Dbs; verify: PlaneVerifier; sync: boolean; readOnly: boolean; snapshot: boolean
     mailboxSizeMax: number; planesPerTransaction: number; lock: WriterLock | undefined; head: HeadRecord
     openEntriesRead: number; pendingBlobsDeleted: number; planesConverted: number
   }) {
@@ -172,6 +192,7 @@ export class LmdbStore implements Store {
     this.#openEntriesRead = init.openEntriesRead
     this.#pendingBlobsDeleted = init.pendingBlobsDeleted
     this.#planesConverted = init.planesConverted
+    if (init.snapshot) this.#pin()
   }
 
   /** Opens (creating if needed) the store in `options.dataDir`. See `openLmdbStore`. */
@@ -182,8 +203,11 @@ export class LmdbStore implements Store {
     }
     if (typeof options.verify !== 'function') throw invalid(`verify must be a function, got ${describeValue(options.verify)}`)
     const readOnly = options.readOnly ?? false
+    const snapshot = options.snapshot ?? false
     const sync = options.sync ?? true
     if (typeof readOnly !== 'boolean') throw invalid(`readOnly must be a boolean, got ${describeValue(readOnly)}`)
+    if (typeof snapshot !== 'boolean') throw invalid(`snapshot must be a boolean, got ${describeValue(snapshot)}`)
+    if (snapshot && !readOnly) throw invalid('snapshot applies to readOnly stores only (a writer always reads its own last commit)')
     if (typeof sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(sync)}`)
     const mailboxSizeMax = checkedCount(options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT, 'mailboxSizeMax',
       STORE_MAILBOX_SIZE_MAX_LIMIT)
@@ -272,7 +296,8 @@ export class LmdbStore implements Store {
         } else if (version !== STORE_FORMAT_VERSION) {
           throw new StrataError(StoreErrorCode.FORMAT_VERSION,
             `${dataDir} has store format ${version === -1 ? 'unknown' : version}; this build reads format ${STORE_FORMAT_VERSION}`
-            + (version > STORE_FORMAT_VERSION ? ' (written by a newer Strata: upgrade)' : ''),
+            + (version > STORE_FORMAT_VERSION ? ' (written by a newer Strata: upgrade)'
+              : version === STORE_FORMAT_WHOLE_PLANES ? ' (a writer converts it when it opens it: run `strata run` on it once)' : ''),
             { dataDir, found: version, expected: STORE_FORMAT_VERSION })
         }
         head = readHead(db.meta)
@@ -285,7 +310,7 @@ export class LmdbStore implements Store {
         entriesRead += swept + 1
       }
       return new LmdbStore({
-        dataDir, env, db, verify: options.verify, sync, readOnly, mailboxSizeMax, planesPerTransaction, lock, head,
+        dataDir, env, db, verify: options.verify, sync, readOnly, snapshot, mailboxSizeMax, planesPerTransaction, lock, head,
         openEntriesRead: entriesRead, pendingBlobsDeleted, planesConverted,
       })
     } catch (error) {
@@ -333,7 +358,7 @@ export class LmdbStore implements Store {
 
   code(codeId: CodeId): Uint8Array | undefined {
     this.#open()
-    const blob = this.#db.codes.getBinary(checkedIdBytes(codeId, 'codeId'))
+    const blob = this.#db.codes.getBinary(checkedIdBytes(codeId, 'codeId'), this.#read)
     if (blob === undefined) return undefined
     if (createHash('sha256').update(blob).digest('hex') !== codeId) throw codeMismatch(codeId)
     return plain(blob)
@@ -341,41 +366,41 @@ export class LmdbStore implements Store {
 
   hasCode(codeId: CodeId): boolean {
     this.#open()
-    return this.#db.codes.doesExist(checkedIdBytes(codeId, 'codeId'))
+    return this.#db.codes.doesExist(checkedIdBytes(codeId, 'codeId'), undefined, this.#read)
   }
 
   *codeIds(): IterableIterator<CodeId> {
     this.#open()
-    for (const key of this.#db.codes.getKeys()) yield idFromKey(key) as CodeId
+    for (const key of this.#db.codes.getKeys({ ...this.#read })) yield idFromKey(key) as CodeId
   }
 
   // ---- programs and memory ------------------------------------------------------------------------------------------
 
   program(programId: ProgramId): ProgramRecord | undefined {
     this.#open()
-    const bytes = this.#db.programs.getBinaryFast(checkedIdBytes(programId, 'programId'))
+    const bytes = this.#db.programs.getBinaryFast(checkedIdBytes(programId, 'programId'), this.#read)
     return bytes === undefined ? undefined : decodeProgramRecord(programId, bytes)
   }
 
   *programIds(): IterableIterator<ProgramId> {
     this.#open()
-    for (const key of this.#db.programs.getKeys()) yield idFromKey(key) as ProgramId
+    for (const key of this.#db.programs.getKeys({ ...this.#read })) yield idFromKey(key) as ProgramId
   }
 
   programCount(): number {
     this.#open()
-    return entryCount(this.#db.programs)
+    return this.#count('programs')
   }
 
   memoryMeta(programId: ProgramId): Uint8Array | undefined {
     this.#open()
-    const bytes = this.#db.memmeta.getBinary(checkedIdBytes(programId, 'programId'))
+    const bytes = this.#db.memmeta.getBinary(checkedIdBytes(programId, 'programId'), this.#read)
     return bytes === undefined ? undefined : plain(bytes)
   }
 
   plane(programId: ProgramId, planeKey: number): Uint8Array | undefined {
     this.#open()
-    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(planeKey)))
+    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(planeKey)), this.#read)
     if (index === undefined) return undefined
     if (index.length !== PLANE_INDEX_VALUE_BYTES) throw planeMismatch(programId, planeKey, 'its index entry is malformed')
     // Same snapshot as the index read: lmdb renews a thread's read transaction only between event turns or
@@ -390,7 +415,7 @@ export class LmdbStore implements Store {
       // Consecutive chunks of one run share a blob: read it once.
       if (blobKeyRead === undefined || !blobKeyRead.equals(key)) {
         blobKeyRead = key
-        blob = this.#db.blobs.getBinary(key)
+        blob = this.#db.blobs.getBinary(key, this.#read)
         if (blob === undefined) throw planeMismatch(programId, planeKey, `the stored bytes of its chunk ${chunk} are missing`)
       }
       const position = index[slot + BLOB_KEY_BYTES]!
@@ -406,7 +431,7 @@ export class LmdbStore implements Store {
 
   planeRoot(programId: ProgramId, key: number): Uint8Array | undefined {
     this.#open()
-    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(key)))
+    const index = this.#db.planes.getBinary(planeIndexKey(checkedIdBytes(programId, 'programId'), checkedPlaneKey(key)), this.#read)
     return index === undefined ? undefined : new Uint8Array(index.subarray(0, STORE_HASH_SIZE_BYTES))
   }
 
@@ -414,7 +439,7 @@ export class LmdbStore implements Store {
     this.#open()
     const prefix = checkedIdBytes(programId, 'programId')
     const keys: number[] = []
-    for (const key of this.#db.planes.getKeys({ start: prefix })) {
+    for (const key of this.#db.planes.getKeys({ start: prefix, ...this.#read })) {
       if (!hasPrefix(key, prefix)) break
       keys.push(readU32(key, ID_BYTES))
     }
@@ -430,33 +455,33 @@ export class LmdbStore implements Store {
 
   *queue(): IterableIterator<Message> {
     const head = this.#currentHead()
-    for (const { value } of this.#db.queue.getRange({ start: u64Key(head.queueHead), end: u64Key(head.queueTail) })) {
+    for (const { value } of this.#db.queue.getRange({ start: u64Key(head.queueHead), end: u64Key(head.queueTail), ...this.#read })) {
       yield decodeMessage(value, 'queued message')
     }
   }
 
   waitEntry(messageId: MessageId): StoredWaitEntry | undefined {
     this.#open()
-    const bytes = this.#db.waitlist.getBinaryFast(checkedIdBytes(messageId, 'messageId'))
+    const bytes = this.#db.waitlist.getBinaryFast(checkedIdBytes(messageId, 'messageId'), this.#read)
     return bytes === undefined ? undefined : decodeWaitEntry(bytes).entry
   }
 
   *waitlist(): IterableIterator<StoredWaitEntry> {
     this.#open()
-    for (const { value } of this.#db.waitlist.getRange()) yield decodeWaitEntry(value).entry
+    for (const { value } of this.#db.waitlist.getRange({ ...this.#read })) yield decodeWaitEntry(value).entry
   }
 
   waitlistSize(): number {
     this.#open()
-    return entryCount(this.#db.waitlist)
+    return this.#count('waitlist')
   }
 
   *waitlistExpiring(untilCycleMax: number): IterableIterator<StoredWaitEntry> {
     this.#open()
     const max = checkedCount(untilCycleMax, 'untilCycleMax')
-    for (const { key, value } of this.#db.deadlines.getRange()) {
+    for (const { key, value } of this.#db.deadlines.getRange({ ...this.#read })) {
       if (readU64(key, 0) > max) break
-      const entry = this.#db.waitlist.getBinaryFast(value)
+      const entry = this.#db.waitlist.getBinaryFast(value, this.#read)
       if (entry === undefined) throw integrity(`the deadline index names a waiting message that is not stored`)
       yield decodeWaitEntry(entry).entry
     }
@@ -466,7 +491,7 @@ export class LmdbStore implements Store {
     this.#open()
     const prefix = u64Key(checkedCount(cycle, 'cycle'))
     const messages: Message[] = []
-    for (const { key, value } of this.#db.delayed.getRange({ start: prefix })) {
+    for (const { key, value } of this.#db.delayed.getRange({ start: prefix, ...this.#read })) {
       if (!hasPrefix(key, prefix)) break
       messages.push(decodeMessage(value, 'delayed message'))
     }
@@ -479,7 +504,7 @@ export class LmdbStore implements Store {
     for (;;) {
       // One seek per distinct cycle, not a walk over every scheduled message.
       let next: number | undefined
-      for (const key of this.#db.delayed.getKeys({ start: delayedKey(from, 0), limit: 1 })) next = readU64(key, 0)
+      for (const key of this.#db.delayed.getKeys({ start: delayedKey(from, 0), limit: 1, ...this.#read })) next = readU64(key, 0)
       if (next === undefined) return
       yield next
       from = next + 1
@@ -490,7 +515,7 @@ export class LmdbStore implements Store {
     this.#open()
     const prefix = checkedIdBytes(userId, 'userId')
     const entries: StoredMailboxEntry[] = []
-    for (const { key, value } of this.#db.mailbox.getRange({ start: prefix })) {
+    for (const { key, value } of this.#db.mailbox.getRange({ start: prefix, ...this.#read })) {
       if (!hasPrefix(key, prefix)) break
       entries.push(decodeMailboxEntry(value))
     }
@@ -499,20 +524,20 @@ export class LmdbStore implements Store {
 
   nonce(userId: UserId): number {
     this.#open()
-    const bytes = this.#db.nonces.getBinaryFast(checkedIdBytes(userId, 'userId'))
+    const bytes = this.#db.nonces.getBinaryFast(checkedIdBytes(userId, 'userId'), this.#read)
     return bytes === undefined ? 0 : readU64(bytes, 0)
   }
 
   merkleNode(key: Uint8Array): Uint8Array | undefined {
     this.#open()
-    const value = this.#db.merkle.getBinary(checkedMerkleKey(key))
+    const value = this.#db.merkle.getBinary(checkedMerkleKey(key), this.#read)
     return value === undefined ? undefined : plain(value)
   }
 
   cycleRecord(cycle: number): CycleRecord | undefined {
     checkedCount(cycle, 'cycle')
     if (cycle > this.#currentHead().cycle) return undefined // a reader may see a record its head does not yet
-    const value = this.#db.cycles.getBinary(u64Key(cycle))
+    const value = this.#db.cycles.getBinary(u64Key(cycle), this.#read)
     return value === undefined ? undefined : decodeCycleRecord(value)
   }
 
@@ -750,6 +775,8 @@ export class LmdbStore implements Store {
     if (this.#closed) return
     await this.#committing?.catch(() => undefined)
     this.#closed = true
+    this.#snapshot?.done()
+    this.#snapshot = undefined
     try {
       await this.#env.close()
     } finally {
@@ -757,9 +784,44 @@ export class LmdbStore implements Store {
     }
   }
 
+  /**
+   * A snapshot reader moves to the last commit now (releasing the one it held) and returns its head; a
+   * following reader or a writer only returns its head.
+   */
+  refresh(): StoreHead {
+    this.#open()
+    if (this.#snapshot !== undefined) this.#pin()
+    return this.head()
+  }
+
+  /** Takes a read transaction on the latest commit and reads the head in it. */
+  #pin(): void {
+    this.#snapshot?.done()
+    this.#snapshot = undefined
+    // Starts lmdb's shared read transaction afresh (a transaction someone still uses is set aside, not reset).
+    this.#env.resetReadTxn()
+    const transaction = this.#env.useReadTransaction()
+    this.#snapshot = transaction
+    this.#read = { transaction }
+    this.#snapshotCounts.clear()
+    this.#head = readHead(this.#db.meta, this.#read)
+  }
+
+  /** Entries in a key space: LMDB's count for writers and following readers, counted in the snapshot otherwise. */
+  #count(name: DbName): number {
+    this.#open()
+    if (this.#read === undefined) return entryCount(this.#db[name])
+    let count = this.#snapshotCounts.get(name)
+    if (count === undefined) {
+      count = this.#db[name].getKeysCount({ ...this.#read })
+      this.#snapshotCounts.set(name, count)
+    }
+    return count
+  }
+
   #currentHead(): HeadRecord {
     this.#open()
-    if (!this.readOnly) return this.#head
+    if (!this.readOnly || this.#snapshot !== undefined) return this.#head
     // A reader follows the writer: start a fresh snapshot here (lmdb would only renew it on its next timer
     // tick), so this head and the reads that follow it in the same turn see the latest commit.
     this.#env.resetReadTxn()
@@ -812,8 +874,8 @@ function checkDataFileMagic(dataDir: string): void {
   }
 }
 
-function readHead(meta: Database<Buffer, Buffer>): HeadRecord {
-  const bytes = meta.getBinaryFast(HEAD_KEY)
+function readHead(meta: Db, read?: ReadOptions): HeadRecord {
+  const bytes = meta.getBinaryFast(HEAD_KEY, read)
   if (bytes === undefined) throw integrity('the head record is missing')
   return decodeHead(bytes)
 }

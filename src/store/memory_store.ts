@@ -72,6 +72,11 @@ export class MemoryStore implements Store {
     return { cycle, stateRoot: stateRoot === null ? null : stateRoot.slice(), commitCount }
   }
 
+  /** The memory store has one reader, its writer: there is nothing to move to. */
+  refresh(): StoreHead {
+    return this.head()
+  }
+
   async putCode(codeId: CodeId, blob: Uint8Array): Promise<void> {
     this.#open()
     checkedCode(codeId, blob)

@@ -217,6 +217,11 @@ export interface Store {
 
   /** The last committed cycle, its state root and the number of commits. */
   head(): StoreHead
+  /**
+   * A snapshot reader (LMDB, readOnly with snapshot) moves to the last commit and returns its head; every other
+   * store reads its last commit already and returns its head.
+   */
+  refresh(): StoreHead
 
   /** Stores a code blob under its id (SHA-256 of the blob, checked). Durable once resolved; idempotent. */
   putCode(codeId: CodeId, blob: Uint8Array): Promise<void>

@@ -279,16 +279,60 @@ describe('bad input: a clear message, a code, a non-zero exit, nothing changed',
     expect(await snapshot()).toEqual(before)
   }, 120_000)
 
-  it('a data directory held by another process is LOCKED', async () => {
+  it('while another process writes the directory, inspect, query, prove and mailbox read its committed cycles; send is LOCKED', async () => {
+    const USER = 'cd'.repeat(32)
     const rt = await Runtime.open({ dataDir: data, streams: 0 })
     try {
-      const failed = await strataFails('inspect', '--data', data, '--json')
+      const read = async (): Promise<number> => Number((await strataJson<Reply>('query', '--data', data, counter(), '--text', 'read')).text)
+      const before = await read()
+      const inspected = await snapshot()
+      expect(inspected).toEqual({ cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength })
+      // Accepted by the writer but not committed: the readers do not see it.
+      rt.send({ source: USER, destination: counter(), payload: new TextEncoder().encode('inc'), gasLimit: 1_000_000 })
+      expect(await snapshot()).toEqual(inspected)
+      await rt.runCycle()
+      expect(await read()).toBe(before + 1)
+      expect(await snapshot()).toEqual({ cycle: inspected.cycle + 1, stateRoot: rt.stateRoot(), queueLength: 0 })
+      const proofFile = path.join(dir, 'held.proof.json')
+      writeFileSync(proofFile, (await strata('prove', '--data', data, counter(), 'state', '16')).stdout)
+      expect(await strataJson('verify', proofFile, '--root', rt.stateRoot())).toMatchObject({ ok: true })
+      const box = await strataJson<{ entries: { text?: string }[] }>('mailbox', '--data', data, USER)
+      expect(box.entries.at(-1)!.text).toBe(String(before + 1))
+
+      const failed = await strataFails('send', '--data', data, '--to', counter(), '--text', 'inc', '--json')
       expect(failed.code).toBe(2)
       expect(JSON.parse(failed.stderr)).toMatchObject({ error: { code: 'LOCKED', message: expect.stringContaining(`process ${process.pid}`) } })
     } finally {
       await rt.close()
     }
   })
+
+  it('inspect during `strata run` sees one committed cycle: its state root is the one recorded for its cycle', async () => {
+    const child = spawn(process.execPath, [BIN, 'run', '--data', data, '--cycles', '1000000', '--streams', '0'])
+    let stdout = ''
+    const started = new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (ROW.test(stdout)) resolve()
+    }))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const guard = setTimeout(() => child.kill('SIGKILL'), 50_000)
+    try {
+      await started
+      const seen = [await snapshot(), await snapshot(), await snapshot()]
+      child.kill('SIGINT')
+      expect(await exited).toBe(130)
+      const reader = await Runtime.open({ dataDir: data, readOnly: true })
+      try {
+        for (const { cycle, stateRoot } of seen) expect(reader.cycleRecord(cycle)!.stateRoot).toBe(stateRoot)
+        expect(seen[2]!.cycle).toBeGreaterThanOrEqual(seen[0]!.cycle)
+      } finally {
+        await reader.close()
+      }
+    } finally {
+      clearTimeout(guard)
+      child.kill('SIGKILL')
+    }
+  }, 60_000)
 
 })
 

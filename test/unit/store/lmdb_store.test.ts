@@ -522,6 +522,42 @@ describe('lmdb store access', () => {
     expect([...reader.queue()]).toEqual([message(1)])
   })
 
+  it('a snapshot reader reads one commit in every key space, counts included, until it refreshes', async () => {
+    expect(await codeOf(() => openStore({ snapshot: true }))).toBe(StoreErrorCode.INVALID_ARGUMENT)
+    const writer = await openStore()
+    const p = programId(1)
+    await writer.commit({
+      cycle: 1, stateRoot: rootOf(1), programs: [record(1)], queue: { appended: [message(1)] },
+      memory: [{ programId: p, dropped: false, meta: new Uint8Array([1]), planes: [planeChange(1, 3)] }],
+      waitlist: { put: [{ message: message(2), programId: p, untilCycle: 9 }] }, merkle: { put: [[CRASH_MERKLE_KEY, rootOf(7)]] },
+      counts: { processed: 1, failed: 0, gasBurned: 1, gasRefunded: 0, enqueued: 1, mailboxed: 0, dirtyPlanes: 1 },
+    })
+    const reader = await openStore({ readOnly: true, snapshot: true })
+    const follower = await openStore({ readOnly: true })
+    const view = (store: LmdbStore) => ({
+      cycle: store.head().cycle, programs: store.programCount(), ids: [...store.programIds()], queue: [...store.queue()].length,
+      queueLength: store.queueLength(), waiting: store.waitlistSize(), seed: planeSeed(store.plane(p, 3)!), meta: [...store.memoryMeta(p)!],
+      node: [...store.merkleNode(CRASH_MERKLE_KEY)!], planes: store.planeKeys(p), record: store.cycleRecord(2) !== undefined,
+    })
+    const first = view(reader)
+    expect(first).toMatchObject({ cycle: 1, programs: 1, queue: 1, queueLength: 1, waiting: 1, seed: 1, planes: [3], record: false })
+    // The writer changes every key space the reader looks at, twice (the second rewrites what the first wrote).
+    for (const cycle of [2, 3]) {
+      await writer.commit({
+        cycle, stateRoot: rootOf(cycle), programs: [record(cycle)], queue: { consumed: 1, appended: [message(cycle * 10), message(cycle * 10 + 1)] },
+        memory: [{ programId: p, dropped: false, meta: new Uint8Array([cycle]), planes: [planeChange(cycle, 3), planeChange(cycle, 4)] }],
+        waitlist: { delete: [message(2).id] }, merkle: { put: [[CRASH_MERKLE_KEY, rootOf(cycle + 7)]] },
+        counts: { processed: 1, failed: 0, gasBurned: 1, gasRefunded: 0, enqueued: 2, mailboxed: 0, dirtyPlanes: 2 },
+      })
+      await new Promise((resolve) => setTimeout(resolve, 5)) // lmdb renews its shared read transaction on a timer
+      expect(view(reader)).toEqual(first)
+      expect(view(follower)).toMatchObject({ cycle, programs: cycle, seed: cycle, meta: [cycle], planes: [3, 4], waiting: 0 })
+    }
+    expect(reader.refresh().cycle).toBe(3)
+    expect(view(reader)).toEqual(view(follower))
+    expect(view(reader)).toMatchObject({ cycle: 3, programs: 3, queueLength: 3, waiting: 0, seed: 3, planes: [3, 4], record: true })
+  })
+
   it('fails FORMAT_VERSION for a newer format and for an LMDB environment that is not a store', async () => {
     const store = await openStore()
     await store.close()
