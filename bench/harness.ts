@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Runtime } from 'strata'
+import type { Runtime } from 'strata-runtime'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** bench/: bench files are bundled with this module into bench/.out/ and run from there; the sources sit in bench/. */

@@ -105,7 +105,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
-import { Runtime, type CycleReport, type ProgramId } from 'strata'
+import { Runtime, type CycleReport, type ProgramId } from 'strata-runtime'
 import {
   median, rateRow, timeRow, type BenchRow,
   COUNTER_USER as USER, COUNTER_INC as INC, COUNTER_INIT_GAS_LIMIT as INIT_GAS_LIMIT, COUNTER_HANDLE_GAS_LIMIT as HANDLE_GAS_LIMIT,

@@ -63,7 +63,7 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Runtime, type ProgramId } from 'strata'
+import { Runtime, type ProgramId } from 'strata-runtime'
 import { median, timeRow, type BenchRow } from './harness.js'
 import {
   PLANES_PER_PROGRAM, PROGRAMS_PER_CYCLE, RESIDENT_STREAMS, TOUCH, TOUCH_GAS_LIMIT, USER, populatePlanes, residentRun as runResident,

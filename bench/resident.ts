@@ -4,7 +4,7 @@
  * JSON line.
  */
 import { spawn } from 'node:child_process'
-import type { ProgramId, Runtime } from 'strata'
+import type { ProgramId, Runtime } from 'strata-runtime'
 import { fixturePath } from './harness.js'
 
 /** bench/fixtures/planes.ts: init does nothing; "touch" allocates ten one-plane heap blocks once, then adds one to a byte of each. */

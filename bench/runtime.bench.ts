@@ -89,7 +89,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { Packr } from 'msgpackr'
 import { Piscina } from 'piscina'
-import { MessageKind, Runtime, type Message, type ProgramId } from 'strata'
+import { MessageKind, Runtime, type Message, type ProgramId } from 'strata-runtime'
 import { streamOf } from '../src/scheduler/assign.js'
 import {
   median, rateRow, timeRow, type BenchRow,

@@ -22,7 +22,8 @@ const NODE_BUILTINS = new Set(builtinModules)
 const guardImports: Plugin = {
   name: 'strata-guard',
   setup(b) {
-    b.onResolve({ filter: /^strata$/ }, () => ({ path: 'strata', external: true }))
+    // Both names of the program library resolve to the same import, so a program's code id does not depend on which it used.
+    b.onResolve({ filter: /^strata(-runtime)?$/ }, () => ({ path: 'strata', external: true }))
     b.onResolve({ filter: /.*/ }, (args) => {
       const bare = args.path.replace(/^node:/, '').split('/')[0]!
       if (args.path.startsWith('node:') || NODE_BUILTINS.has(args.path) || NODE_BUILTINS.has(bare)) {

@@ -23,7 +23,7 @@
 // With open-only it prints the open line and closes.
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { Runtime } from 'strata'
+import { Runtime } from 'strata-runtime'
 
 const [dir, cyclesArg, streamsArg, mode] = process.argv.slice(2)
 const CYCLES = Number(cyclesArg)

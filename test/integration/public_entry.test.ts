@@ -1,6 +1,6 @@
 // Imports the package by name, as a user would: resolves to the built dist/ through package.json "exports".
 import { describe, expect, it } from 'vitest'
-import { GasCounter, ProgramMemory, StrataError, address3d, splitAddress } from 'strata'
+import { GasCounter, ProgramMemory, StrataError, address3d, splitAddress } from 'strata-runtime'
 
 describe('the public entry', () => {
   it('exposes memory, gas and typed errors', () => {

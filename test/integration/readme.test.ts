@@ -1,5 +1,5 @@
-// The README's code runs: each JavaScript block that imports 'strata' is written to a file inside the package
-// (so 'strata' resolves to the built package, as for a user) and executed with node. The README cannot drift
+// The README's code runs: each JavaScript block that imports 'strata-runtime' is written to a file inside the package
+// (so 'strata-runtime' resolves to the built package, as for a user) and executed with node. The README cannot drift
 // from what Strata does.
 import { execFile } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -17,7 +17,7 @@ afterAll(() => {
 
 const readme = readFileSync('README.md', 'utf8')
 const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!)
-  .filter((code) => code.includes("from 'strata'") && !code.includes('defineProgram'))
+  .filter((code) => code.includes("from 'strata-runtime'") && !code.includes('defineProgram'))
 
 /** The CLI tour: every `npx strata` line of the README's shell blocks, run in order after a demo. */
 const cliTour = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n'))
