@@ -336,6 +336,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return [...this.#state.delayed.entries()].sort((a, b) => a[0] - b[0])
   }
 
+  /** How many programs exist (committed and created since), without walking their records. */
+  get programCount(): number {
+    this.#open()
+    return this.#state.programs.size
+  }
+
   /** Every program: committed ones in id order, then those created since the last commit. Walks all records. */
   programIds(): ProgramId[] {
     return [...this.#state.programs.keys()]

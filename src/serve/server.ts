@@ -108,7 +108,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const delayed = rt.delayedMessages().reduce((sum, [, messages]) => sum + messages.length, 0)
     return {
       version, dataDir: rt.dataDir ?? null, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength,
-      waiting: rt.waiting().length, delayed, idle: rt.idle, streams: rt.streams, programCount: rt.programIds().length,
+      waiting: rt.waiting().length, delayed, idle: rt.idle, streams: rt.streams, programCount: rt.programCount,
       intervalMs, running: running !== undefined, fault: rt.fault?.message ?? null,
     }
   }

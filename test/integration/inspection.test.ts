@@ -71,5 +71,10 @@ describe('inspection accessors', () => {
     expect(dirty.filter((d) => d.programId === b)).toEqual([{ cycle: report.cycle, programId: b, planes: bPlanes }])
     expect(dirty.every((d) => d.cycle === report.cycle)).toBe(true)
     expect(rt.program(a).planes().every((key) => Number.isInteger(key))).toBe(true)
+    expect(rt.programCount).toBe(2)
+    await rt.createProgram(rt.codeIds()[0]!, { salt: text('third'), gasLimit: 1_000_000 })
+    expect(rt.programCount).toBe(3) // created, not committed yet
+    await rt.flush()
+    expect(rt.programCount).toBe(rt.programIds().length)
   })
 })
