@@ -496,6 +496,11 @@ describe('strata serve', () => {
       body: JSON.stringify({ destination: made.counter, payloadText: 'inc', gasLimit: 1_000_000 }),
     })
     expect(reply.status).toBe(200)
+    // Beside the server (the directory's writer), the reading commands work and see what it committed.
+    const inspected = JSON.parse((await strata('inspect', '--data', cliData, '--json')).stdout) as { queueLength: number }
+    expect(inspected.queueLength).toBe(1) // the send was flushed before the reply
+    const writing = await strata('send', '--data', cliData, '--to', made.counter, '--text', 'inc').then(() => 'sent', (error: { stderr: string }) => error.stderr)
+    expect(writing).toContain('LOCKED')
     child.kill('SIGINT')
     expect(await exited).toBe(0)
     const reopened = await Runtime.open({ dataDir: cliData, streams: 0 })
