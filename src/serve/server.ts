@@ -24,7 +24,7 @@ import { History } from './history.js'
 import {
   CONNECTION_TIMEOUT_MS, CYCLES_KEPT, CYCLES_LIMIT_DEFAULT, HEX_PREFIX_MAX_CHARS, INTERVAL_MS_MAX, LIST_ENTRIES_MAX,
   MEMORY_READ_MAX_BYTES, OUTCOMES_KEPT, OUTCOMES_LIMIT_DEFAULT, PROGRAMS_LIMIT_DEFAULT, PROGRAMS_LIMIT_MAX,
-  PROGRAMS_SCAN_MAX, QUEUE_LIMIT_DEFAULT, QUEUE_LIMIT_MAX, REQUEST_BODY_MAX_BYTES, REQUEST_TIMEOUT_MS, TIMEOUT_CHECK_INTERVAL_MS,
+  PROGRAMS_SCAN_MAX, QUERY_GAS_MAX, QUEUE_LIMIT_DEFAULT, QUEUE_LIMIT_MAX, REQUEST_BODY_MAX_BYTES, REQUEST_TIMEOUT_MS, TIMEOUT_CHECK_INTERVAL_MS,
 } from './limits.js'
 import {
   bodyObject, enumParam, hexPrefixParam, idField, idValue, intField, intParam, payloadField, type Query,
@@ -306,11 +306,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const body = bodyObject(request.body, QUERY_FIELDS)
     const programId = idValue(body.programId, 'programId')
     const payload = payloadField(body, false)
-    const gasLimit = intField(body, 'gasLimit', false)
+    const gasLimit = intField(body, 'gasLimit', false) ?? QUERY_GAS_MAX
+    if (gasLimit < 0 || gasLimit > QUERY_GAS_MAX) {
+      throw new HttpError(400, RuntimeErrorCode.INVALID_GAS, `gasLimit of a query must be in 0..${QUERY_GAS_MAX} (queries run on the server's thread), got ${gasLimit}`)
+    }
     const source = idField(body, 'source')
-    const result = await rt.query(programId, payload, {
-      ...(gasLimit !== undefined ? { gasLimit } : {}), ...(source !== undefined ? { source } : {}),
-    })
+    const result = await rt.query(programId, payload, { gasLimit, ...(source !== undefined ? { source } : {}) })
     return {
       replyCode: result.replyCode, replyCodeName: result.replyCode === null ? null : replyCodeName(result.replyCode),
       payloadHex: hexOf(result.payload), payloadText: textOf(result.payload), payloadLength: result.payload.length,

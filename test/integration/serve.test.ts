@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_USER_ID, Runtime, verifyProof, type ProgramId } from '../../src/index.js'
-import { INTERVAL_MS_DEFAULT, PORT_DEFAULT, startInspector, type Inspector } from '../../src/serve/index.js'
+import { INTERVAL_MS_DEFAULT, PORT_DEFAULT, QUERY_GAS_MAX, startInspector, type Inspector } from '../../src/serve/index.js'
 import { BIN, strata } from './cli_helpers.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'strata-serve-'))
@@ -239,6 +239,13 @@ describe('the read API', () => {
     expect(queue.headers['content-type']).toBe('application/json; charset=utf-8')
     expect(queue.json.messages.find((m: { id: string }) => m.id === messageId).payloadText).toBe(XSS)
     await post('/api/cycle', {})
+  })
+
+  it("a query burns at most QUERY_GAS_MAX on the server's thread, whatever the program does", async () => {
+    const runaway = JSON.stringify([{ do: 'burn' }])
+    const burned = (await post('/api/query', { programId: probe, payloadText: runaway })).json
+    expect(burned).toMatchObject({ replyCodeName: 'OUT_OF_GAS', gasBurned: QUERY_GAS_MAX })
+    expectError(await post('/api/query', { programId: probe, payloadText: runaway, gasLimit: QUERY_GAS_MAX + 1 }), 400, 'INVALID_GAS')
   })
 
   it('a payload that is not printable UTF-8 has payloadText null; only its first 256 bytes are carried', async () => {
