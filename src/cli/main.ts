@@ -5,12 +5,13 @@
  * status is 2 for usage and input errors (and anything else that stops a command), 1 for a rejected proof or
  * a failed check.
  */
-import { readFileSync } from 'node:fs'
+import { packageVersion } from '../version.js'
 import { CliError, parse, usageError, type Command } from './args.js'
 import { mailbox, prove, query, run, send, verify } from './commands.js'
 import { demo } from './demo.js'
 import { inspect } from './inspect.js'
 import { makeOut } from './output.js'
+import { serve } from './serve.js'
 import { memoryWalkthrough } from './walkthrough.js'
 
 const memory: Command = {
@@ -27,7 +28,7 @@ boundary, fragmentation after frees, a compaction preview and its result, and a 
   },
 }
 
-const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, memory]
+const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, serve, memory]
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
@@ -44,12 +45,6 @@ or failed check, 2 a usage or input error. docs/cli.md has the details.
 
 const commandHelp = (c: Command): string => `usage: ${c.usage}\n\n${c.help}\n  --json               machine-readable output\n`
 
-/** The version in the package.json this build came with (dist/cli/ -> the package root). */
-function version(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return manifest.version
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -57,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0
   }
   if (name === '--version' || name === '-V') {
-    process.stdout.write(`strata ${version()}\n`)
+    process.stdout.write(`strata ${packageVersion()}\n`)
     return 0
   }
   const command = COMMANDS.find((c) => c.name === name)
