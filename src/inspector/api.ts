@@ -139,11 +139,12 @@ export class ApiError extends Error {
 // ---- the token ---------------------------------------------------------------------------------------------
 
 const TOKEN_KEY = 'strata.inspector.token'
-const TOKEN_PATTERN = /(^#|[?&#])token=([0-9a-fA-F]{1,128})/
+/** `token=...` in the fragment; the server's tokens are visible ASCII (32 hex digits by default). */
+const TOKEN_PATTERN = /(^#|[?&#])token=([\x21-\x22\x24-\x25\x27-\x7e]{1,256})/
 
 /**
  * Takes the token out of the address (`#token=...`, as `strata serve` prints it) into sessionStorage, and
- * removes it from the address bar so it is neither bookmarked nor shown. Returns the hash left over.
+ * removes it from the address bar so it is neither bookmarked nor shown.
  */
 export function adoptTokenFromHash(): void {
   const match = TOKEN_PATTERN.exec(location.hash)

@@ -17,11 +17,9 @@ const CHARTS: readonly ChartSpec[] = [
     ],
   },
   {
-    title: 'Gas per cycle',
-    series: [
-      { label: 'burned', colour: '#d97706', value: (c) => c.gasBurned },
-      { label: 'refunded', colour: '#059669', value: (c) => c.gasRefunded },
-    ],
+    // Refunds (unused gas limits) dwarf the gas burned; they are not charted.
+    title: 'Gas burned per cycle',
+    series: [{ label: 'burned', colour: '#d97706', value: (c) => c.gasBurned }],
   },
   { title: 'Dirty planes per cycle', series: [{ label: 'planes written', colour: '#7c3aed', value: (c) => c.dirtyPlanes }] },
   {

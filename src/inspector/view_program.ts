@@ -13,6 +13,12 @@ import { errorBox, heading, routeHash, type View } from './ui.js'
 /** Allocations listed; the map and statistics cover all of them. */
 const ALLOCATIONS_SHOWN_MAX = 500
 
+function gasByClass(gas: Readonly<Record<string, number>>): HTMLElement {
+  const charged = Object.entries(gas).filter(([, amount]) => amount !== 0)
+  if (charged.length === 0) return el('span', { class: 'muted' }, 'none charged since the program was loaded')
+  return el('span', null, ...charged.map(([name, amount]) => el('span', { class: 'chip' }, `${name} ${num(amount)}`)))
+}
+
 function record(detail: ProgramDetail): HTMLElement {
   const s = detail.stats
   return facts([
@@ -24,8 +30,7 @@ function record(detail: ProgramDetail): HTMLElement {
     ['state address', detail.stateAddress === null ? '—' : `${formatAddress(detail.stateAddress)} = ${detail.stateAddress}`],
     ['allocations', `${num(s.allocations)} (${bytes(s.liveBytes)} live)`],
     ['planes', `${num(s.planesInUse)} in use, ${num(s.planesMaterialized)} holding data, budget ${num(s.planesMax)}`],
-    ['gas by class', el('span', null, ...Object.entries(s.gasByClass).filter(([, gas]) => gas !== 0)
-      .map(([name, gas]) => el('span', { class: 'chip' }, `${name} ${num(gas)}`)))],
+    ['gas by class', gasByClass(s.gasByClass)],
   ])
 }
 
@@ -92,8 +97,10 @@ export const programView: View = (root, route) => {
       const rows = shown.map((a) => {
         const link = el('button', { class: 'link', attrs: { type: 'button' } }, formatAddress(a.address))
         link.addEventListener('click', () => hex.show(a.address, a.size))
-        return row(link, el('td', { class: 'num' }, String(a.address)), el('td', { class: 'num' }, num(a.size)),
+        const tr = row(link, el('td', { class: 'num' }, String(a.address)), el('td', { class: 'num' }, num(a.size)),
           el('a', { attrs: { href: routeHash('verify', { program: id, address: a.address, length: Math.min(a.size, 4096) }) } }, 'prove'))
+        tr.dataset.address = String(a.address)
+        return tr
       })
       const allocations = table(['address', 'packed', 'size', ''], rows, 'no live allocations')
       allocations.classList.add('allocations')

@@ -37,7 +37,7 @@ function gasValue(inputElement: HTMLInputElement): number | string {
 
 function tokenPanel(): HTMLElement {
   const state = el('p')
-  const pasted = input('token', { placeholder: '32 hex digits', size: 34, type: 'password' })
+  const pasted = input('token', { placeholder: 'the token strata serve printed', size: 34, type: 'password' })
   const draw = (): void => {
     replace(state, token() === null
       ? el('span', { class: 'error-text' }, 'No token: sending and querying will be refused (401). Open the address `strata serve` printed, or paste its token here.')
@@ -52,8 +52,8 @@ function tokenPanel(): HTMLElement {
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     const value = pasted.value.trim()
-    if (/^[0-9a-f]{32}$/i.test(value)) {
-      setToken(value.toLowerCase())
+    if (/^[\x21-\x7e]{16,256}$/.test(value)) {
+      setToken(value)
       pasted.value = ''
     }
     draw()

@@ -73,7 +73,7 @@ export const verifyView: View = (root, route) => {
   const rootInput = input('root', { size: 66, placeholder: 'state root (64 hex digits)' })
   const currentRoot = el('button', { attrs: { type: 'button' } }, 'Use the current state root')
   const proofText = el('textarea', { attrs: { name: 'proof', rows: 12, spellcheck: 'false', placeholder: 'paste a proof (JSON), e.g. from `strata prove`' } })
-  const result = el('div', { class: 'verdict-holder' })
+  const result = el('div', { class: 'verdict-holder' }, el('p', { class: 'muted' }, 'Nothing verified yet.'))
   const verifyForm = el('form', { class: 'stacked', attrs: { 'data-form': 'verify' } },
     el('div', { class: 'row-of' }, field('state root', rootInput), currentRoot), field('proof JSON', proofText),
     el('button', { attrs: { type: 'submit' } }, 'Verify in this browser'))
@@ -132,7 +132,8 @@ export const verifyView: View = (root, route) => {
 
   replace(root, el('div', { class: 'view-head' }, el('h1', null, 'Prove and verify')),
     el('div', { class: 'two-columns' },
-      section('Prove', el('p', { class: 'muted' }, 'Ask the server for a proof; it lands below and is verified here, in the browser.'), proveForm, proveProblem),
-      section('Verify', el('p', { class: 'muted' }, 'Checks the proof against the root with SHA-256 in this page: nothing is sent to the server.'), verifyForm)),
-    section('Result', result))
+      el('div', null,
+        section('Prove', el('p', { class: 'muted' }, 'Ask the server for a proof: it lands in the proof field and is verified here, in the browser.'), proveForm, proveProblem),
+        section('Result', result)),
+      section('Verify', el('p', { class: 'muted' }, 'Checks the proof against the root with SHA-256 in this page: nothing is sent to the server.'), verifyForm)))
 }

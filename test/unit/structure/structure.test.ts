@@ -60,6 +60,15 @@ describe('source structure', () => {
     expect(offenders).toEqual([])
   })
 
+  it('the inspector page never parses strings as HTML (program-controlled text goes in as text nodes)', () => {
+    const offenders = files.filter((f) => path.relative(SRC, f).startsWith('inspector/')).flatMap((file) => {
+      const code = readFileSync(file, 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '') // comments may name them
+      return [...code.matchAll(/\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment)\b/g)]
+        .map((m) => `${path.relative(SRC, file)}: ${m[1]}`)
+    })
+    expect(offenders).toEqual([])
+  })
+
   it('the store imports nothing of programs, the scheduler, the engine or the CLI', () => {
     const offenders = files.filter((f) => path.relative(SRC, f).startsWith('store/')).flatMap((file) =>
       imports(file).filter(({ target }) => /^(program|scheduler|engine|cli)\//.test(target))
