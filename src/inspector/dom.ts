@@ -61,7 +61,7 @@ export function row(...cells: readonly Child[]): HTMLTableRowElement {
 }
 
 export function section(title: string, ...children: readonly Child[]): HTMLElement {
-  return el('section', { class: 'panel' }, el('h2', null, title), ...children)
+  return el('section', { class: 'panel', attrs: { 'data-section': title } }, el('h2', null, title), ...children)
 }
 
 /** A labelled form field. */

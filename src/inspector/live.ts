@@ -34,6 +34,17 @@ class Live {
     source.addEventListener('cycle', (event) => this.addCycle(JSON.parse((event as MessageEvent<string>).data) as CycleEntry))
   }
 
+  /**
+   * Fetches the status now: the stream brings one only after each cycle, so a message sent meanwhile (from this
+   * page or elsewhere) would not show in the header's queue length until the next cycle.
+   */
+  refreshStatus(): void {
+    get<Status>('/api/status').then((status) => {
+      this.status = status
+      for (const listener of this.#statusListeners) listener(status)
+    }, () => { /* the stream's state shows in the header; the next status event catches up */ })
+  }
+
   /** Loads the recent history once (the stream only brings cycles from now on). */
   loadHistory(): Promise<void> {
     this.#loaded ??= get<{ cycles: CycleEntry[] }>(`/api/cycles?limit=${CYCLES_KEPT_MAX}`).then(({ cycles }) => {

@@ -41,10 +41,10 @@ function statusLine(target: HTMLElement, status: Status | null, connected: boole
   const item = (label: string, value: Node | string): HTMLElement => el('span', { class: 'stat' }, el('small', null, label), value)
   replace(target, dot,
     item('cycle', el('strong', { attrs: { 'data-status-cycle': status.cycle } }, num(status.cycle))),
-    item('root', shortId(status.stateRoot, 12)),
+    item('root', shortId(status.stateRoot, 10)),
     item('queue', num(status.queueLength)), item('waiting', num(status.waiting)), item('delayed', num(status.delayed)),
     item('programs', num(status.programCount)), item('streams', num(status.streams)),
-    item('cycles', status.intervalMs === 0 ? 'on demand' : status.idle ? `idle (every ${num(status.intervalMs)} ms)` : `every ${num(status.intervalMs)} ms`),
+    item('cycles', status.intervalMs === 0 ? 'on demand' : `every ${num(status.intervalMs)} ms${status.idle ? ' (idle)' : ''}`),
     item('token', token() === null ? el('a', { class: 'error-text', attrs: { href: '#/send' } }, 'none') : 'held'),
     status.fault === null ? null : el('span', { class: 'badge bad', attrs: { role: 'alert' } }, `FAULTED: ${status.fault}`))
 }
@@ -81,7 +81,7 @@ function start(): void {
     }
     cleanup = view(main, current)
     window.scrollTo(0, 0)
-    drawStatus()
+    live.refreshStatus()
   }
   window.addEventListener('hashchange', route)
   route()

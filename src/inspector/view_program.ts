@@ -59,13 +59,12 @@ export const programView: View = (root, route) => {
   const recordHolder = el('div', null, el('p', { class: 'muted' }, 'loading…'))
   const mapHolder = el('div')
   const regionsHolder = el('div')
-  const allocationsHolder = el('div')
+  const allocationsHolder = el('div', { class: 'scroll-holder' })
   replace(root,
     heading('Program', shortId(id, 16), el('a', { class: 'button', attrs: { href: routeHash('verify', { program: id }) } }, 'Prove…')),
-    section('Record', recordHolder),
+    el('div', { class: 'two-columns' }, section('Record', recordHolder), section('Regions', regionsHolder)),
     section('Memory map', el('p', { class: 'muted' }, 'Regions in use, one cell per 64 KiB plane. Click a plane to see its bytes.'), mapHolder),
-    section('Hex view', hex.element),
-    el('div', { class: 'two-columns' }, section('Regions', regionsHolder), section('Allocations', allocationsHolder)))
+    el('div', { class: 'hex-and-allocations' }, section('Hex view', hex.element), section('Allocations', allocationsHolder)))
 
   // Planes written by cycles that arrive while the page is open, on top of the server's recentDirty.
   const written = new Map<number, number>()

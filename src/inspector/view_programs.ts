@@ -1,7 +1,7 @@
 /** #/programs: search programs by id prefix, status, code prefix and memory-root prefix, a page at a time. */
 import { get, query, type ProgramSummary } from './api.js'
 import { el, field, replace, row, table } from './dom.js'
-import { num, programLink, shortId } from './format.js'
+import { formatAddress, num, programLink, shortId } from './format.js'
 import { heading, input, load, routeHash, type View } from './ui.js'
 
 const PAGE_SIZE = 50
@@ -39,7 +39,7 @@ export const programsView: View = (root, route) => {
   void load(results, () => get<{ total: number; truncated?: boolean; programs: ProgramSummary[] }>(
     '/api/programs' + query({ ...filters, offset, limit: PAGE_SIZE })), (page) => {
     const rows = page.programs.map((p) => row(programLink(p.id, 16), el('span', { class: `status ${p.status}` }, p.status),
-      shortId(p.codeId), shortId(p.memoryRoot), shortId(p.creator), p.stateAddress === null ? '—' : String(p.stateAddress)))
+      shortId(p.codeId), shortId(p.memoryRoot), shortId(p.creator), p.stateAddress === null ? '—' : formatAddress(p.stateAddress)))
     const last = offset + page.programs.length
     const pager = el('div', { class: 'pager' },
       el('span', null, page.total === 0 ? 'no program matches' : `${num(offset + 1)}–${num(last)} of ${num(page.total)}`,
@@ -48,6 +48,6 @@ export const programsView: View = (root, route) => {
       last < page.total ? el('a', { class: 'button', attrs: { href: routeHash('programs', { ...filters, offset: last }) } }, 'next →') : null)
     const tableElement = table(['id', 'status', 'code', 'memory root', 'creator', 'state address'], rows, 'no program matches')
     tableElement.classList.add('programs')
-    return el('div', null, pager, tableElement)
+    return el('div', { class: 'panel' }, pager, tableElement)
   })
 }

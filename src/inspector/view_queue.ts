@@ -13,14 +13,16 @@ const OUTCOMES_SHOWN = 100
 /** The runtime's DEFAULT_USER_ID: the user that sends when no source is given. */
 export const DEFAULT_USER = '0'.repeat(63) + '1'
 
-function actor(id: string): HTMLElement {
-  return programLink(id)
-}
-
-function messageRow(m: MessageView, ...extra: HTMLElement[]): HTMLTableRowElement {
-  const tr = row(shortId(m.id), m.kind, actor(m.source), actor(m.destination), el('td', { class: 'num' }, num(m.gasLimit)),
+/**
+ * A message's row. Queued messages go to programs and come from users or programs; a mailbox's come from
+ * programs: only the side known to be a program links to a program page.
+ */
+function messageRow(m: MessageView, programSide: 'source' | 'destination'): HTMLTableRowElement {
+  const source = programSide === 'source' ? programLink(m.source) : shortId(m.source)
+  const destination = programSide === 'destination' ? programLink(m.destination) : shortId(m.destination)
+  const tr = row(shortId(m.id), m.kind, source, destination, el('td', { class: 'num' }, num(m.gasLimit)),
     m.replyCode === undefined ? el('span', { class: 'muted' }, '—') : replyBadge(m.replyCode, m.replyCodeName),
-    payload(m.payloadText, m.payloadHex, m.payloadLength), ...extra)
+    payload(m.payloadText, m.payloadHex, m.payloadLength))
   tr.dataset.message = m.id
   return tr
 }
@@ -30,7 +32,7 @@ const MESSAGE_HEADERS = ['message', 'kind', 'from', 'to', 'gas limit', 'reply co
 function outcomeRow(o: Outcome): HTMLTableRowElement {
   const logs = o.logs.length === 0 ? el('span', { class: 'muted' }, '—') : el('div', { class: 'logs' }, ...o.logs.map((line) => el('div', { class: 'log' }, line)))
   const tr = row(el('td', { class: 'num' }, String(o.cycle)), shortId(o.messageId), programLink(o.programId), o.kind,
-    el('span', { class: `result ${o.result}` }, o.result), replyBadge(o.replyCode, o.replyCodeName),
+    el('span', { class: `result-${o.result}` }, o.result), replyBadge(o.replyCode, o.replyCodeName),
     el('td', { class: 'num' }, num(o.gasBurned)), o.error === null ? el('span', { class: 'muted' }, '—') : el('span', { class: 'error-text' }, o.error),
     logs)
   tr.dataset.message = o.messageId
@@ -56,7 +58,7 @@ export const queueView: View = (root, route) => {
   const refresh = (): void => {
     void load(queueHolder, () => get<{ length: number; messages: MessageView[] }>('/api/queue' + query({ offset, limit: QUEUE_PAGE })), (q) => {
       const last = offset + q.messages.length
-      const tableElement = table(MESSAGE_HEADERS, q.messages.map((m) => messageRow(m)), 'the queue is empty')
+      const tableElement = table(MESSAGE_HEADERS, q.messages.map((m) => messageRow(m, 'destination')), 'the queue is empty')
       tableElement.classList.add('queue')
       return el('div', null,
         el('div', { class: 'pager' }, el('span', { attrs: { 'data-queue-length': q.length } },
@@ -71,7 +73,7 @@ export const queueView: View = (root, route) => {
       'nothing waits'))
     void load(delayedHolder, () => get<{ cycles: { cycle: number; messages: MessageView[] }[] }>('/api/delayed'), ({ cycles }) =>
       table(['due in cycle', 'message', 'to', 'payload'], cycles.flatMap((c) => c.messages.map((m) => row(el('td', { class: 'num' }, String(c.cycle)),
-        shortId(m.id), actor(m.destination), payload(m.payloadText, m.payloadHex, m.payloadLength)))), 'nothing is delayed'))
+        shortId(m.id), programLink(m.destination), payload(m.payloadText, m.payloadHex, m.payloadLength)))), 'nothing is delayed'))
     void load(outcomesHolder, () => get<{ outcomes: Outcome[] }>(`/api/outcomes?limit=${OUTCOMES_SHOWN}`), ({ outcomes }) => {
       const tableElement = table(['cycle', 'message', 'program', 'kind', 'result', 'reply code', 'gas burned', 'error', 'logs'],
         outcomes.map(outcomeRow), 'no outcome seen since the server started')
@@ -100,7 +102,7 @@ export const mailboxView: View = (root, route) => {
   const refresh = (): void => {
     void load(holder, () => get<{ entries: { cycle: number; message: MessageView }[] }>(`/api/mailbox/${user}`), ({ entries }) => {
       const tableElement = table(['cycle', ...MESSAGE_HEADERS], [...entries].reverse().map((e) => {
-        const tr = messageRow(e.message)
+        const tr = messageRow(e.message, 'source')
         tr.insertBefore(el('td', { class: 'num' }, String(e.cycle)), tr.firstChild)
         return tr
       }), 'the mailbox is empty')

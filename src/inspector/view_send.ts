@@ -6,6 +6,7 @@
 import { post, setToken, token, type QueryReply } from './api.js'
 import { el, facts, field, replace, section } from './dom.js'
 import { isId, num, payload, replyBadge } from './format.js'
+import { live } from './live.js'
 import { DEFAULT_USER } from './view_queue.js'
 import { errorBox, input, onSubmit, type View } from './ui.js'
 
@@ -84,6 +85,7 @@ function sendPanel(initial: string): HTMLElement {
     }
     try {
       const { messageId } = await post<{ messageId: string }>('/api/send', { destination: to, ...body, gasLimit, ...(from ? { source: from } : {}) })
+      live.refreshStatus()
       replace(result, el('div', { class: 'queued', attrs: { role: 'status' } }, el('strong', null, 'Queued'), ' message ',
         el('code', { attrs: { 'data-message-id': messageId } }, messageId), ' runs in the next cycle. ',
         el('a', { attrs: { href: '#/queue' } }, 'See the queue')))

@@ -18,9 +18,11 @@ export interface DemoInspector extends Served {
   readonly dataDir: string
   /** The markup program's id. */
   readonly markupId: string
+  /** The demo's programs by name (counter-0, token, kv, ...): id prefixes of 8 hex digits. */
+  readonly demoPrograms: Readonly<Record<string, string>>
 }
 
-export declare function makeDataDir(options?: { cycles?: number }): Promise<{ dataDir: string; markupId: string }>
+export declare function makeDataDir(options?: { cycles?: number }): Promise<{ dataDir: string; markupId: string; demoPrograms: Readonly<Record<string, string>> }>
 export declare function serve(dataDir: string, options?: { intervalMs?: number }): Promise<Served>
 export declare function launchChromium(): Promise<Browser>
 export declare function startDemoInspector(options?: { cycles?: number; intervalMs?: number }): Promise<DemoInspector>

@@ -23,13 +23,17 @@ export async function makeDataDir({ cycles = 4 } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'strata-inspector-'))
   const demo = spawnSync(process.execPath, [CLI, 'demo', '--data', dataDir, '--cycles', String(cycles)], { encoding: 'utf8' })
   if (demo.status !== 0) throw new Error(`strata demo failed (${demo.status}): ${demo.stderr}`)
+  // "programs (id prefixes; ...): counter-0 dd9eb33e, counter-1 690d830b, ..." names the demo's programs.
+  const listed = /^programs \(id prefixes[^)]*\): (.*)$/m.exec(demo.stdout)
+  if (!listed) throw new Error(`strata demo did not list its programs: ${demo.stdout}`)
+  const demoPrograms = Object.fromEntries(listed[1].split(', ').map((pair) => pair.split(' ')))
   const { Runtime } = await import(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href)
   const rt = await Runtime.open({ dataDir })
   try {
     const code = await rt.uploadCode(path.join(ROOT, 'test', 'fixtures', 'programs', 'markup.ts'))
     const markupId = await rt.createProgram(code, { gasLimit: 50_000_000, salt: new TextEncoder().encode('markup') })
     await rt.runUntilIdle({ maxCycles: 10 })
-    return { dataDir, markupId }
+    return { dataDir, markupId, demoPrograms }
   } finally {
     await rt.close()
   }
@@ -68,11 +72,11 @@ export async function launchChromium() {
 
 /** The data directory, the server on it, and a close() that stops the server and removes the directory. */
 export async function startDemoInspector(options = {}) {
-  const { dataDir, markupId } = await makeDataDir(options)
+  const { dataDir, markupId, demoPrograms } = await makeDataDir(options)
   try {
     const server = await serve(dataDir, options)
     return {
-      ...server, dataDir, markupId,
+      ...server, dataDir, markupId, demoPrograms,
       async close() {
         try {
           await server.close()
