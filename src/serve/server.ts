@@ -24,7 +24,7 @@ import { History } from './history.js'
 import {
   CONNECTION_TIMEOUT_MS, CYCLES_KEPT, CYCLES_LIMIT_DEFAULT, HEX_PREFIX_MAX_CHARS, INTERVAL_MS_MAX, LIST_ENTRIES_MAX,
   MEMORY_READ_MAX_BYTES, OUTCOMES_KEPT, OUTCOMES_LIMIT_DEFAULT, PROGRAMS_LIMIT_DEFAULT, PROGRAMS_LIMIT_MAX,
-  PROGRAMS_SCAN_MAX, QUEUE_LIMIT_DEFAULT, QUEUE_LIMIT_MAX, REQUEST_BODY_MAX_BYTES, REQUEST_TIMEOUT_MS,
+  PROGRAMS_SCAN_MAX, QUEUE_LIMIT_DEFAULT, QUEUE_LIMIT_MAX, REQUEST_BODY_MAX_BYTES, REQUEST_TIMEOUT_MS, TIMEOUT_CHECK_INTERVAL_MS,
 } from './limits.js'
 import {
   bodyObject, enumParam, hexPrefixParam, idField, idValue, intField, intParam, payloadField, type Query,
@@ -144,6 +144,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     bodyLimit: REQUEST_BODY_MAX_BYTES,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     exposeHeadRoutes: false,

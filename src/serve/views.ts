@@ -22,16 +22,8 @@ export interface MessageView {
   readonly payloadText: string | null
 }
 
-export interface CycleEntry {
-  readonly cycle: number
-  readonly stateRoot: string
-  readonly processed: number
-  readonly failed: number
-  readonly gasBurned: number
-  readonly gasRefunded: number
-  readonly enqueued: number
-  readonly mailboxed: number
-  readonly dirtyPlanes: number
+/** A cycle's stored figures (its number, state root and counts), and what the server saw of it live. */
+export interface CycleEntry extends CycleRecordView {
   /** null for cycles not seen live (read from their stored record), as are queueLength, failures and dirty. */
   readonly ms: number | null
   readonly queueLength: number | null
