@@ -67,13 +67,17 @@ export const queueView: View = (root, route) => {
         last < q.length ? el('a', { class: 'button', attrs: { href: routeHash('queue', { offset: last }) } }, 'next →') : null),
         tableElement)
     })
-    void load(waitHolder, () => get<{ entries: { message: MessageView; programId: string; untilCycle: number }[] }>('/api/waitlist'), ({ entries }) =>
-      table(['message', 'program', 'until cycle', 'payload'], entries.map((e) => row(shortId(e.message.id), programLink(e.programId),
-        el('td', { class: 'num' }, String(e.untilCycle)), payload(e.message.payloadText, e.message.payloadHex, e.message.payloadLength))),
-      'nothing waits'))
-    void load(delayedHolder, () => get<{ cycles: { cycle: number; messages: MessageView[] }[] }>('/api/delayed'), ({ cycles }) =>
-      table(['due in cycle', 'message', 'to', 'payload'], cycles.flatMap((c) => c.messages.map((m) => row(el('td', { class: 'num' }, String(c.cycle)),
-        shortId(m.id), programLink(m.destination), payload(m.payloadText, m.payloadHex, m.payloadLength)))), 'nothing is delayed'))
+    void load(waitHolder, () => get<{ entries: { message: MessageView; programId: string; untilCycle: number }[]; truncated?: boolean }>('/api/waitlist'),
+      ({ entries, truncated }) => el('div', null,
+        table(['message', 'program', 'until cycle', 'payload'], entries.map((e) => row(shortId(e.message.id), programLink(e.programId),
+          el('td', { class: 'num' }, String(e.untilCycle)), payload(e.message.payloadText, e.message.payloadHex, e.message.payloadLength))),
+        'nothing waits'),
+        truncated ? el('p', { class: 'note' }, `the first ${num(entries.length)} entries`) : null))
+    void load(delayedHolder, () => get<{ cycles: { cycle: number; messages: MessageView[] }[]; truncated?: boolean }>('/api/delayed'),
+      ({ cycles, truncated }) => el('div', null,
+        table(['due in cycle', 'message', 'to', 'payload'], cycles.flatMap((c) => c.messages.map((m) => row(el('td', { class: 'num' }, String(c.cycle)),
+          shortId(m.id), programLink(m.destination), payload(m.payloadText, m.payloadHex, m.payloadLength)))), 'nothing is delayed'),
+        truncated ? el('p', { class: 'note' }, 'the first 1,000 delayed messages') : null))
     void load(outcomesHolder, () => get<{ outcomes: Outcome[] }>(`/api/outcomes?limit=${OUTCOMES_SHOWN}`), ({ outcomes }) => {
       const tableElement = table(['cycle', 'message', 'program', 'kind', 'result', 'reply code', 'gas burned', 'error', 'logs'],
         outcomes.map(outcomeRow), 'no outcome seen since the server started')

@@ -12,8 +12,8 @@ import { formatAddress, hexDump, isId, num, parseAddress, parseCount, parseIndex
 import { live } from './live.js'
 import { errorBox, input, onSubmit, type View } from './ui.js'
 
-/** The verifier's cap on a proven range (PROOF_RANGE_MAX_BYTES); the server refuses longer ones. */
-const PROVE_LENGTH_MAX = 65_536
+/** The verifier's cap on a proven range (PROOF_RANGE_MAX_BYTES, 1 MiB); the server refuses longer ones. */
+const PROVE_LENGTH_MAX = 1_048_576
 const DATA_SHOWN_MAX_BYTES = 4096
 
 function verdict(result: VerifyResult, root: string, ms: number): HTMLElement {
