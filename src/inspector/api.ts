@@ -2,43 +2,17 @@
  * The HTTP API the page talks to (docs/inspector.md; the contract the server implements): its JSON types and a
  * small client. GETs need no token; every POST carries `Authorization: Bearer TOKEN` when the page has one.
  */
+import type { MemoryStats } from '../memory/index.js'
 import type { MerkleProof } from '../merkle/proof_types.js'
+import type { ProgramSummary } from '../serve/index.js'
 
 export type Hex = string
 
-export interface MessageView {
-  readonly id: Hex
-  readonly kind: 'init' | 'handle' | 'reply' | 'signal'
-  readonly source: Hex
-  readonly destination: Hex
-  readonly gasLimit: number
-  readonly origin: Hex
-  readonly replyTo?: Hex
-  readonly replyCode?: number
-  readonly replyCodeName?: string
-  readonly payloadLength: number
-  /** Hex of the first 256 bytes. */
-  readonly payloadHex: string
-  /** Those bytes as text, or null when they are not clean UTF-8 text. */
-  readonly payloadText: string | null
-}
-
-export interface CycleEntry {
-  readonly cycle: number
-  readonly stateRoot: Hex
-  readonly processed: number
-  readonly failed: number
-  readonly gasBurned: number
-  readonly gasRefunded: number
-  readonly enqueued: number
-  readonly mailboxed: number
-  readonly dirtyPlanes: number
-  /** null for cycles the server did not see live (read back from cycle records). */
-  readonly ms: number | null
-  readonly queueLength: number | null
-  readonly failures: Readonly<Record<string, number>>
-  readonly dirty: readonly { readonly programId: Hex; readonly planes: readonly number[] }[]
-}
+/**
+ * The server's own wire types (type-only, erased from the bundle): the page is typechecked against what the
+ * server sends, so a change on either side that breaks the other fails `npm run typecheck`.
+ */
+export type { CycleEntry, MessageView, OutcomeView as Outcome, ProgramSummary } from '../serve/index.js'
 
 export interface Status {
   readonly version: string
@@ -56,34 +30,8 @@ export interface Status {
   readonly fault: string | null
 }
 
-export interface ProgramSummary {
-  readonly id: Hex
-  readonly codeId: Hex
-  readonly status: string
-  readonly creator: Hex
-  readonly stateAddress: number | null
-  readonly memoryRoot: Hex
-}
-
-export interface RegionStats {
-  readonly region: number
-  readonly type: string
-  readonly allocations: number
-  readonly liveBytes: number
-  readonly planesInUse: number
-  readonly spanBytes: number
-  readonly fragmentation: number
-}
-
-export interface MemoryStats {
-  readonly allocations: number
-  readonly liveBytes: number
-  readonly planesMaterialized: number
-  readonly planesInUse: number
-  readonly planesMax: number
-  readonly regions: readonly RegionStats[]
-  readonly gasByClass: Readonly<Record<string, number>>
-}
+/** The runtime's own types (type-only: erased from the bundle, so nothing of memory/ reaches the browser). */
+export type { MemoryStats, RegionStats } from '../memory/index.js'
 
 export interface Allocation {
   readonly address: number
@@ -97,20 +45,6 @@ export interface ProgramDetail extends ProgramSummary {
   readonly planes: readonly number[]
   /** Plane key -> the last cycle (of the last 64 seen live) that wrote the plane. */
   readonly recentDirty: Readonly<Record<string, number>>
-}
-
-export interface Outcome {
-  readonly cycle: number
-  readonly messageId: Hex
-  readonly programId: Hex
-  readonly kind: string
-  readonly result: string
-  readonly replyCode: number | null
-  readonly replyCodeName: string | null
-  readonly gasBurned: number
-  readonly gasRefunded: number
-  readonly error: string | null
-  readonly logs: readonly string[]
 }
 
 export interface QueryReply {
