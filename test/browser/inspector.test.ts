@@ -72,8 +72,8 @@ async function markupAllocation(): Promise<{ address: number; size: number; plan
 
 (RUN ? describe : describe.skip)(TITLE, () => {
   beforeAll(async () => {
+    browser = await launchChromium() // first: without Chromium (and STRATA_REQUIRE_BROWSER=1) this fails at once
     server = await startDemoInspector({ cycles: 4, intervalMs: 0 })
-    browser = await launchChromium()
   })
 
   afterAll(async () => {
