@@ -30,6 +30,12 @@ function imports(file: string): { folder: string; target: string }[] {
  */
 const LEAF_IMPORTERS = new Set(['program/guest.ts', 'engine/guest_runtime.ts'])
 
+/**
+ * The inspector page runs in a browser: outside its own folder it may import only the standalone verifier, the
+ * proof types and the leaf modules with no Node imports (the merkle facade would pull node:crypto in).
+ */
+const BROWSER_IMPORTS = new Set(['merkle/verify.js', 'merkle/proof_types.js', 'constants.js', 'errors.js'])
+
 describe('source structure', () => {
   const files = sources()
 
@@ -37,13 +43,38 @@ describe('source structure', () => {
     const offenders: string[] = []
     for (const file of files) {
       const relative = path.relative(SRC, file)
-      if (LEAF_IMPORTERS.has(relative)) continue
+      if (LEAF_IMPORTERS.has(relative) || relative.startsWith('inspector/')) continue
       for (const { folder, target } of imports(file)) {
         const targetFolder = path.dirname(target)
         if (targetFolder === folder || targetFolder === '.' || folder === '.') continue
         if (path.basename(target) !== 'index.js') offenders.push(`${relative} imports ${target}`)
       }
     }
+    expect(offenders).toEqual([])
+  })
+
+  it('the inspector page imports nothing outside src/inspector/ but the verifier, proof types and constants', () => {
+    const offenders: string[] = []
+    for (const file of files.filter((f) => path.relative(SRC, f).startsWith('inspector/'))) {
+      const text = readFileSync(file, 'utf8')
+      // Type-only imports are erased from the bundle: they may name any folder's facade.
+      const typeOnly = new Set([...text.matchAll(/\b(?:import|export) type \{[^}]*\} from '(\.{1,2}\/[^']+)'/g)]
+        .map((m) => path.relative(SRC, path.resolve(path.dirname(file), m[1]!))))
+      for (const { target } of imports(file)) {
+        if (target.startsWith('inspector/') || BROWSER_IMPORTS.has(target)) continue
+        if (typeOnly.has(target) && path.basename(target) === 'index.js') continue
+        offenders.push(`${path.relative(SRC, file)} imports ${target}`)
+      }
+    }
+    expect(offenders).toEqual([])
+  })
+
+  it('the inspector page never parses strings as HTML (program-controlled text goes in as text nodes)', () => {
+    const offenders = files.filter((f) => path.relative(SRC, f).startsWith('inspector/')).flatMap((file) => {
+      const code = readFileSync(file, 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '') // comments may name them
+      return [...code.matchAll(/\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment)\b/g)]
+        .map((m) => `${path.relative(SRC, file)}: ${m[1]}`)
+    })
     expect(offenders).toEqual([])
   })
 
