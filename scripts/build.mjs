@@ -1,5 +1,5 @@
 // `npm run build`: compiles src/ to dist/ with tsc, incrementally (dist/.tsbuildinfo), then bundles the web
-// inspector's page (src/inspector/) with esbuild into dist/inspector/. Each step is skipped when none of its
+// inspector's page (src/web/page/) with esbuild into dist/inspector/. Each step is skipped when none of its
 // inputs (files or directories, so deletions count) changed since it last ran: a no-change build takes
 // milliseconds and starts neither tsc nor esbuild. `node scripts/build.mjs --force` always runs both.
 import { spawnSync } from 'node:child_process'
@@ -60,7 +60,7 @@ if (compiled === null) {
 }
 
 // ---- the inspector page (docs/inspector.md) ----------------------------------------------------------------
-// The page imports src/merkle/verify.ts and src/constants.ts besides src/inspector/, so any change under src/
+// The page imports src/merkle/verify.ts and src/constants.ts besides src/web/page/, so any change under src/
 // rebundles it (esbuild takes ~100 ms); so do this script and the uPlot package.
 const pageInputs = Math.max(sources, modifiedAt(fileURLToPath(import.meta.url)),
   modifiedAt(path.join(root, 'node_modules', 'uplot', 'package.json')))
@@ -72,7 +72,7 @@ if (force || modifiedAt(inspectorStamp) <= pageInputs) {
   try {
     await esbuild.build({
       ...common,
-      entryPoints: [path.join(root, 'src', 'inspector', 'main.ts')],
+      entryPoints: [path.join(root, 'src', 'web', 'page', 'main.ts')],
       outfile: path.join(assets, 'inspector.js'),
       platform: 'browser',
       format: 'esm',
@@ -89,14 +89,14 @@ if (force || modifiedAt(inspectorStamp) <= pageInputs) {
     })
     await esbuild.build({
       ...common,
-      entryPoints: [path.join(root, 'src', 'inspector', 'inspector.css')],
+      entryPoints: [path.join(root, 'src', 'web', 'page', 'inspector.css')],
       outfile: path.join(assets, 'inspector.css'),
       target: ['chrome110', 'firefox110', 'safari16'],
     })
   } catch {
     process.exit(1) // esbuild printed the errors
   }
-  copyFileSync(path.join(root, 'src', 'inspector', 'index.html'), path.join(inspectorDir, 'index.html'))
+  copyFileSync(path.join(root, 'src', 'web', 'page', 'index.html'), path.join(inspectorDir, 'index.html'))
   writeFileSync(inspectorStamp, '')
   touch(inspectorStamp)
 }

@@ -8,7 +8,7 @@ import { usageError, type Command } from './args.js'
 import { DATA_OPTION, existingDataDir, withRuntime } from './data.js'
 
 // The server's module pulls in fastify: loaded only when the command runs (as the runtime's is).
-const serveModule = (): Promise<typeof import('../serve/index.js')> => import('../serve/index.js')
+const serveModule = (): Promise<typeof import('../web/index.js')> => import('../web/index.js')
 
 /** Defaults, repeated here so `--help` needs no fastify; serve/limits.ts holds the real ones and a test compares. */
 const PORT_DEFAULT = 7341

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_USER_ID, Runtime, verifyProof, type ProgramId } from '../../src/index.js'
-import { INTERVAL_MS_DEFAULT, PORT_DEFAULT, QUERY_GAS_MAX, startInspector, type Inspector } from '../../src/serve/index.js'
+import { INTERVAL_MS_DEFAULT, PORT_DEFAULT, QUERY_GAS_MAX, startInspector, type Inspector } from '../../src/web/index.js'
 import { BIN, strata } from './cli_helpers.js'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'strata-serve-'))

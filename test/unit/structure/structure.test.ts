@@ -43,7 +43,7 @@ describe('source structure', () => {
     const offenders: string[] = []
     for (const file of files) {
       const relative = path.relative(SRC, file)
-      if (LEAF_IMPORTERS.has(relative) || relative.startsWith('inspector/')) continue
+      if (LEAF_IMPORTERS.has(relative) || relative.startsWith('web/page/')) continue
       for (const { folder, target } of imports(file)) {
         const targetFolder = path.dirname(target)
         if (targetFolder === folder || targetFolder === '.' || folder === '.') continue
@@ -53,15 +53,15 @@ describe('source structure', () => {
     expect(offenders).toEqual([])
   })
 
-  it('the inspector page imports nothing outside src/inspector/ but the verifier, proof types and constants', () => {
+  it('the inspector page imports nothing outside src/web/page/ but the verifier, proof types and constants', () => {
     const offenders: string[] = []
-    for (const file of files.filter((f) => path.relative(SRC, f).startsWith('inspector/'))) {
+    for (const file of files.filter((f) => path.relative(SRC, f).startsWith('web/page/'))) {
       const text = readFileSync(file, 'utf8')
       // Type-only imports are erased from the bundle: they may name any folder's facade.
       const typeOnly = new Set([...text.matchAll(/\b(?:import|export) type \{[^}]*\} from '(\.{1,2}\/[^']+)'/g)]
         .map((m) => path.relative(SRC, path.resolve(path.dirname(file), m[1]!))))
       for (const { target } of imports(file)) {
-        if (target.startsWith('inspector/') || BROWSER_IMPORTS.has(target)) continue
+        if (target.startsWith('web/page/') || BROWSER_IMPORTS.has(target)) continue
         if (typeOnly.has(target) && path.basename(target) === 'index.js') continue
         offenders.push(`${path.relative(SRC, file)} imports ${target}`)
       }
@@ -70,7 +70,7 @@ describe('source structure', () => {
   })
 
   it('the inspector page never parses strings as HTML (program-controlled text goes in as text nodes)', () => {
-    const offenders = files.filter((f) => path.relative(SRC, f).startsWith('inspector/')).flatMap((file) => {
+    const offenders = files.filter((f) => path.relative(SRC, f).startsWith('web/page/')).flatMap((file) => {
       const code = readFileSync(file, 'utf8').replace(/^\s*(\/\/|\*).*$/gm, '') // comments may name them
       return [...code.matchAll(/\b(innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser|createContextualFragment)\b/g)]
         .map((m) => `${path.relative(SRC, file)}: ${m[1]}`)

@@ -4,8 +4,8 @@
  * @noble/hashes, nothing from Node). The root it checks against is the state root the server reported with the
  * proof, the current one, or any root pasted in; any proof JSON can be pasted and checked too.
  */
-import { verifyProof } from '../merkle/verify.js'
-import type { VerifyResult } from '../merkle/proof_types.js'
+import { verifyProof } from '../../merkle/verify.js'
+import type { VerifyResult } from '../../merkle/proof_types.js'
 import { get, query, type ProofResponse, type Status } from './api.js'
 import { el, facts, field, replace, section } from './dom.js'
 import { formatAddress, hexDump, isId, num, parseAddress, parseCount, parseIndex } from './format.js'

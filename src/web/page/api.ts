@@ -2,9 +2,9 @@
  * The HTTP API the page talks to (docs/inspector.md; the contract the server implements): its JSON types and a
  * small client. GETs need no token; every POST carries `Authorization: Bearer TOKEN` when the page has one.
  */
-import type { MemoryStats } from '../memory/index.js'
-import type { MerkleProof } from '../merkle/proof_types.js'
-import type { ProgramSummary } from '../serve/index.js'
+import type { MemoryStats } from '../../memory/index.js'
+import type { MerkleProof } from '../../merkle/proof_types.js'
+import type { ProgramSummary } from '../index.js'
 
 export type Hex = string
 
@@ -12,7 +12,7 @@ export type Hex = string
  * The server's own wire types (type-only, erased from the bundle): the page is typechecked against what the
  * server sends, so a change on either side that breaks the other fails `npm run typecheck`.
  */
-export type { CycleEntry, MessageView, OutcomeView as Outcome, ProgramSummary } from '../serve/index.js'
+export type { CycleEntry, MessageView, OutcomeView as Outcome, ProgramSummary } from '../index.js'
 
 export interface Status {
   readonly version: string
@@ -31,7 +31,7 @@ export interface Status {
 }
 
 /** The runtime's own types (type-only: erased from the bundle, so nothing of memory/ reaches the browser). */
-export type { MemoryStats, RegionStats } from '../memory/index.js'
+export type { MemoryStats, RegionStats } from '../../memory/index.js'
 
 export interface Allocation {
   readonly address: number

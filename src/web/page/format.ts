@@ -1,5 +1,5 @@
 /** Numbers, ids, addresses and bytes as the page shows them, and the address syntax its forms accept. */
-import { PLANE_SIZE_BYTES, PLANES_PER_REGION_MAX, REGION_SIZE_BYTES, ADDRESS_LIMIT } from '../constants.js'
+import { PLANE_SIZE_BYTES, PLANES_PER_REGION_MAX, REGION_SIZE_BYTES, ADDRESS_LIMIT } from '../../constants.js'
 import { el } from './dom.js'
 
 export { PLANE_SIZE_BYTES, REGION_SIZE_BYTES }
