@@ -51,7 +51,7 @@
  * process (lmdb shares one environment per process) or in other processes; they read the head from disk on
  * every call, so they follow the writer's commits.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
@@ -221,7 +221,8 @@ export class LmdbStore implements Store {
 
     let lock: WriterLock | undefined
     if (readOnly) {
-      if (!existsSync(path.join(dataDir, DATA_FILE_NAME))) {
+      // An empty data file is a store no writer has begun: lmdb, opening it, would write a fresh environment into it.
+      if (dataFileSize(dataDir) === 0) {
         throw new StrataError(StoreErrorCode.NOT_FOUND, `no store in ${dataDir} to open read-only`, { dataDir })
       }
     } else {
@@ -845,6 +846,15 @@ export class LmdbStore implements Store {
  */
 export function openLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   return LmdbStore.open(options)
+}
+
+/** The size of the data file, 0 when there is none (or dataDir is no directory), as existsSync would say. */
+function dataFileSize(dataDir: string): number {
+  try {
+    return statSync(path.join(dataDir, DATA_FILE_NAME)).size
+  } catch {
+    return 0
+  }
 }
 
 /**

@@ -21,6 +21,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 }
 
+/** Sec-Fetch-Site values of requests the inspector's own page makes, or a person makes by typing the address. */
+const SAME_ORIGIN_FETCH_SITES: ReadonlySet<string> = new Set(['same-origin', 'none'])
+
 export const newToken = (): string => randomBytes(TOKEN_BYTES).toString('hex')
 
 /** A host as it appears in a Host header or URL: IPv6 literals in brackets. */
@@ -46,6 +49,22 @@ export class Guard {
   checkHost(host: string | undefined): void {
     if (host === undefined || !this.#hosts.has(host.toLowerCase())) {
       throw new HttpError(403, ServeErrorCode.FORBIDDEN, `Host ${JSON.stringify(host ?? '')} is not this server's; use ${[...this.#hosts][0]}`)
+    }
+  }
+
+  /**
+   * Refuses an API request a page of another site or origin made (a browser says so in Origin and
+   * Sec-Fetch-Site; other clients send neither). Such a page cannot read the answer, but it could still hold
+   * every event stream (SSE_STREAMS_MAX) with a few elements whose source is /api/events, or keep the server
+   * busy with the most expensive reads, from any tab the user has open.
+   */
+  checkApiRequest(origin: string | undefined, fetchSite: string | undefined): void {
+    if (origin !== undefined && !this.#origins.has(origin.toLowerCase())) {
+      throw new HttpError(403, ServeErrorCode.FORBIDDEN, `API requests from origin ${JSON.stringify(origin)} are refused`)
+    }
+    if (fetchSite !== undefined && !SAME_ORIGIN_FETCH_SITES.has(fetchSite.toLowerCase())) {
+      throw new HttpError(403, ServeErrorCode.FORBIDDEN,
+        `API requests from another origin (Sec-Fetch-Site: ${JSON.stringify(fetchSite)}) are refused`)
     }
   }
 

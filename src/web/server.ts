@@ -7,8 +7,10 @@
  * POSTs the Origin check and the bearer token, all before a body is read.
  */
 import { readFile } from 'node:fs/promises'
+import { STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { ADDRESS_LIMIT, PLANES_PER_REGION_MAX, REGION_COUNT_MAX } from '../constants.js'
@@ -150,6 +152,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     exposeHeadRoutes: false,
     return503OnClosing: true,
     frameworkErrors: (error, request, reply) => { sendError(request, reply, error) },
+    clientErrorHandler: answerClientError,
   })
   // JSON is the only body the API takes: a text/plain POST (which a cross-site form can send) is refused.
   app.removeContentTypeParser('text/plain')
@@ -158,6 +161,11 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     reply.headers(SECURITY_HEADERS)
     if (guard === undefined) throw new HttpError(403, ServeErrorCode.FORBIDDEN, 'the server is starting')
     guard.checkHost(request.headers.host)
+    // By the route matched, not the URL, which may spell the same path otherwise (`/%61pi/events`).
+    const routeUrl = request.routeOptions.url
+    if (routeUrl === undefined || !Object.hasOwn(STATIC_FILES, routeUrl)) {
+      guard.checkApiRequest(header(request.headers.origin), header(request.headers['sec-fetch-site']))
+    }
     if (request.method !== 'GET') guard.checkMutation(header(request.headers.origin), header(request.headers.authorization))
   })
   app.setErrorHandler((error, request, reply) => { sendError(request, reply, error) })
@@ -390,6 +398,23 @@ function errorBody(request: FastifyRequest, error: unknown): { error: { code: st
   }
   process.stderr.write(`strata serve: internal error on ${request.method} ${pathOf(request.url)}: ${(error as Error)?.stack ?? String(error)}\n`)
   return { status: 500, error: { code: ServeErrorCode.INTERNAL, message: 'internal error (the server logged it)' } }
+}
+
+/**
+ * A request Node's parser refused (malformed, headers too large, not whole within REQUEST_TIMEOUT_MS), answered
+ * on the socket as every other error, security headers included (Fastify's default answer carries none).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, message] = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, `the request did not arrive whole within ${REQUEST_TIMEOUT_MS} ms`]
+    : error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are too large'] : [400, 'a malformed HTTP request']
+  const body = JSON.stringify({ error: { code: ServeErrorCode.BAD_REQUEST, message } })
+  const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), connection: 'close' }
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
