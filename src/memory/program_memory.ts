@@ -440,6 +440,10 @@ export class ProgramMemory implements MemoryView {
   readRaw(address: number, length: number): Uint8Array {
     this.#checkAddress(address, 'address')
     checkLength(length, MAX_RANGE_LENGTH)
+    if (address + length > REGION_COUNT_MAX * REGION_SIZE_BYTES) {
+      throw new StrataError(MemoryErrorCode.ADDRESS_OUT_OF_RANGE,
+        `${length} bytes at ${address} run past the end of the address space (2^40)`, { address, length })
+    }
     const out = new Uint8Array(length)
     this.#readInto(address, out)
     return out

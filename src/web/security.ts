@@ -19,6 +19,9 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
+  // A page of another site that opened the inspector keeps no handle on its window, and cannot embed its files.
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
 }
 
 /** Sec-Fetch-Site values of requests the inspector's own page makes, or a person makes by typing the address. */

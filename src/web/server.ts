@@ -150,7 +150,9 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     exposeHeadRoutes: false,
-    return503OnClosing: true,
+    // The runtime stays open until the server has closed: requests during close are answered as usual (Fastify's
+    // own 503 would carry none of the security headers).
+    return503OnClosing: false,
     frameworkErrors: (error, request, reply) => { sendError(request, reply, error) },
     clientErrorHandler: answerClientError,
   })

@@ -13,7 +13,10 @@ import { startInspector, type Inspector } from '../../src/web/index.js'
 const dir = mkdtempSync(path.join(tmpdir(), 'strata-serve-attacks-'))
 const noAssets = path.join(dir, 'no-assets')
 mkdirSync(noAssets)
-const SECURITY_HEADERS = ['content-security-policy', 'x-content-type-options', 'referrer-policy', 'cache-control'] as const
+const SECURITY_HEADERS = [
+  'content-security-policy', 'x-content-type-options', 'referrer-policy', 'cache-control', 'cross-origin-opener-policy',
+  'cross-origin-resource-policy',
+] as const
 
 let rt: Runtime
 let inspector: Inspector
@@ -221,5 +224,16 @@ describe('hostile input', () => {
       expect(reply.text).not.toContain(inspector.token)
     }
     expect(rt.queueLength).toBe(0)
+  })
+})
+
+describe('memory reads at the end of the address space', () => {
+  it('a range that runs past 2^40 is refused, not answered with zeros', async () => {
+    const last = 2 ** 40 - 1
+    const past = await call('GET', `/api/programs/${counter}/memory?address=${last}&length=2`, { host })
+    expect(past.status).toBe(400)
+    expect(JSON.parse(past.text)).toMatchObject({ error: { code: 'ADDRESS_OUT_OF_RANGE' } })
+    const inside = await call('GET', `/api/programs/${counter}/memory?address=${last}&length=1`, { host })
+    expect(JSON.parse(inside.text)).toEqual({ address: last, length: 1, hex: '00' })
   })
 })
