@@ -18,7 +18,7 @@ import { StrataError, assert } from '../errors.js'
 import { PROOF_RANGE_MAX_BYTES } from '../merkle/index.js'
 import { replyCodeName } from '../message/index.js'
 import { ProgramStatus } from '../protocol/index.js'
-import { DEFAULT_USER_ID, RuntimeErrorCode, type Runtime } from '../scheduler/index.js'
+import { DEFAULT_USER_ID, Runtime, RuntimeErrorCode } from '../scheduler/index.js'
 import { packageVersion } from '../version.js'
 import { HttpError, ServeErrorCode, statusOf } from './errors.js'
 import { EventHub } from './events.js'
@@ -89,8 +89,19 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const assetsDir = options.assetsDir ?? fileURLToPath(new URL('../inspector/', import.meta.url))
   const version = packageVersion()
 
+  // Reads come from a read-only runtime on the same directory, moved on after every commit: each answer shows
+  // one committed cycle whole, even while the writer is in the middle of the next one. (A memory-store runtime,
+  // in tests, is read directly.)
+  const reader = rt.dataDir === undefined || rt.readOnly ? undefined : await Runtime.open({ dataDir: rt.dataDir, readOnly: true })
+  const read = reader ?? rt
   const events = new EventHub()
   const history = new History(rt, (entry) => {
+    try {
+      reader?.refresh()
+    } catch (error) {
+      // The writer committed; a reader that cannot follow it is the server's fault, not the cycle's.
+      process.stderr.write(`strata serve: the read view could not move to cycle ${entry.cycle}: ${(error as Error).stack ?? String(error)}\n`)
+    }
     events.broadcast('cycle', entry)
     // After the cycle's promise settled, so that `running` is false again.
     setImmediate(() => events.broadcast('status', status()))
@@ -107,10 +118,10 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   rt.on('error', onRuntimeError)
 
   function status(): Record<string, unknown> {
-    const delayed = rt.delayedMessages().reduce((sum, [, messages]) => sum + messages.length, 0)
+    const delayed = read.delayedMessages().reduce((sum, [, messages]) => sum + messages.length, 0)
     return {
-      version, dataDir: rt.dataDir ?? null, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength,
-      waiting: rt.waiting().length, delayed, idle: rt.idle, streams: rt.streams, programCount: rt.programCount,
+      version, dataDir: rt.dataDir ?? null, cycle: read.cycle, stateRoot: read.stateRoot(), queueLength: read.queueLength,
+      waiting: read.waiting().length, delayed, idle: read.idle, streams: rt.streams, programCount: read.programCount,
       intervalMs, running: running !== undefined, fault: rt.fault?.message ?? null,
     }
   }
@@ -221,12 +232,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const wanted = enumParam(query, 'status', PROGRAM_STATUSES)
     const offset = intParam(query, 'offset', 0, Number.MAX_SAFE_INTEGER, 0)
     const limit = intParam(query, 'limit', 1, PROGRAMS_LIMIT_MAX, PROGRAMS_LIMIT_DEFAULT)
-    const ids = rt.programIds()
+    const ids = read.programIds()
     const truncated = ids.length > PROGRAMS_SCAN_MAX
     const matches = []
     for (const id of ids.slice(0, PROGRAMS_SCAN_MAX).sort()) {
       if (prefix !== undefined && !id.startsWith(prefix)) continue
-      const view = rt.program(id)
+      const view = read.program(id)
       const record = view.record()
       if (code !== undefined && !record.codeId.startsWith(code)) continue
       if (wanted !== undefined && record.status !== wanted) continue
@@ -238,7 +249,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   })
 
   route('GET', '/api/programs/:id', async (request) => {
-    const view = rt.program(idValue(request.params.id, 'program id'))
+    const view = read.program(idValue(request.params.id, 'program id'))
     return {
       ...programSummary(view.record(), view.memoryRoot()), stats: view.stats(), allocations: view.allocations(),
       planes: view.planes(), recentDirty: history.recentDirty(view.id),
@@ -246,7 +257,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   })
 
   route('GET', '/api/programs/:id/memory', async (request) => {
-    const view = rt.program(idValue(request.params.id, 'program id'))
+    const view = read.program(idValue(request.params.id, 'program id'))
     const address = intParam(request.query, 'address', 0, ADDRESS_LIMIT - 1)
     const length = intParam(request.query, 'length', 1, MEMORY_READ_MAX_BYTES)
     return { address, length, hex: hexOf(view.read(address, length)) }
@@ -256,7 +267,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const id = idValue(request.params.id, 'program id')
     const address = intParam(request.query, 'address', 0, ADDRESS_LIMIT - 1)
     const length = intParam(request.query, 'length', 1, PROOF_RANGE_MAX_BYTES)
-    const proof = await rt.prove(id, address, length)
+    const proof = await read.prove(id, address, length)
     return { stateRoot: proof.stateRoot, proof }
   })
 
@@ -264,18 +275,18 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const id = idValue(request.params.id, 'program id')
     const region = intParam(request.query, 'region', 0, REGION_COUNT_MAX - 1)
     const plane = intParam(request.query, 'plane', 0, PLANES_PER_REGION_MAX - 1)
-    const proof = await rt.proveAbsence(id, region, plane)
+    const proof = await read.proveAbsence(id, region, plane)
     return { stateRoot: proof.stateRoot, proof }
   })
 
   route('GET', '/api/queue', async (request) => {
     const offset = intParam(request.query, 'offset', 0, Number.MAX_SAFE_INTEGER, 0)
     const limit = intParam(request.query, 'limit', 1, QUEUE_LIMIT_MAX, QUEUE_LIMIT_DEFAULT)
-    return { length: rt.queueLength, messages: rt.queued({ offset, limit }).map(messageView) }
+    return { length: read.queueLength, messages: read.queued({ offset, limit }).map(messageView) }
   })
 
   route('GET', '/api/waitlist', async () => {
-    const waiting = rt.waiting()
+    const waiting = read.waiting()
     return {
       entries: waiting.slice(0, LIST_ENTRIES_MAX).map(({ message, programId, untilCycle }) => ({ message: messageView(message), programId, untilCycle })),
       truncated: waiting.length > LIST_ENTRIES_MAX,
@@ -286,7 +297,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const cycles = []
     let left = LIST_ENTRIES_MAX
     let truncated = false
-    for (const [cycle, messages] of rt.delayedMessages()) {
+    for (const [cycle, messages] of read.delayedMessages()) {
       if (messages.length > left) truncated = true
       if (left === 0) break
       cycles.push({ cycle, messages: messages.slice(0, left).map(messageView) })
@@ -297,7 +308,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
 
   route('GET', '/api/mailbox/:user', async (request) => {
     const user = idValue(request.params.user, 'user')
-    return { entries: rt.mailbox(user).map(({ cycle, message }) => ({ cycle, message: messageView(message) })) }
+    return { entries: read.mailbox(user).map(({ cycle, message }) => ({ cycle, message: messageView(message) })) }
   })
 
   route('POST', '/api/send', async (request) => {
@@ -307,8 +318,9 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const gasLimit = intField(body, 'gasLimit', true)!
     const source = idField(body, 'source') ?? DEFAULT_USER_ID
     const messageId = rt.send({ source, destination, payload, gasLimit })
-    // Durable when answered, as `strata send` is.
+    // Durable when answered, as `strata send` is, and then shown.
     await rt.flush()
+    reader?.refresh()
     return { messageId }
   })
 
@@ -352,6 +364,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     history.detach()
     rt.off('error', onRuntimeError)
     events.close()
+    await reader?.close()
     throw error
   }
   const bound = (app.server.address() as AddressInfo).port
@@ -371,6 +384,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         rt.off('error', onRuntimeError)
         events.close()
         await app.close()
+        await reader?.close()
       })()
       return closed
     },

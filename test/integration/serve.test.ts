@@ -410,6 +410,27 @@ describe('the guards', () => {
   })
 })
 
+describe('reads while cycles commit', () => {
+  it('every answer shows one committed cycle: its root is the one recorded for its cycle number', async () => {
+    const seen: { cycle: number; stateRoot: string }[] = []
+    let cycling = true
+    const cycles = (async () => {
+      try {
+        for (let i = 0; i < 8; i += 1) {
+          await post('/api/send', { destination: counter, payloadText: 'inc', gasLimit: 1_000_000 })
+          await post('/api/cycle', {})
+        }
+      } finally {
+        cycling = false
+      }
+    })()
+    while (cycling) seen.push(await status() as { cycle: number; stateRoot: string })
+    await cycles
+    expect(seen.length).toBeGreaterThan(8)
+    for (const { cycle, stateRoot } of seen) expect(rt.cycleRecord(cycle)?.stateRoot, `cycle ${cycle}`).toBe(stateRoot)
+  })
+})
+
 describe('the page\'s files', () => {
   it('without a build, GET / is a plain-text 503 that says to run npm run build', async () => {
     const reply = await get('/')
