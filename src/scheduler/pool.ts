@@ -15,14 +15,17 @@ import { Piscina } from 'piscina'
 import { STREAMS_MAX } from '../constants.js'
 import type { GasSchedule } from '../gas/index.js'
 import { decodeResult, encodeTask, type EncodedResult, type StreamResult, type StreamTask } from '../protocol/index.js'
+import { ReplyCode } from '../message/index.js'
+import { ExecutionResult, type JournalEntry } from '../protocol/index.js'
+import type { QueryRequest, QueryWorkerConfig } from './query_worker.js'
 import type { WorkerConfig } from './worker.js'
 
-/** Where the compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */
-function workerFile(): string {
+/** Where a compiled worker lives: next to this file in dist/, or in dist/ when this file runs from src/. */
+function workerFile(name = 'worker.js'): string {
   const here = fileURLToPath(import.meta.url)
   return here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '../../dist/scheduler/worker.js')
-    : path.join(path.dirname(here), 'worker.js')
+    ? path.resolve(path.dirname(here), '../../dist/scheduler', name)
+    : path.join(path.dirname(here), name)
 }
 
 /** The watchdog looks at a stream's progress at least every 250 ms and at most every 5 ms (a quarter of the limit). */
@@ -113,4 +116,54 @@ export class StreamPool {
 
 export function defaultStreamCount(): number {
   return Math.min(availableParallelism(), STREAMS_MAX)
+}
+
+export interface QueryPoolOptions extends QueryWorkerConfig {
+  /** Old-generation heap limit of the query worker, as for stream workers. */
+  readonly workerHeapMb: number
+  /** A query running longer than this has its worker terminated (the watchdog's limit for messages). */
+  readonly messageTimeoutMs: number
+}
+
+/**
+ * One worker for read-only runs (queries, gas estimates) of a runtime on disk, started on first use. A query
+ * that kills its worker (the heap limit) or outlives `messageTimeoutMs` answers WORKER_DIED; the next query
+ * gets a fresh worker.
+ */
+export class QueryPool {
+  readonly #options: QueryPoolOptions
+  #pool: Piscina | undefined
+
+  constructor(options: QueryPoolOptions) {
+    this.#options = options
+  }
+
+  async run(request: QueryRequest): Promise<JournalEntry> {
+    const { dataDir, planesMax, schedule, workerHeapMb, messageTimeoutMs } = this.#options
+    this.#pool ??= new Piscina({
+      filename: workerFile('query_worker.js'), minThreads: 1, maxThreads: 1, idleTimeout: Infinity,
+      workerData: { dataDir, planesMax, schedule } satisfies QueryWorkerConfig, resourceLimits: { maxOldGenerationSizeMb: workerHeapMb },
+    })
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(), messageTimeoutMs)
+    try {
+      return await this.#pool.run(request, { signal: controller.signal }) as JournalEntry
+    } catch (error) {
+      const why = controller.signal.aborted ? `ran longer than ${messageTimeoutMs} ms` : `died (${(error as Error).message})`
+      return {
+        outcome: {
+          messageId: request.message.id, origin: request.message.origin, programId: request.record.id, kind: request.message.kind,
+          result: ExecutionResult.ERROR, replyCode: ReplyCode.WORKER_DIED, gasBurned: request.message.gasLimit, gasRefunded: 0,
+          error: `the query's worker ${why}`, logs: [],
+        },
+        outgoing: [], created: [], wakes: [],
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.destroy()
+  }
 }

@@ -28,7 +28,7 @@ import { Commitment } from './commitment.js'
 import { Dispatcher } from './dispatch.js'
 import { RuntimeErrorCode } from './errors.js'
 import { integerOption, settleOptions, type RuntimeOptions, type SettledOptions } from './options.js'
-import { StreamPool } from './pool.js'
+import { QueryPool, StreamPool } from './pool.js'
 import { SchedulerState, type MailboxEntry, type WaitEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
@@ -115,6 +115,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #commitment: Commitment
   /** Runs queries and gas estimates on this thread against committed memory (refreshed when it changes). */
   readonly #queries: StreamExecutor
+  /**
+   * A writer on disk runs them on a worker instead, with its own heap limit: a hostile handler cannot hold or
+   * kill the runtime's thread (docs/security.md). Started on the first query.
+   */
+  readonly #queryPool: QueryPool | undefined
   /** Commits, one at a time (a cycle's, or an intake flush). */
   #committing: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -139,6 +144,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       inline: streams === 0 ? new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax }) : undefined,
     })
     this.#queries = new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax })
+    this.#queryPool = dataDir === undefined || options.readOnly ? undefined
+      : new QueryPool({ dataDir, schedule, planesMax, workerHeapMb: options.workerHeapMb, messageTimeoutMs: options.messageTimeoutMs })
   }
 
   static async open(options: RuntimeOptions = {}): Promise<Runtime> {
@@ -358,7 +365,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const destination = this.#programId(programId, 'programId')
     const source = toId<UserId>(options.source ?? DEFAULT_USER_ID, 'source')
     const message = this.#probe(source, destination, payload, options.gasLimit ?? QUERY_GAS_LIMIT_DEFAULT)
-    const entry = this.#readOnly(message)
+    const entry = await this.#readOnly(message)
     const reply = entry.outgoing.find((m) => m.kind === MessageKind.REPLY && m.replyTo === message.id)
     return {
       replyCode: entry.outcome.replyCode, payload: reply?.payload ?? new Uint8Array(0), gasBurned: entry.outcome.gasBurned,
@@ -375,17 +382,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#open()
     const destination = this.#programId(input.destination, 'destination')
     const source = toId<UserId>(input.source ?? DEFAULT_USER_ID, 'source')
-    const succeeds = (gasLimit: number): boolean => {
-      const entry = this.#readOnly(this.#probe(source, destination, input.payload, gasLimit))
+    const succeeds = async (gasLimit: number): Promise<boolean> => {
+      const entry = await this.#readOnly(this.#probe(source, destination, input.payload, gasLimit))
       return entry.outcome.result === ExecutionResult.SUCCESS || entry.outcome.result === ExecutionResult.WAITED
         || entry.outcome.result === ExecutionResult.EXITED
     }
-    if (!succeeds(QUERY_GAS_LIMIT_DEFAULT)) return null
+    if (!await succeeds(QUERY_GAS_LIMIT_DEFAULT)) return null
     let low = 0
     let high = QUERY_GAS_LIMIT_DEFAULT
     while (low < high) {
       const mid = Math.floor((low + high) / 2)
-      if (succeeds(mid)) high = mid
+      if (await succeeds(mid)) high = mid
       else low = mid + 1
     }
     return low
@@ -482,6 +489,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#closed = true
     await this.#committing
     await this.#dispatch.close()
+    await this.#queryPool?.close()
     await this.#store.close()
     this.removeAllListeners()
     if (flushError !== undefined) throw flushError
@@ -546,10 +554,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return report
   }
 
-  /** A read-only run on this thread against the committed memory (query, estimateGas). */
-  #readOnly(message: Message): JournalEntry {
+  /** A read-only run against the committed memory (query, estimateGas): on the query worker, or on this thread. */
+  async #readOnly(message: Message): Promise<JournalEntry> {
     const programId = message.destination as ProgramId
     const record = this.#state.programs.get(programId)!
+    if (this.#queryPool !== undefined) return this.#queryPool.run({ message, record, cycle: this.#state.cycle + 1 })
     if (!this.#queries.hasCode(record.codeId)) this.#queries.addCode(record.codeId, this.#store.code(record.codeId)!)
     return this.#queries.executeReadOnly(message, record, this.#state.cycle + 1)
   }

@@ -57,11 +57,11 @@ export const SSE_BUFFER_MAX_BYTES = 4 * 1024 * 1024
 assert(SSE_HEARTBEAT_MS < CONNECTION_TIMEOUT_MS, 'heartbeats keep event streams inside the socket timeout')
 
 /**
- * The most gas a query from the page may burn. Queries run on the server's thread (the thread that also runs the
- * timer and answers every request), and a hostile program's handler turns gas into time and heap: a handler
- * allocating in a loop burns about 50 gas a microsecond here (20 M gas in 320-440 ms), so the runtime's default
- * (1 G) would hold the server for about 20 s (docs/security.md). 20 M bounds that to under half a second and about 10 MiB of heap, and is
- * still 20 times the gas limit of the demo's messages.
+ * The most gas a query from the page may burn. A runtime on disk runs queries on one query worker (with its own
+ * heap limit, so the server's thread is safe), and a hostile handler turns gas into time: a handler allocating in
+ * a loop burns about 50 gas a microsecond here (20 M gas in 320-440 ms), so the runtime's default (1 G) would
+ * hold that worker, and every query queued behind it, for about 20 s. 20 M bounds that to under half a second
+ * and is still 20 times the gas limit of the demo's messages.
  */
 export const QUERY_GAS_MAX = 20_000_000
 

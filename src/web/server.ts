@@ -330,7 +330,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const payload = payloadField(body, false)
     const gasLimit = intField(body, 'gasLimit', false) ?? QUERY_GAS_MAX
     if (gasLimit < 0 || gasLimit > QUERY_GAS_MAX) {
-      throw new HttpError(400, RuntimeErrorCode.INVALID_GAS, `gasLimit of a query must be in 0..${QUERY_GAS_MAX} (queries run on the server's thread), got ${gasLimit}`)
+      throw new HttpError(400, RuntimeErrorCode.INVALID_GAS, `gasLimit of a query must be in 0..${QUERY_GAS_MAX} (queries share one worker), got ${gasLimit}`)
     }
     const source = idField(body, 'source')
     const result = await rt.query(programId, payload, { gasLimit, ...(source !== undefined ? { source } : {}) })

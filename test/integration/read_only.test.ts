@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Runtime, verifyProof, type ProgramId } from '../../src/index.js'
+import { ReplyCode, Runtime, verifyProof, type ProgramId } from '../../src/index.js'
 
 const USER = '33'.repeat(32)
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -167,4 +167,24 @@ describe('read-only runtimes', () => {
     r.refresh()
     expect(r.stateRoot()).toBe(w.stateRoot())
   })
+})
+
+describe('queries of a runtime on disk run on a worker', () => {
+  it('a handler that exhausts the heap or spins kills or outlives only the query worker: WORKER_DIED, and the next query works', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strata-query-worker-'))
+    const rt = await track(Runtime.open({ dataDir, streams: 0, workerHeapMb: 64, messageTimeoutMs: 2_000 }))
+    const code = await rt.uploadCode('test/fixtures/programs/spin.ts')
+    const id = await rt.createProgram(code, { gasLimit: 10_000_000 })
+    rt.send({ source: USER, destination: id, payload: text('inc'), gasLimit: 1_000_000 })
+    await rt.runUntilIdle()
+    const hog = await rt.query(id, text('hog'), { gasLimit: 2_000_000_000 })
+    expect(hog).toMatchObject({ replyCode: ReplyCode.WORKER_DIED, error: expect.stringContaining('died') })
+    // The runtime's thread is alive and so is the next worker: the counter reads as committed.
+    expect(decode((await rt.query(id, text('read'))).payload)).toBe('2') // its handler counts every message it runs
+    const spin = await rt.query(id, text('spin'), { gasLimit: 2_000_000_000 })
+    expect(spin).toMatchObject({ replyCode: ReplyCode.WORKER_DIED, error: expect.stringContaining('longer than 2000 ms') })
+    await inc(rt, [id])
+    expect(decode((await rt.query(id, text('read'))).payload)).toBe('3')
+    expect(await rt.estimateGas({ destination: id, payload: text('read') })).toBeGreaterThan(0)
+  }, 60_000)
 })

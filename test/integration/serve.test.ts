@@ -241,7 +241,7 @@ describe('the read API', () => {
     await post('/api/cycle', {})
   })
 
-  it("a query burns at most QUERY_GAS_MAX on the server's thread, whatever the program does", async () => {
+  it("a query burns at most QUERY_GAS_MAX, whatever the program does", async () => {
     const runaway = JSON.stringify([{ do: 'burn' }])
     const burned = (await post('/api/query', { programId: probe, payloadText: runaway })).json
     expect(burned).toMatchObject({ replyCodeName: 'OUT_OF_GAS', gasBurned: QUERY_GAS_MAX })
