@@ -1,0 +1,319 @@
+/**
+ * The PostgreSQL store on its own: random batches touching every key space agree, through the Store interface,
+ * with a MemoryStore fed the same batches, both on the writer's replica and on a replica rebuilt from the
+ * materialized tables alone (so the tables hold exactly what the replica does); fencing (a second writer's open
+ * makes the first one's commits fail FENCED, writing nothing); CONFLICT; bad options and unreachable databases.
+ */
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { open as openRaw } from 'lmdb'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { ClusterErrorCode, openPostgresStore, type PostgresStore } from '../../src/cluster/index.js'
+import type { MessageId, UserId } from '../../src/message/ids.js'
+import { Runtime } from '../../src/index.js'
+import { openMemoryStore, type CommitBatch, type Store, type StoreMemoryDelta, type StorePlaneChange } from '../../src/store/index.js'
+import { prng } from '../helpers/prng.js'
+import { message, programId, record, rootOf, sha256, userId, verify } from '../unit/store/fixtures.js'
+import { PostgresServer, describePostgres, tempDir } from './postgres_server.js'
+
+const CHUNK = 4096
+const PLANE = 65_536
+/** Small, so that random batches trim mailboxes often. */
+const MAILBOX_SIZE_MAX = 5
+const STEPS = 40
+const SEED = 0x9e57_0001
+const USERS = [0, 1, 2].map((n) => userId(n))
+
+/** Everything the Store interface can list or look up, as plain comparable values (bytes as hex). */
+function contents(store: Store, merkleKeys: readonly Uint8Array[]): unknown {
+  const hex = (bytes: Uint8Array | undefined | null): string | undefined | null =>
+    bytes === undefined || bytes === null ? bytes : Buffer.from(bytes).toString('hex')
+  const programs = [...store.programIds()]
+  const memoryOwners = new Set([...programs, ...[0, 1, 2, 3].map(programId)])
+  const head = store.head()
+  return {
+    head: { ...head, stateRoot: hex(head.stateRoot) },
+    codes: [...store.codeIds()].map((id) => [id, hex(store.code(id))]),
+    programs: programs.map((id) => store.program(id)), programCount: store.programCount(),
+    memory: [...memoryOwners].sort().map((id) => ({
+      id, meta: hex(store.memoryMeta(id)),
+      planes: store.planeKeys(id).map((key) => [key, hex(store.planeRoot(id, key)), sha256(store.plane(id, key)!).join()]),
+    })),
+    queue: [...store.queue()], queueLength: store.queueLength(),
+    waitlist: [...store.waitlist()], waitlistSize: store.waitlistSize(), expiring: [...store.waitlistExpiring(Number.MAX_SAFE_INTEGER)],
+    delayed: [...store.delayedCycles()].map((cycle) => [cycle, store.delayed(cycle)]),
+    mailboxes: USERS.map((user) => store.mailbox(user)), nonces: USERS.map((user) => store.nonce(user)),
+    cycles: Array.from({ length: head.cycle + 1 }, (_, cycle) => store.cycleRecord(cycle)),
+    merkle: merkleKeys.map((key) => hex(store.merkleNode(key))),
+  }
+}
+
+/** Random batches over every part of CommitBatch, with a plane model so that roots are the planes' real hashes. */
+function batches(seed: number): CommitBatch[] {
+  const random = prng(seed)
+  const int = (n: number): number => Math.floor(random() * n)
+  const planes = new Map<string, Uint8Array>()
+  let queueLength = 0
+  let nextMessage = 1_000
+  const waiting = new Set<MessageId>()
+  const delayedCycles = new Set<number>()
+  const out: CommitBatch[] = []
+  let cycle = 0
+  for (let step = 0; step < STEPS; step += 1) {
+    const intake = step > 0 && int(3) === 0
+    if (!intake) cycle += 1
+    const memory: StoreMemoryDelta[] = []
+    for (const p of [0, 1, 2]) {
+      if (int(2) === 0) continue
+      const id = programId(p)
+      if (int(10) === 0) {
+        for (const key of [...planes.keys()]) if (key.startsWith(`${id}/`)) planes.delete(key)
+        memory.push({ programId: id, dropped: true, meta: new Uint8Array(0), planes: [] })
+        continue
+      }
+      const changes: StorePlaneChange[] = []
+      for (const key of [0, 1, 2, 65_537]) {
+        if (int(2) === 0) continue
+        const name = `${id}/${key}`
+        const kind = int(8)
+        if (kind === 0) {
+          planes.delete(name)
+          changes.push({ key, bytes: null, root: null })
+          continue
+        }
+        const fresh = kind === 1
+        const bytes = fresh || !planes.has(name) ? new Uint8Array(PLANE) : planes.get(name)!.slice()
+        const written: [number, Uint8Array][] = []
+        for (let chunk = 0; chunk < 16; chunk += 1) {
+          if (int(5) !== 0) continue
+          const value = int(4) === 0 ? 0 : 1 + int(250)
+          const data = new Uint8Array(CHUNK).fill(value)
+          if (value !== 0) data[chunk] = step
+          bytes.set(data, chunk * CHUNK)
+          written.push([chunk, data])
+        }
+        planes.set(name, bytes)
+        const root = sha256(bytes)
+        changes.push(kind === 2 ? { key, bytes: bytes.slice(), root, chunks: written.reduce((mask, [c]) => mask | (1 << c), 0) }
+          : { key, written, fresh, root })
+      }
+      memory.push({ programId: id, dropped: false, meta: Uint8Array.of(step, p), planes: changes })
+    }
+    const consumed = int(queueLength + 1)
+    const appended = Array.from({ length: int(4) }, () => message(nextMessage++))
+    queueLength += appended.length - consumed
+    const waitDelete = [...waiting].filter(() => int(3) === 0)
+    for (const id of waitDelete) waiting.delete(id)
+    const waitPut = Array.from({ length: int(3) }, () => {
+      const m = message(nextMessage++)
+      waiting.add(m.id)
+      return { message: m, programId: programId(int(3)), untilCycle: cycle + int(4) }
+    })
+    const delayedDelete = [...delayedCycles].filter(() => int(3) === 0)
+    for (const c of delayedDelete) delayedCycles.delete(c)
+    const delayedAppend = Array.from({ length: int(3) }, (): [number, ReturnType<typeof message>[]] => {
+      const at = cycle + 1 + int(3)
+      delayedCycles.add(at)
+      return [at, Array.from({ length: 1 + int(2) }, () => message(nextMessage++))]
+    })
+    const mailboxes = Array.from({ length: int(3) }, (): [UserId, { message: ReturnType<typeof message>; cycle: number }[]] =>
+      [USERS[int(3)]!, Array.from({ length: 1 + int(4) }, () => ({ message: message(nextMessage++), cycle }))])
+    const merkleKeys = [Uint8Array.of(int(6)), Uint8Array.of(1, int(6)), new Uint8Array(40).fill(int(3))]
+    out.push({
+      cycle, stateRoot: rootOf(`step ${step}`),
+      ...(int(3) === 0 ? { programs: [record(int(4), { status: int(2) === 0 ? 'active' : 'exited' })] } : {}),
+      memory, queue: { consumed, appended }, waitlist: { delete: waitDelete, put: waitPut },
+      delayed: { delete: delayedDelete, append: delayedAppend }, mailboxes,
+      nonces: [[USERS[int(3)]!, step]],
+      merkle: { delete: [merkleKeys[int(3)]!], put: merkleKeys.filter(() => int(2) === 0).map((key) => [key, sha256(Uint8Array.of(step, ...key))]) },
+      ...(intake ? {} : { counts: { processed: step, failed: 0, gasBurned: step * 1000, gasRefunded: 1, enqueued: 2, mailboxed: 3, dirtyPlanes: 4 } }),
+    })
+  }
+  return out
+}
+
+/** Every Merkle key the batches used. */
+function merkleKeysOf(list: readonly CommitBatch[]): Uint8Array[] {
+  const keys = new Map<string, Uint8Array>()
+  for (const batch of list) for (const [key] of batch.merkle?.put ?? []) keys.set(Buffer.from(key).toString('hex'), key)
+  return [...keys.values()]
+}
+
+async function expectCode(action: () => Promise<unknown>, code: string): Promise<Error> {
+  let thrown: unknown
+  try {
+    await action()
+  } catch (error) {
+    thrown = error
+  }
+  expect(thrown, `expected ${code}`).toBeDefined()
+  expect((thrown as { code?: string }).code, (thrown as Error).message).toBe(code)
+  return thrown as Error
+}
+
+describePostgres('the PostgreSQL store', () => {
+  let server: PostgresServer
+  const temp = tempDir()
+  const opened: PostgresStore[] = []
+  let dirs = 0
+  const cacheDir = (): string => path.join(temp.dir, `cache${dirs++}`)
+  async function open(url: string, dir = cacheDir(), extra: Record<string, unknown> = {}): Promise<PostgresStore> {
+    const store = await openPostgresStore({ url, cacheDir: dir, verify, mailboxSizeMax: MAILBOX_SIZE_MAX, ...extra })
+    opened.push(store)
+    return store
+  }
+  beforeAll(async () => { server = await PostgresServer.start() })
+  afterAll(async () => {
+    for (const store of opened) await store.close()
+    await server?.stop()
+    temp.remove()
+  })
+
+  it('agrees with a MemoryStore on random batches, on its replica and on a replica rebuilt from the tables alone', async () => {
+    const url = await server.createDatabase()
+    const list = batches(SEED)
+    const memory = await openMemoryStore({ verify, mailboxSizeMax: MAILBOX_SIZE_MAX })
+    const dir = cacheDir()
+    const store = await open(url, dir)
+    const code = new TextEncoder().encode('export default 1')
+    const codeId = Buffer.from(sha256(code)).toString('hex') as never
+    await memory.putCode(codeId, code)
+    await store.putCode(codeId, code)
+    for (const batch of list) {
+      await memory.commit(batch)
+      await store.commit(batch)
+    }
+    const keys = merkleKeysOf(list)
+    const expected = contents(memory, keys)
+    const actual = contents(store, keys) as Record<string, unknown>
+    for (const [part, value] of Object.entries(expected as Record<string, unknown>)) expect(actual[part], part).toEqual(value)
+    // The batches did exercise every part.
+    const summary = expected as { queue: unknown[]; waitlist: unknown[]; delayed: unknown[]; mailboxes: unknown[][]; memory: { planes: unknown[] }[] }
+    expect(summary.queue.length + summary.waitlist.length + summary.delayed.length).toBeGreaterThan(0)
+    expect(summary.mailboxes.some((box) => box.length === MAILBOX_SIZE_MAX)).toBe(true)
+    expect(summary.memory.some((m) => m.planes.length > 0)).toBe(true)
+
+    // A second node's view: the log pruned, so its replica can only be rebuilt from the tables.
+    await server.query('DELETE FROM strata_log', [], url)
+    const rebuilt = await open(url)
+    expect(rebuilt.diagnostics().replica).toBe('rebuilt')
+    expect(contents(rebuilt, keys)).toEqual(expected)
+    // The Store interface cannot list Merkle nodes: every replica holds exactly the table's rows.
+    const rows = Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM strata_merkle', [], url)).rows[0]!.n)
+    const replicas = [store.diagnostics().replicaDir, rebuilt.diagnostics().replicaDir]
+    await store.close()
+    await rebuilt.close()
+    for (const replica of replicas) {
+      const env = openRaw({ path: replica, readOnly: true })
+      expect(env.openDB('merkle', { keyEncoding: 'binary' }).getStats()).toMatchObject({ entryCount: rows })
+      await env.close()
+    }
+    await memory.close()
+  })
+
+  it('fences: once a second writer opened the database, the first one commits nothing (FENCED) and the second goes on', async () => {
+    const url = await server.createDatabase()
+    const a = await open(url)
+    await a.commit({ cycle: 1, stateRoot: rootOf(1), nonces: [[USERS[0]!, 1]] })
+    const b = await open(url)
+    expect(b.epoch).toBe(a.epoch + 1)
+    expect(b.diagnostics().replica).toBe('replayed')
+    const before = (await server.query('SELECT * FROM strata_head', [], url)).rows
+    const error = await expectCode(() => a.commit({ cycle: 2, stateRoot: rootOf(2), nonces: [[USERS[0]!, 2]] }), ClusterErrorCode.FENCED)
+    expect(error.message).toContain(`epoch ${a.epoch}`)
+    const code = new TextEncoder().encode('fenced code')
+    await expectCode(() => a.putCode(Buffer.from(sha256(code)).toString('hex') as never, code), ClusterErrorCode.FENCED)
+    // Nothing written: the head, the log, the tables, and A's replica are as they were.
+    expect((await server.query('SELECT * FROM strata_head', [], url)).rows).toEqual(before)
+    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
+    expect((await server.query('SELECT nonce::int FROM strata_nonces', [], url)).rows).toEqual([{ nonce: 1 }])
+    expect((await server.query('SELECT count(*)::int AS n FROM strata_codes', [], url)).rows[0]).toEqual({ n: 0 })
+    expect(a.head()).toMatchObject({ cycle: 1, commitCount: 1 })
+    expect(a.nonce(USERS[0]!)).toBe(1)
+    // B commits the next cycle; A stays fenced.
+    await b.commit({ cycle: 2, stateRoot: rootOf('b2'), nonces: [[USERS[0]!, 7]] })
+    expect(b.nonce(USERS[0]!)).toBe(7)
+    await expectCode(() => a.commit({ cycle: 2, stateRoot: rootOf(2) }), ClusterErrorCode.FENCED)
+  })
+
+  it('fences a runtime: its next cycle fails FENCED and faults it, and the new writer resumes from the database', async () => {
+    const url = await server.createDatabase()
+    const [dirA, dirB] = [cacheDir(), cacheDir()]
+    const a = await Runtime.open({ store: 'postgres', url, cacheDir: dirA, streams: 0 })
+    const counter = await a.uploadCode('programs/counter.ts')
+    const pid = await a.createProgram(counter, { payload: new TextEncoder().encode('5'), gasLimit: 10_000_000 })
+    await a.runUntilIdle()
+    const root = a.stateRoot()
+    const b = await Runtime.open({ store: 'postgres', url, cacheDir: dirB, streams: 0 })
+    try {
+      expect(b.stateRoot()).toBe(root)
+      a.send({ source: USERS[0]!, destination: pid, payload: new TextEncoder().encode('inc'), gasLimit: 1_000_000 })
+      await expect(a.runCycle()).rejects.toMatchObject({ code: ClusterErrorCode.FENCED })
+      expect(a.fault).toBeDefined()
+      b.send({ source: USERS[0]!, destination: pid, payload: new TextEncoder().encode('inc'), gasLimit: 1_000_000 })
+      const report = await b.runCycle()
+      expect(report.failed).toBe(0)
+      expect(report.stateRoot).not.toBe(root)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('refuses a commit when the database head moved under the replica (CONFLICT), writing nothing', async () => {
+    const url = await server.createDatabase()
+    const store = await open(url)
+    await store.commit({ cycle: 1, stateRoot: rootOf(1) })
+    await server.query('UPDATE strata_head SET commit_count = commit_count + 1', [], url)
+    await expectCode(() => store.commit({ cycle: 2, stateRoot: rootOf(2) }), ClusterErrorCode.CONFLICT)
+    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
+  })
+
+  it('rejects a bad batch before sending anything, as every store does', async () => {
+    const url = await server.createDatabase()
+    const store = await open(url)
+    await expectCode(() => store.commit({ cycle: 3, stateRoot: rootOf(3) }), 'CYCLE_ORDER')
+    await expectCode(() => store.commit({ cycle: 1, stateRoot: new Uint8Array(31) }), 'INVALID_ARGUMENT')
+    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 0 })
+  })
+
+  it('refuses a database of another schema version, and a second store on the same cache directory', async () => {
+    const url = await server.createDatabase()
+    const dir = cacheDir()
+    const store = await open(url, dir)
+    await expectCode(() => open(url, dir), 'LOCKED')
+    await store.close()
+    await server.query('UPDATE strata_meta SET schema_version = 99', [], url)
+    const error = await expectCode(() => open(url), ClusterErrorCode.FORMAT_VERSION)
+    expect(error.message).toContain('schema 99')
+  })
+
+  it('names the host and port of an unreachable database, never its password', async () => {
+    const url = `postgresql://strata:s3cret-pw@127.0.0.1:1/nowhere`
+    const error = await expectCode(() => open(url), ClusterErrorCode.IO)
+    expect(error.message).toContain('127.0.0.1:1/nowhere')
+    expect(error.message).not.toContain('s3cret-pw')
+    // The cache directory is not created before the database answered.
+    expect(existsSync(path.join(temp.dir, `cache${dirs - 1}`))).toBe(false)
+  })
+
+  it('checks the runtime options of store: postgres with INVALID_OPTION errors that name the value', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ store: 'postgres' }, /needs url/],
+      [{ store: 'postgres', url: 42 }, /url must be a postgres:\/\/ or postgresql:\/\/ URL string, got 42/],
+      [{ store: 'postgres', url: 'mysql://u:hunter2@h/db' }, /got a mysql:\/\/ URL/],
+      [{ store: 'postgres', url: 'not a url' }, /got a string that is not a URL/],
+      [{ store: 'postgres', url: server.url(), dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
+      [{ store: 'postgres', url: server.url(), readOnly: true }, /readOnly is not available/],
+      [{ store: 'postgres', url: server.url(), cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
+      [{ store: 'memory', url: server.url() }, /url and cacheDir apply to store: 'postgres'/],
+      [{ cacheDir: '/tmp/x' }, /url and cacheDir apply to store: 'postgres', not to store: 'lmdb'/],
+      [{ store: 'mysql' }, /store must be 'lmdb', 'memory' or 'postgres', got "mysql"/],
+    ]
+    for (const [options, message] of cases) {
+      const error = await expectCode(() => Runtime.open(options as never), 'INVALID_OPTION')
+      expect(error.message).toMatch(message)
+      expect(error.message).not.toContain('hunter2')
+    }
+  })
+})
