@@ -59,46 +59,42 @@ export async function materialize(client: pg.Client, p: PreparedBatch, queueHead
 
   if (p.delayedDelete.length > 0) await client.query('DELETE FROM strata_delayed WHERE cycle = ANY($1::bigint[])', [p.delayedDelete])
   if (p.delayedAppend.length > 0) {
-    // Each message goes after the cycle's last one: its position among this batch's appends to the cycle, plus
-    // one past the largest sequence stored (the statement sees the table as it was before it).
-    const ordinal = new Map<number, number>()
+    // Each message goes after the cycle's last one (LMDB's rule): one past the largest sequence stored, read once
+    // per batch for every cycle it appends to, then counted on here.
+    const next = await nextSequences(client, 'strata_delayed', 'cycle', 'bigint', [...new Set(p.delayedAppend.map((d) => d.cycle))])
     const rows: unknown[][] = []
     for (const { cycle, values } of p.delayedAppend) {
       for (const value of values) {
-        const n = ordinal.get(cycle) ?? 0
-        ordinal.set(cycle, n + 1)
-        rows.push([cycle, n, asBuffer(value)])
+        const seq = next.get(String(cycle)) ?? 0
+        next.set(String(cycle), seq + 1)
+        rows.push([cycle, seq, asBuffer(value)])
       }
     }
-    for (const part of parts(rows, SMALL_ROWS_PER_STATEMENT)) {
-      await client.query(`INSERT INTO strata_delayed (cycle, seq, message)
-        SELECT a.cycle, coalesce((SELECT max(d.seq) + 1 FROM strata_delayed d WHERE d.cycle = a.cycle), 0) + a.n, a.message
-        FROM unnest($1::bigint[], $2::integer[], $3::bytea[]) AS a(cycle, n, message)`, columns(part, 3))
-    }
+    await insert(client, 'strata_delayed', ['cycle', 'seq', 'message'], ['bigint', 'integer', 'bytea'], rows, SMALL_ROWS_PER_STATEMENT)
   }
 
   if (p.mailboxes.length > 0) {
-    const ordinal = new Map<string, number>()
-    const rows: unknown[][] = []
+    // Sequence numbers as LMDB's mailbox cursors give them (contiguous per user, from the stored tail on); each
+    // mailbox then keeps its newest mailboxSizeMax entries, so entries this batch would trim at once are not sent.
     const users = new Map<string, Buffer>()
+    for (const { key } of p.mailboxes) users.set(key.toString('hex'), key)
+    const tails = await nextSequences(client, 'strata_mailbox', 'user_id', 'bytea', [...users.values()])
+    const entries: [Buffer, number, Buffer][] = []
     for (const { key, values } of p.mailboxes) {
       const user = key.toString('hex')
-      users.set(user, key)
       for (const value of values) {
-        const n = ordinal.get(user) ?? 0
-        ordinal.set(user, n + 1)
-        rows.push([key, n, asBuffer(value)])
+        const seq = tails.get(user) ?? 0
+        tails.set(user, seq + 1)
+        entries.push([key, seq, asBuffer(value)])
       }
     }
-    for (const part of parts(rows, SMALL_ROWS_PER_STATEMENT)) {
-      await client.query(`INSERT INTO strata_mailbox (user_id, seq, entry)
-        SELECT a.user_id, coalesce((SELECT max(m.seq) + 1 FROM strata_mailbox m WHERE m.user_id = a.user_id), 0) + a.n, a.entry
-        FROM unnest($1::bytea[], $2::bigint[], $3::bytea[]) AS a(user_id, n, entry)`, columns(part, 3))
+    const kept = entries.filter(([key, seq]) => seq >= tails.get(key.toString('hex'))! - mailboxSizeMax)
+    await insert(client, 'strata_mailbox', ['user_id', 'seq', 'entry'], ['bytea', 'bigint', 'bytea'], kept, SMALL_ROWS_PER_STATEMENT)
+    const trims = [...users].map(([user, key]) => [key, tails.get(user)! - mailboxSizeMax] as const).filter(([, below]) => below > 0)
+    if (trims.length > 0) {
+      await client.query(`DELETE FROM strata_mailbox m USING unnest($1::bytea[], $2::bigint[]) AS t(user_id, below)
+        WHERE m.user_id = t.user_id AND m.seq < t.below`, columns(trims, 2))
     }
-    // Each mailbox keeps its newest mailboxSizeMax entries (sequence numbers are contiguous per user).
-    await client.query(`DELETE FROM strata_mailbox m USING (
-        SELECT user_id, max(seq) AS top FROM strata_mailbox WHERE user_id = ANY($1::bytea[]) GROUP BY user_id
-      ) t WHERE m.user_id = t.user_id AND m.seq <= t.top - $2`, [[...users.values()], mailboxSizeMax])
   }
 
   if (p.nonces.length > 0) {
@@ -224,6 +220,17 @@ async function insert(
     await client.query(`INSERT INTO ${table} (${names.join(', ')}) SELECT * FROM unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`,
       columns(part, names.length))
   }
+}
+
+/**
+ * One past the largest `seq` stored under each of `keys` (absent: not in the map), in one statement. Keys come
+ * back as text: a bytea key as hex, a number as its decimal digits.
+ */
+async function nextSequences(client: pg.Client, table: string, column: string, type: string, keys: readonly unknown[]): Promise<Map<string, number>> {
+  const result = await client.query<{ k: string; next: string }>(
+    `SELECT ${type === 'bytea' ? `encode(${column}, 'hex')` : `${column}::text`} AS k, max(seq) + 1 AS next
+      FROM ${table} WHERE ${column} = ANY($1::${type}[]) GROUP BY ${column}`, [keys])
+  return new Map(result.rows.map((row) => [row.k, Number(row.next)]))
 }
 
 /** Rows as one array per column (what unnest takes). */

@@ -17,7 +17,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { openLmdbStore } from '../../src/store/index.js'
 import { prng } from '../helpers/prng.js'
 import { verify } from '../unit/store/fixtures.js'
-import { PostgresServer, describePostgres, tempDir } from './postgres_server.js'
+import { PostgresServer } from './postgres_server.js'
+import { describePostgres, tempDir } from './suite.js'
 
 const CHILD = fileURLToPath(new URL('../integration/crash_child.mjs', import.meta.url))
 /** Cycles of the workload: enough for kills at many cycles, few enough that the file stays under ~30 s. */

@@ -10,7 +10,8 @@ import { openPostgresStore } from '../../src/cluster/index.js'
 import { hashPlane, nativeHasher } from '../../src/merkle/index.js'
 import { openLmdbStore } from '../../src/store/index.js'
 import { GOLDEN, workload } from '../integration/golden_workload.js'
-import { PostgresServer, describePostgres, tempDir } from './postgres_server.js'
+import { PostgresServer } from './postgres_server.js'
+import { describePostgres, tempDir } from './suite.js'
 
 const verify = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, bytes)
 

@@ -8,7 +8,8 @@
  *
  * Without the binaries (no /usr/lib/postgresql/<version>/bin/initdb) every test of test/cluster skips with the
  * reason POSTGRES_MISSING, unless STRATA_REQUIRE_POSTGRES=1, in which case they fail (CI installs them first:
- * scripts/ci/install-postgresql.sh).
+ * scripts/ci/install-postgresql.sh); see suite.ts. This file imports nothing of vitest, so that the benchmark
+ * (bench/postgres.bench.ts) starts its server with it too.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
@@ -16,7 +17,6 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
-import { describe } from 'vitest'
 
 /** Where Debian puts each major version's server binaries. */
 const POSTGRES_LIB_DIR = '/usr/lib/postgresql'
@@ -83,8 +83,11 @@ export class PostgresServer {
     child.stderr?.on('data', (chunk: Buffer) => { this.#log = (this.#log + chunk.toString()).slice(-8_000) })
   }
 
-  /** initdb + start; resolves once the server accepts connections. */
-  static async start(): Promise<PostgresServer> {
+  /**
+   * initdb + start; resolves once the server accepts connections. A test server runs without fsync (its data
+   * dies with the test); `durable: true` keeps PostgreSQL's defaults (fsync, full page writes), for benchmarks.
+   */
+  static async start(options: { readonly durable?: boolean } = {}): Promise<PostgresServer> {
     const bin = postgresBinDir()
     if (bin === undefined) throw new Error(`${POSTGRES_MISSING} (STRATA_REQUIRE_POSTGRES=1 requires it)`)
     const dir = mkdtempSync(path.join(os.tmpdir(), 'strata-pg-'))
@@ -103,8 +106,8 @@ export class PostgresServer {
     const port = await freePort()
     const [postgres, args] = asServerUser(path.join(bin, 'postgres'), [
       '-D', dataDir, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1',
-      // A test server: no fsync (its data dies with the test), small shared memory.
-      '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+      '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+      ...(options.durable === true ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']),
     ])
     const child = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     const server = new PostgresServer(dir, port, child)
@@ -175,19 +178,4 @@ export class PostgresServer {
     }
     rmSync(this.dir, { recursive: true, force: true })
   }
-}
-
-/**
- * `describe` for a test of test/cluster: skipped, with POSTGRES_MISSING in its name, when PostgreSQL is not
- * installed (and STRATA_REQUIRE_POSTGRES is not 1).
- */
-export function describePostgres(name: string, body: () => void): void {
-  if (postgresAvailable) describe(name, body)
-  else describe.skip(`${name} (skipped: ${POSTGRES_MISSING})`, body)
-}
-
-/** A fresh temp directory (for cache directories), removed by the returned function. */
-export function tempDir(prefix = 'strata-pg-cache-'): { readonly dir: string; readonly remove: () => void } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
 }

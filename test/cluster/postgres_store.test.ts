@@ -14,7 +14,8 @@ import { Runtime } from '../../src/index.js'
 import { openMemoryStore, type CommitBatch, type Store, type StoreMemoryDelta, type StorePlaneChange } from '../../src/store/index.js'
 import { prng } from '../helpers/prng.js'
 import { message, programId, record, rootOf, sha256, userId, verify } from '../unit/store/fixtures.js'
-import { PostgresServer, describePostgres, tempDir } from './postgres_server.js'
+import { PostgresServer } from './postgres_server.js'
+import { describePostgres, tempDir } from './suite.js'
 
 const CHUNK = 4096
 const PLANE = 65_536
