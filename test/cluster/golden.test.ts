@@ -5,38 +5,31 @@
  */
 import { cpSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { openPostgresStore } from '../../src/cluster/index.js'
 import { hashPlane, nativeHasher } from '../../src/merkle/index.js'
 import { openLmdbStore } from '../../src/store/index.js'
 import { GOLDEN, workload } from '../integration/golden_workload.js'
-import { PostgresServer } from './postgres_server.js'
-import { describePostgres, tempDir } from './suite.js'
+import { describePostgres, usePostgresServer } from './suite.js'
 
 const verify = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, bytes)
 
 describePostgres('the golden workload on PostgreSQL', () => {
-  let server: PostgresServer
-  const temp = tempDir()
-  beforeAll(async () => { server = await PostgresServer.start() })
-  afterAll(async () => {
-    await server?.stop()
-    temp.remove()
-  })
+  const ctx = usePostgresServer()
 
   it('gives the pinned roots and gas at streams 0 and 2', async () => {
     for (const streams of [0, 2]) {
-      const url = await server.createDatabase()
-      const cacheDir = path.join(temp.dir, `golden-${streams}`)
+      const url = await ctx.server.createDatabase()
+      const cacheDir = path.join(ctx.dir, `golden-${streams}`)
       expect(await workload({ store: 'postgres', url, cacheDir, streams })).toEqual(GOLDEN)
     }
   })
 
   it('resumes after the replica was deleted, left behind or tampered with, and still gives the pinned roots', async () => {
-    const url = await server.createDatabase()
-    const cacheDir = path.join(temp.dir, 'resume')
+    const url = await ctx.server.createDatabase()
+    const cacheDir = path.join(ctx.dir, 'resume')
     const replica = path.join(cacheDir, 'replica')
-    const behind = path.join(temp.dir, 'resume-behind')
+    const behind = path.join(ctx.dir, 'resume-behind')
     const options = { store: 'postgres' as const, url, cacheDir, streams: 2 }
     /** Opens the store alone to see how it found the replica, then hands the runtime the same options. */
     const expectReplica = async (how: string): Promise<typeof options> => {
@@ -54,7 +47,7 @@ describePostgres('the golden workload on PostgreSQL', () => {
       [1, async () => {
         cpSync(replica, behind, { recursive: true })
         rmSync(replica, { recursive: true })
-        const pruned = await server.query('DELETE FROM strata_log WHERE commit_number < (SELECT commit_count FROM strata_head)', [], url)
+        const pruned = await ctx.server.query('DELETE FROM strata_log WHERE commit_number < (SELECT commit_count FROM strata_head)', [], url)
         expect(pruned.rowCount).toBeGreaterThan(0)
         return expectReplica('rebuilt')
       }],

@@ -111,6 +111,13 @@ export class PostgresServer {
     ])
     const child = spawn(postgres, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     const server = new PostgresServer(dir, port, child)
+    // Should the test process exit without afterAll (an uncaught error), the server must not outlive it.
+    const onExit = (): void => {
+      const pid = server.#postmasterPid()
+      if (pid !== undefined) try { process.kill(pid, 'SIGQUIT') } catch { /* gone already */ }
+    }
+    process.once('exit', onExit)
+    child.once('exit', () => process.off('exit', onExit))
     const deadline = Date.now() + START_TIMEOUT_MS
     for (;;) {
       if (child.exitCode !== null) throw new Error(`postgres exited (${child.exitCode}): ${server.#log}`)

@@ -7,15 +7,16 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { open as openRaw } from 'lmdb'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, expect, it } from 'vitest'
 import { ClusterErrorCode, openPostgresStore, type PostgresStore } from '../../src/cluster/index.js'
 import type { MessageId, UserId } from '../../src/message/ids.js'
 import { Runtime } from '../../src/index.js'
 import { openMemoryStore, type CommitBatch, type Store, type StoreMemoryDelta, type StorePlaneChange } from '../../src/store/index.js'
 import { prng } from '../helpers/prng.js'
+import { expectCode } from '../unit/store/contract.js'
 import { message, programId, record, rootOf, sha256, userId, verify } from '../unit/store/fixtures.js'
 import { PostgresServer } from './postgres_server.js'
-import { describePostgres, tempDir } from './suite.js'
+import { describePostgres, usePostgresServer } from './suite.js'
 
 const CHUNK = 4096
 const PLANE = 65_536
@@ -146,38 +147,23 @@ function expectSameParts(actual: unknown, expected: unknown, name: string): void
   for (const [part, value] of Object.entries(expected as Record<string, unknown>)) expect(parts[part], `${name}: ${part}`).toEqual(value)
 }
 
-async function expectCode(action: () => Promise<unknown>, code: string): Promise<Error> {
-  let thrown: unknown
-  try {
-    await action()
-  } catch (error) {
-    thrown = error
-  }
-  expect(thrown, `expected ${code}`).toBeDefined()
-  expect((thrown as { code?: string }).code, (thrown as Error).message).toBe(code)
-  return thrown as Error
-}
-
 describePostgres('the PostgreSQL store', () => {
-  let server: PostgresServer
-  const temp = tempDir()
+  const ctx = usePostgresServer()
   const opened: PostgresStore[] = []
   let dirs = 0
-  const cacheDir = (): string => path.join(temp.dir, `cache${dirs++}`)
+  const cacheDir = (): string => path.join(ctx.dir, `cache${dirs++}`)
   async function open(url: string, dir = cacheDir(), extra: Record<string, unknown> = {}): Promise<PostgresStore> {
     const store = await openPostgresStore({ url, cacheDir: dir, verify, mailboxSizeMax: MAILBOX_SIZE_MAX, ...extra })
     opened.push(store)
     return store
   }
-  beforeAll(async () => { server = await PostgresServer.start() })
+  // Registered after the server's hooks, so it runs before the server stops (after-hooks run in reverse order).
   afterAll(async () => {
     for (const store of opened) await store.close()
-    await server?.stop()
-    temp.remove()
   })
 
   it('agrees with a MemoryStore on random batches, on its replica and on a replica rebuilt from the tables alone', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const list = batches(SEED)
     const memory = await openMemoryStore({ verify, mailboxSizeMax: MAILBOX_SIZE_MAX })
     const dir = cacheDir()
@@ -200,12 +186,12 @@ describePostgres('the PostgreSQL store', () => {
     expect(summary.memory.some((m) => m.planes.length > 0)).toBe(true)
 
     // A second node's view: the log pruned, so its replica can only be rebuilt from the tables.
-    await server.query('DELETE FROM strata_log', [], url)
+    await ctx.server.query('DELETE FROM strata_log', [], url)
     const rebuilt = await open(url)
     expect(rebuilt.diagnostics().replica).toBe('rebuilt')
     expectSameParts(contents(rebuilt, keys), expected, 'the rebuilt replica')
     // The Store interface cannot list Merkle nodes: every replica holds exactly the table's rows.
-    const rows = Number((await server.query<{ n: string }>('SELECT count(*) AS n FROM strata_merkle', [], url)).rows[0]!.n)
+    const rows = Number((await ctx.server.query<{ n: string }>('SELECT count(*) AS n FROM strata_merkle', [], url)).rows[0]!.n)
     const replicas = [store.diagnostics().replicaDir, rebuilt.diagnostics().replicaDir]
     await store.close()
     await rebuilt.close()
@@ -218,22 +204,22 @@ describePostgres('the PostgreSQL store', () => {
   })
 
   it('fences: once a second writer opened the database, the first one commits nothing (FENCED) and the second goes on', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const a = await open(url)
     await a.commit({ cycle: 1, stateRoot: rootOf(1), nonces: [[USERS[0]!, 1]] })
     const b = await open(url)
     expect(b.epoch).toBe(a.epoch + 1)
     expect(b.diagnostics().replica).toBe('replayed')
-    const before = (await server.query('SELECT * FROM strata_head', [], url)).rows
+    const before = (await ctx.server.query('SELECT * FROM strata_head', [], url)).rows
     const error = await expectCode(() => a.commit({ cycle: 2, stateRoot: rootOf(2), nonces: [[USERS[0]!, 2]] }), ClusterErrorCode.FENCED)
     expect(error.message).toContain(`epoch ${a.epoch}`)
     const code = new TextEncoder().encode('fenced code')
     await expectCode(() => a.putCode(Buffer.from(sha256(code)).toString('hex') as never, code), ClusterErrorCode.FENCED)
     // Nothing written: the head, the log, the tables, and A's replica are as they were.
-    expect((await server.query('SELECT * FROM strata_head', [], url)).rows).toEqual(before)
-    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
-    expect((await server.query('SELECT nonce::int FROM strata_nonces', [], url)).rows).toEqual([{ nonce: 1 }])
-    expect((await server.query('SELECT count(*)::int AS n FROM strata_codes', [], url)).rows[0]).toEqual({ n: 0 })
+    expect((await ctx.server.query('SELECT * FROM strata_head', [], url)).rows).toEqual(before)
+    expect((await ctx.server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
+    expect((await ctx.server.query('SELECT nonce::int FROM strata_nonces', [], url)).rows).toEqual([{ nonce: 1 }])
+    expect((await ctx.server.query('SELECT count(*)::int AS n FROM strata_codes', [], url)).rows[0]).toEqual({ n: 0 })
     expect(a.head()).toMatchObject({ cycle: 1, commitCount: 1 })
     expect(a.nonce(USERS[0]!)).toBe(1)
     // B commits the next cycle; A stays fenced.
@@ -243,7 +229,7 @@ describePostgres('the PostgreSQL store', () => {
   })
 
   it('fences a runtime: its next cycle fails FENCED and faults it, and the new writer resumes from the database', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const [dirA, dirB] = [cacheDir(), cacheDir()]
     const a = await Runtime.open({ store: 'postgres', url, cacheDir: dirA, streams: 0 })
     const counter = await a.uploadCode('programs/counter.ts')
@@ -267,29 +253,29 @@ describePostgres('the PostgreSQL store', () => {
   })
 
   it('refuses a commit when the database head moved under the replica (CONFLICT), writing nothing', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const store = await open(url)
     await store.commit({ cycle: 1, stateRoot: rootOf(1) })
-    await server.query('UPDATE strata_head SET commit_count = commit_count + 1', [], url)
+    await ctx.server.query('UPDATE strata_head SET commit_count = commit_count + 1', [], url)
     await expectCode(() => store.commit({ cycle: 2, stateRoot: rootOf(2) }), ClusterErrorCode.CONFLICT)
-    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
+    expect((await ctx.server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 1 })
   })
 
   it('rejects a bad batch before sending anything, as every store does', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const store = await open(url)
     await expectCode(() => store.commit({ cycle: 3, stateRoot: rootOf(3) }), 'CYCLE_ORDER')
     await expectCode(() => store.commit({ cycle: 1, stateRoot: new Uint8Array(31) }), 'INVALID_ARGUMENT')
-    expect((await server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 0 })
+    expect((await ctx.server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 0 })
   })
 
   it('refuses a database of another schema version, and a second store on the same cache directory', async () => {
-    const url = await server.createDatabase()
+    const url = await ctx.server.createDatabase()
     const dir = cacheDir()
     const store = await open(url, dir)
     await expectCode(() => open(url, dir), 'LOCKED')
     await store.close()
-    await server.query('UPDATE strata_meta SET schema_version = 99', [], url)
+    await ctx.server.query('UPDATE strata_meta SET schema_version = 99', [], url)
     const error = await expectCode(() => open(url), ClusterErrorCode.FORMAT_VERSION)
     expect(error.message).toContain('schema 99')
   })
@@ -300,7 +286,7 @@ describePostgres('the PostgreSQL store', () => {
     expect(error.message).toContain('127.0.0.1:1/nowhere')
     expect(error.message).not.toContain('s3cret-pw')
     // The cache directory is not created before the database answered.
-    expect(existsSync(path.join(temp.dir, `cache${dirs - 1}`))).toBe(false)
+    expect(existsSync(path.join(ctx.dir, `cache${dirs - 1}`))).toBe(false)
   })
 
   it('checks the runtime options of store: postgres with INVALID_OPTION errors that name the value', async () => {
@@ -309,10 +295,10 @@ describePostgres('the PostgreSQL store', () => {
       [{ store: 'postgres', url: 42 }, /url must be a postgres:\/\/ or postgresql:\/\/ URL string, got 42/],
       [{ store: 'postgres', url: 'mysql://u:hunter2@h/db' }, /got a mysql:\/\/ URL/],
       [{ store: 'postgres', url: 'not a url' }, /got a string that is not a URL/],
-      [{ store: 'postgres', url: server.url(), dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
-      [{ store: 'postgres', url: server.url(), readOnly: true }, /readOnly is not available/],
-      [{ store: 'postgres', url: server.url(), cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
-      [{ store: 'memory', url: server.url() }, /url and cacheDir apply to store: 'postgres'/],
+      [{ store: 'postgres', url: ctx.server.url(), dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
+      [{ store: 'postgres', url: ctx.server.url(), readOnly: true }, /readOnly is not available/],
+      [{ store: 'postgres', url: ctx.server.url(), cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
+      [{ store: 'memory', url: ctx.server.url() }, /url and cacheDir apply to store: 'postgres'/],
       [{ cacheDir: '/tmp/x' }, /url and cacheDir apply to store: 'postgres', not to store: 'lmdb'/],
       [{ store: 'mysql' }, /store must be 'lmdb', 'memory' or 'postgres', got "mysql"/],
     ]

@@ -19,7 +19,8 @@ export interface Harness {
   cleanup(): void
 }
 
-async function expectCode(action: () => unknown, code: string): Promise<void> {
+/** Awaits `action`, which must throw a StrataError with `code`; returns the error. */
+export async function expectCode(action: () => unknown, code: string): Promise<Error> {
   let thrown: unknown
   try {
     await action()
@@ -27,7 +28,8 @@ async function expectCode(action: () => unknown, code: string): Promise<void> {
     thrown = error
   }
   expect(thrown, `expected ${code}`).toBeDefined()
-  expect((thrown as { code?: string }).code).toBe(code)
+  expect((thrown as { code?: string }).code, (thrown as Error).message).toBe(code)
+  return thrown as Error
 }
 
 /** Registers the contract's tests in the current describe block, each on stores from `factory()`. */
