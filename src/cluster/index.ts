@@ -2,7 +2,7 @@
 // fenced by an epoch, reads served by a local LMDB replica); shard leases and nodes come in later layers.
 export { ClusterErrorCode } from './errors.js'
 export {
-  CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, PostgresStore, openPostgresStore,
+  CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
   type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
 } from './postgres_store.js'
 export { SCHEMA_VERSION } from './schema.js'

@@ -23,8 +23,26 @@ export const LOG_BATCH_SIZE_MAX_BYTES = 64 * 1024 * 1024
 
 const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true })
 
+/**
+ * The batch's parts as the Store defines them, nothing else: a caller's object may carry more (the scheduler's
+ * memory deltas have an `allocations` list the store does not keep), which the log has no use for.
+ */
+function storedParts(batch: CommitBatch): CommitBatch {
+  const { cycle, stateRoot, programs, queue, waitlist, delayed, mailboxes, nonces, counts, merkle } = batch
+  const memory = batch.memory?.map(({ programId, dropped, meta, planes }) => ({
+    programId, dropped, meta,
+    planes: planes?.map(({ key, root, bytes, chunks, written, fresh }) => ({ key, root, bytes, chunks, written, fresh })),
+  }))
+  return { cycle, stateRoot, programs, memory, queue, waitlist, delayed, mailboxes, nonces, counts, merkle }
+}
+
+/** Encodes a batch that prepareBatch accepted; a value msgpackr cannot encode is INVALID_ARGUMENT (nothing was sent). */
 export function encodeLogBatch(batch: CommitBatch): Buffer {
-  return packr.pack([LOG_FORMAT_VERSION, batch])
+  try {
+    return packr.pack([LOG_FORMAT_VERSION, storedParts(batch)])
+  } catch (error) {
+    throw new StrataError(ClusterErrorCode.INVALID_ARGUMENT, `the batch of cycle ${batch.cycle} cannot be encoded for the commit log: ${(error as Error).message}`)
+  }
 }
 
 export function decodeLogBatch(bytes: Uint8Array, commitNumber: number): CommitBatch {

@@ -40,7 +40,7 @@ import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
 import type { Message } from '../message/index.js'
 import type { ProgramRecord } from '../protocol/index.js'
 import {
-  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch, type CycleRecord,
+  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch, type CycleRecord,
   type PlaneVerifier, type Store, type StoreHead, type StoreImageHead, type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
   type WriterLock,
 } from '../store/index.js'
@@ -55,6 +55,12 @@ import { checkedDatabaseUrl, defaultCacheDir, type DatabaseUrl } from './url.js'
 export const LOG_REPLAY_ROWS_PER_FETCH = 16
 /** How long a connection attempt may take before open fails IO: a reachable server answers in milliseconds. */
 export const CONNECT_TIMEOUT_MS = 10_000
+/**
+ * How long one statement may take before it fails IO (client side, so a server that stopped answering cannot hang
+ * a cycle forever): the largest statement sends 1,024 chunks (~8 MiB of parameters) and a rebuild fetches pages
+ * of ~4 MiB, a fraction of a second each here; a minute means the server or the network is gone.
+ */
+export const QUERY_TIMEOUT_MS = 60_000
 /** The longest holder name (node id) stored with the epoch. */
 export const HOLDER_SIZE_MAX_CHARS = 200
 /** Replica directory inside the cache directory, and the name a rebuild writes to before it replaces it. */
@@ -152,8 +158,13 @@ export class PostgresStore implements Store {
     }
     if (options.sync !== undefined && typeof options.sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(options.sync)}`)
     const mailboxSizeMax = options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT
+    if (!Number.isSafeInteger(mailboxSizeMax) || mailboxSizeMax < 1 || mailboxSizeMax > STORE_MAILBOX_SIZE_MAX_LIMIT) {
+      throw invalid(`mailboxSizeMax must be an integer in 1..${STORE_MAILBOX_SIZE_MAX_LIMIT}, got ${describeValue(mailboxSizeMax)}`)
+    }
 
-    const client = new pg.Client({ connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+    const client = new pg.Client({
+      connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
+    })
     // Until the store owns it: an 'error' event with no listener would crash the process.
     const early = (): void => undefined
     client.on('error', early)
@@ -497,7 +508,7 @@ async function rebuild(
     try {
       head = await readHead(client)
       const imageHead: StoreImageHead = { ...head, stateRoot: head.stateRoot === null ? null : new Uint8Array(head.stateRoot) }
-      await fresh.restore(imagePages(client), imageHead)
+      await fresh.restore(guarded(url, imagePages(client)), imageHead)
       await client.query('COMMIT')
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined)
@@ -514,6 +525,16 @@ async function rebuild(
     throw ioError(cacheDir, 'replace the replica with its rebuild', error)
   }
   return { replica: await openReplica(replicaDir), head }
+}
+
+/** The pages of a rebuild, with the database's failures named as such (restore would report them as its own IO). */
+async function* guarded<T>(url: DatabaseUrl, pages: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* pages
+  } catch (error) {
+    if (error instanceof StrataError) throw error
+    throw dbError(url, 'read the tables to rebuild the replica', error)
+  }
 }
 
 /** Codes the database holds and the replica lacks (a crash between the two writes of putCode), copied over. */

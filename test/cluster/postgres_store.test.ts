@@ -280,6 +280,23 @@ describePostgres('the PostgreSQL store', () => {
     expect(error.message).toContain('schema 99')
   })
 
+  it('fails IO when the connection drops, keeps the last commit, and a reopen resumes there', async () => {
+    const url = await ctx.server.createDatabase()
+    const dir = cacheDir()
+    const store = await open(url, dir)
+    await store.commit({ cycle: 1, stateRoot: rootOf(1), nonces: [[USERS[0]!, 1]] })
+    const database = new URL(url).pathname.slice(1)
+    await ctx.server.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])
+    const error = await expectCode(() => store.commit({ cycle: 2, stateRoot: rootOf(2) }), ClusterErrorCode.IO)
+    expect(error.message).toContain(`127.0.0.1:${ctx.server.port}/${database}`)
+    expect(store.head()).toMatchObject({ cycle: 1, commitCount: 1 })
+    await store.close()
+    const reopened = await open(url, dir)
+    expect(reopened.diagnostics().replica).toBe('current')
+    await reopened.commit({ cycle: 2, stateRoot: rootOf(2) })
+    expect(reopened.head()).toMatchObject({ cycle: 2, commitCount: 2 })
+  })
+
   it('names the host and port of an unreachable database, never its password', async () => {
     const url = `postgresql://strata:s3cret-pw@127.0.0.1:1/nowhere`
     const error = await expectCode(() => open(url), ClusterErrorCode.IO)
