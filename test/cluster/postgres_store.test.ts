@@ -2,7 +2,8 @@
  * The PostgreSQL store on its own: random batches touching every key space agree, through the Store interface,
  * with a MemoryStore fed the same batches, both on the writer's replica and on a replica rebuilt from the
  * materialized tables alone (so the tables hold exactly what the replica does); fencing (a second writer's open
- * makes the first one's commits fail FENCED, writing nothing); CONFLICT; bad options and unreachable databases.
+ * makes the first one's commits fail FENCED, writing nothing); CONFLICT; schema versions, dropped connections and
+ * unreachable databases. (Runtime options of store: 'postgres' are checked in test/unit/scheduler/options.test.ts.)
  */
 import { existsSync } from 'node:fs'
 import path from 'node:path'
@@ -304,25 +305,5 @@ describePostgres('the PostgreSQL store', () => {
     expect(error.message).not.toContain('s3cret-pw')
     // The cache directory is not created before the database answered.
     expect(existsSync(path.join(ctx.dir, `cache${dirs - 1}`))).toBe(false)
-  })
-
-  it('checks the runtime options of store: postgres with INVALID_OPTION errors that name the value', async () => {
-    const cases: [Record<string, unknown>, RegExp][] = [
-      [{ store: 'postgres' }, /needs url/],
-      [{ store: 'postgres', url: 42 }, /url must be a postgres:\/\/ or postgresql:\/\/ URL string, got 42/],
-      [{ store: 'postgres', url: 'mysql://u:hunter2@h/db' }, /got a mysql:\/\/ URL/],
-      [{ store: 'postgres', url: 'not a url' }, /got a string that is not a URL/],
-      [{ store: 'postgres', url: ctx.server.url(), dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
-      [{ store: 'postgres', url: ctx.server.url(), readOnly: true }, /readOnly is not available/],
-      [{ store: 'postgres', url: ctx.server.url(), cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
-      [{ store: 'memory', url: ctx.server.url() }, /url and cacheDir apply to store: 'postgres'/],
-      [{ cacheDir: '/tmp/x' }, /url and cacheDir apply to store: 'postgres', not to store: 'lmdb'/],
-      [{ store: 'mysql' }, /store must be 'lmdb', 'memory' or 'postgres', got "mysql"/],
-    ]
-    for (const [options, message] of cases) {
-      const error = await expectCode(() => Runtime.open(options as never), 'INVALID_OPTION')
-      expect(error.message).toMatch(message)
-      expect(error.message).not.toContain('hunter2')
-    }
   })
 })
