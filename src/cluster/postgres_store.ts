@@ -117,7 +117,7 @@ export class PostgresStore implements Store {
   readonly #cacheDir: string
   readonly #lock: WriterLock
   readonly #mailboxSizeMax: number
-  #replica: LmdbStore
+  readonly #replica: LmdbStore
   /** The database's head as of this store's last commit (queue cursors included, which prepareBatch needs). */
   #head: DbHead
   #closed = false
@@ -177,11 +177,6 @@ export class PostgresStore implements Store {
         throw dbError(url, 'connect', error)
       }
       const info = await step(url, 'create or check the schema', () => ensureSchema(client))
-      const epoch = await step(url, 'take the writer epoch', async () => {
-        const result = await client.query<{ epoch: string }>(
-          'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
-        return Number(result.rows[0]!.epoch)
-      })
       const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(url, info.systemId, info.databaseId))
       try {
         mkdirSync(cacheDir, { recursive: true })
@@ -189,7 +184,14 @@ export class PostgresStore implements Store {
       } catch (error) {
         throw ioError(cacheDir, 'create the replica cache directory', error)
       }
+      // The cache directory's lock before the epoch: a second process on this machine's cache fails LOCKED
+      // without fencing the first.
       lock = acquireWriterLock(cacheDir)
+      const epoch = await step(url, 'take the writer epoch', async () => {
+        const result = await client.query<{ epoch: string }>(
+          'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
+        return Number(result.rows[0]!.epoch)
+      })
       const sync = options.sync ?? true
       const openReplica = (dir: string): Promise<LmdbStore> =>
         LmdbStore.open({ dataDir: dir, verify: options.verify, mailboxSizeMax, sync })

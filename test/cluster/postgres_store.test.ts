@@ -270,11 +270,13 @@ describePostgres('the PostgreSQL store', () => {
     expect((await ctx.server.query('SELECT count(*)::int AS n FROM strata_log', [], url)).rows[0]).toEqual({ n: 0 })
   })
 
-  it('refuses a database of another schema version, and a second store on the same cache directory', async () => {
+  it('refuses a second store on the same cache directory without fencing the first, and a database of another schema version', async () => {
     const url = await ctx.server.createDatabase()
     const dir = cacheDir()
     const store = await open(url, dir)
     await expectCode(() => open(url, dir), 'LOCKED')
+    // The refused open took no epoch: the first store still commits.
+    await store.commit({ cycle: 1, stateRoot: rootOf(1) })
     await store.close()
     await ctx.server.query('UPDATE strata_meta SET schema_version = 99', [], url)
     const error = await expectCode(() => open(url), ClusterErrorCode.FORMAT_VERSION)
