@@ -19,7 +19,8 @@
  *
  * ## Open: schema, epoch, replica
  *
- * The schema is created if absent and its version checked (schema.ts). The writer role is taken by bumping the
+ * The schema is created if absent and its version checked (schema.ts). The cache directory's lock comes next
+ * (a second process on the same cache fails LOCKED and fences nobody). The writer role is taken by bumping the
  * epoch (`UPDATE strata_writer SET epoch = epoch + 1`): from that statement on, a previous writer that is paused
  * or partitioned fails FENCED on its next commit, so one writer per database is enforced by the database itself,
  * not by timing. The replica is then brought to the database's head: equal and with the same root, nothing to do;
