@@ -16,6 +16,7 @@ import pg from 'pg'
 import { expect, it } from 'vitest'
 import { openLmdbStore } from '../../src/store/index.js'
 import { prng } from '../helpers/prng.js'
+import type { CrashChildLine as Line } from '../integration/crash_child_line.js'
 import { verify } from '../unit/store/fixtures.js'
 import { PostgresServer } from './postgres_server.js'
 import { describePostgres, usePostgresServer } from './suite.js'
@@ -29,19 +30,6 @@ const SEED = 0x0c1a_5eed
 /** A child that neither finishes nor is killed within this fails the test instead of hanging it. */
 const CHILD_TIMEOUT_MS = 60_000
 
-interface Line {
-  open?: number
-  root?: string
-  programs?: number
-  setup?: string
-  run?: number
-  cycle?: number
-  log?: string
-  done?: number
-  mailboxes?: string
-  entries?: number
-  error?: { code: string | null; message: string }
-}
 
 /** Where a kill lands: once the child printed a line `after` accepts, `arm` is called with the kill to fire. */
 interface KillPlan {
