@@ -253,6 +253,28 @@ describePostgres('the PostgreSQL store', () => {
     }
   })
 
+  it('rebuilds a replica behind a log row it cannot replay (a batch too large to log, or a damaged row)', async () => {
+    const url = await ctx.server.createDatabase()
+    const [dirA, dirB] = [cacheDir(), cacheDir()]
+    for (const damage of ['NULL', "'\\x00ff'::bytea"]) {
+      // B's replica catches up and stays behind while A (the newer writer) commits two cycles.
+      const b = await open(url, dirB)
+      const base = b.head().cycle
+      await b.close()
+      const a = await open(url, dirA)
+      expect(a.head().cycle).toBe(base)
+      for (const cycle of [base + 1, base + 2]) await a.commit({ cycle, stateRoot: rootOf(`${damage} ${cycle}`), nonces: [[USERS[1]!, cycle]] })
+      await a.close()
+      await ctx.server.query(`UPDATE strata_log SET batch = ${damage} WHERE commit_number = (SELECT commit_count - 1 FROM strata_head)`, [], url)
+      const reopened = await open(url, dirB)
+      expect(reopened.diagnostics().replica).toBe('rebuilt')
+      expect(reopened.diagnostics().rebuildReason).toMatch(damage === 'NULL' ? /too large to keep in the log/ : /did not apply/)
+      expect(reopened.head()).toMatchObject({ cycle: base + 2, stateRoot: rootOf(`${damage} ${base + 2}`) })
+      expect(reopened.nonce(USERS[1]!)).toBe(base + 2)
+      await reopened.close()
+    }
+  })
+
   it('refuses a commit when the database head moved under the replica (CONFLICT), writing nothing', async () => {
     const url = await ctx.server.createDatabase()
     const store = await open(url)
