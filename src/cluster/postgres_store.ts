@@ -35,7 +35,7 @@
 import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
+import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
 import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
 import type { Message } from '../message/index.js'
@@ -163,7 +163,9 @@ export class PostgresStore implements Store {
       throw invalid(`mailboxSizeMax must be an integer in 1..${STORE_MAILBOX_SIZE_MAX_LIMIT}, got ${describeValue(mailboxSizeMax)}`)
     }
 
-    const client = new pg.Client({
+    // The driver loads on first use (~35 ms here), so that importing Strata costs nothing for other stores.
+    const { default: driver } = await import('pg')
+    const client = new driver.Client({
       connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
     })
     // Until the store owns it: an 'error' event with no listener would crash the process.
