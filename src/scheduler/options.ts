@@ -20,9 +20,17 @@ export interface RuntimeOptions {
   readonly dataDir?: string
   /**
    * 'lmdb' (the default): durable state in `dataDir`. 'memory': nothing survives close; for tests and
-   * throwaway runs.
+   * throwaway runs. 'postgres': durable state in the PostgreSQL database at `url`, read through a local LMDB
+   * replica in `cacheDir` (docs/cluster.md); opening it takes the database's writer role from any earlier writer.
    */
-  readonly store?: 'lmdb' | 'memory'
+  readonly store?: 'lmdb' | 'memory' | 'postgres'
+  /** With store: 'postgres' (required then): the database, a postgres:// or postgresql:// URL. */
+  readonly url?: string
+  /**
+   * With store: 'postgres': the node-local directory of the replica (created if absent). Default: a directory
+   * under the OS temp directory named from the URL and the database's identity.
+   */
+  readonly cacheDir?: string
   /**
    * Durable commits (default true): a cycle is on disk when runCycle resolves. false skips fsync: faster, and a
    * crash of the process loses nothing, but a power loss or OS crash can lose recent cycles or corrupt the
@@ -102,13 +110,19 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, Bound>> = {
   },
 }
 
-const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'sync', 'readOnly', 'schedule', ...Object.keys(OPTION_BOUNDS)])
+const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'url', 'cacheDir', 'sync', 'readOnly', 'schedule', ...Object.keys(OPTION_BOUNDS)])
+/** The schemes a PostgreSQL URL may use (libpq's two spellings). */
+const POSTGRES_URL_SCHEMES: readonly string[] = ['postgres:', 'postgresql:']
 
 /** Options with every default filled in and every bound checked. */
 export interface SettledOptions extends Readonly<Record<NumericOption, number>> {
-  readonly store: 'lmdb' | 'memory'
-  /** Absolute, for the LMDB store; undefined for the memory store. */
+  readonly store: 'lmdb' | 'memory' | 'postgres'
+  /** Absolute, for the LMDB store; undefined for the memory and PostgreSQL stores. */
   readonly dataDir: string | undefined
+  /** The database URL, for the PostgreSQL store. */
+  readonly url: string | undefined
+  /** Absolute, for the PostgreSQL store when given; undefined for its default (and for the other stores). */
+  readonly cacheDir: string | undefined
   readonly sync: boolean | undefined
   readonly readOnly: boolean
   readonly schedule: GasSchedule
@@ -126,9 +140,10 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
       `unknown option ${JSON.stringify(unknown[0])}; known: ${[...OPTION_KEYS].join(', ')}`)
   }
   const store = options.store ?? 'lmdb'
-  if (store !== 'lmdb' && store !== 'memory') {
-    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `store must be 'lmdb' or 'memory', got ${describeValue(store)}`)
+  if (store !== 'lmdb' && store !== 'memory' && store !== 'postgres') {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `store must be 'lmdb', 'memory' or 'postgres', got ${describeValue(store)}`)
   }
+  const { url, cacheDir } = settlePostgres(options, store)
   if (store === 'memory' && (options.dataDir !== undefined || options.sync !== undefined)) {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `dataDir and sync apply to the lmdb store, not to store: 'memory'`)
   }
@@ -153,11 +168,47 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
     numbers[name] = value === undefined ? bound.default() : integerOption(name, value, bound.min, bound.max)
   }
   return {
-    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, sync: options.sync, readOnly,
+    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, url, cacheDir, sync: options.sync, readOnly,
     // A reader runs nothing but queries, on its own thread: it starts no stream workers.
     ...(readOnly ? { streams: 0 } : {}),
     schedule: options.schedule === undefined ? GAS_SCHEDULE : checkedSchedule(options.schedule),
   }
+}
+
+/** The PostgreSQL store's options: url required and a postgres(ql):// URL, cacheDir a path; neither elsewhere. */
+function settlePostgres(options: RuntimeOptions, store: SettledOptions['store']): { url: string | undefined; cacheDir: string | undefined } {
+  if (store !== 'postgres') {
+    if (options.url !== undefined || options.cacheDir !== undefined) {
+      throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `url and cacheDir apply to store: 'postgres', not to store: '${store}'`)
+    }
+    return { url: undefined, cacheDir: undefined }
+  }
+  if (options.dataDir !== undefined) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `dataDir applies to the lmdb store; store: 'postgres' keeps its local replica in cacheDir`)
+  }
+  if (options.readOnly === true) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `readOnly is not available with store: 'postgres' yet (docs/cluster.md)`)
+  }
+  const { url, cacheDir } = options
+  if (url === undefined) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `store: 'postgres' needs url, a postgres:// or postgresql:// URL`)
+  }
+  let scheme: string | undefined
+  try {
+    scheme = typeof url === 'string' ? new URL(url).protocol : undefined
+  } catch {
+    scheme = undefined
+  }
+  if (scheme === undefined || !POSTGRES_URL_SCHEMES.includes(scheme)) {
+    // Never echo a URL that may hold a password: only its type, or its scheme.
+    const shown = typeof url !== 'string' ? describeValue(url) : scheme === undefined ? 'a string that is not a URL' : `a ${scheme}// URL`
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `url must be a postgres:// or postgresql:// URL string, got ${shown}`)
+  }
+  if (cacheDir !== undefined && (typeof cacheDir !== 'string' || cacheDir.length === 0)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `cacheDir must be a non-empty path, got ${describeValue(cacheDir)}`)
+  }
+  return { url, cacheDir: cacheDir === undefined ? undefined : path.resolve(cacheDir) }
 }
 
 /**

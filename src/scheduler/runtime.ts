@@ -37,6 +37,18 @@ export type { RuntimeOptions } from './options.js'
 /** How every plane read from a store is checked: its bytes must hash to the root committed with it. */
 const verifyPlane = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, bytes)
 
+/**
+ * The PostgreSQL store, loaded on first use (the `pg` driver is not loaded by runtimes that never use it). The
+ * cluster folder sits above the store and beside the scheduler; only this function reaches it.
+ */
+async function openPostgres(settled: SettledOptions): Promise<Store> {
+  const { openPostgresStore } = await import('../cluster/index.js')
+  return openPostgresStore({
+    url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}),
+    ...(settled.sync !== undefined ? { sync: settled.sync } : {}),
+  })
+}
+
 /** The user that creates programs when `createProgram` names no source. */
 export const DEFAULT_USER_ID = '0000000000000000000000000000000000000000000000000000000000000001' as UserId
 
@@ -132,7 +144,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#options = options
     this.#store = store
     this.#state = new SchedulerState(store)
-    const { schedule, planesMax, residentBytesMax, streams, dataDir } = options
+    const { schedule, planesMax, residentBytesMax, streams } = options
+    // The LMDB directory workers read committed memory from: the data directory, or the PostgreSQL store's replica.
+    const { dataDir } = store
     this.#commitment = this.#newCommitment()
     this.#dispatch = new Dispatcher({
       streams, store, storeOnDisk: dataDir !== undefined, messageTimeoutMs: options.messageTimeoutMs,
@@ -152,7 +166,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // Options are checked in full before anything touches the disk.
     const settled = settleOptions(options)
     const { dataDir } = settled
-    const store = dataDir === undefined ? await openMemoryStore({ verify: verifyPlane })
+    const store = settled.store === 'postgres' ? await openPostgres(settled)
+      : dataDir === undefined ? await openMemoryStore({ verify: verifyPlane })
       : settled.readOnly ? await openLmdbStore({ dataDir, verify: verifyPlane, readOnly: true, snapshot: true })
         : await openLmdbStore({ dataDir, verify: verifyPlane, ...(settled.sync !== undefined ? { sync: settled.sync } : {}) })
     let runtime: Runtime

@@ -75,8 +75,8 @@ import { acquireWriterLock, ioError, type WriterLock } from './lock.js'
 import {
   ALL_CHUNKS, LMDB_READERS_DEFAULT, LMDB_READERS_LIMIT, STORE_CHUNK_SIZE_BYTES, STORE_FORMAT_WHOLE_PLANES, PLANES_PER_TRANSACTION_DEFAULT, PLANES_PER_TRANSACTION_LIMIT,
   STORE_FORMAT_VERSION, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT,
-  STORE_PLANE_SIZE_BYTES, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead, type StoreOpenOptions,
-  type StoredMailboxEntry, type StoredWaitEntry,
+  STORE_PLANE_SIZE_BYTES, type CommitBatch, type CycleRecord, type PlaneVerifier, type Store, type StoreHead, type StoreImageEntry,
+  type StoreImageHead, type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 
 export interface LmdbStoreOptions extends StoreOpenOptions {
@@ -768,6 +768,109 @@ export class LmdbStore implements Store {
     if (old === undefined) return
     this.#db.deadlines.removeSync(Buffer.from(decodeWaitEntry(old).deadline))
     this.#db.waitlist.removeSync(key)
+  }
+
+  // ---- restore ------------------------------------------------------------------------------------------------------
+
+  /**
+   * Fills an empty store with an image of another store (the PostgreSQL store rebuilds its local replica so):
+   * entries in the store's own encodings, one page per LMDB transaction, then the mailbox cursors and `head` in a
+   * last one. Until that last transaction the head says commit 0, so an interrupted restore leaves a store at
+   * commit 0 that holds data: restore into a fresh directory and discard it on failure. Values are taken as they
+   * come (they were encoded by this store's codecs); every later read decodes and checks them as usual.
+   */
+  async restore(pages: AsyncIterable<readonly StoreImageEntry[]>, head: StoreImageHead): Promise<StoreHead> {
+    this.#writable()
+    if (this.#committing !== undefined) throw new StrataError(StoreErrorCode.BUSY, 'a commit is in flight; a restore needs an idle store')
+    if (this.#head.commitCount !== 0 || this.#count('programs') !== 0 || this.#count('codes') !== 0) {
+      throw invalid(`a restore needs an empty store; ${this.#dataDir} holds commit ${this.#head.commitCount}`)
+    }
+    checkedCount(head.cycle, 'head.cycle')
+    checkedCount(head.commitCount, 'head.commitCount')
+    checkedCount(head.queueHead, 'head.queueHead')
+    checkedCount(head.queueTail, 'head.queueTail', Number.MAX_SAFE_INTEGER)
+    if (head.queueHead > head.queueTail) throw invalid(`head.queueHead ${head.queueHead} is after head.queueTail ${head.queueTail}`)
+    if (head.stateRoot !== null && (head.stateRoot.length !== STORE_HASH_SIZE_BYTES)) throw invalid('head.stateRoot must be 32 bytes or null')
+    const db = this.#db
+    /** Mailbox cursors by user (hex): the lowest sequence seen and one past the highest. */
+    const mailboxes = new Map<string, { head: number; tail: number }>()
+    let blobIndex = 0
+    try {
+      for await (const page of pages) {
+        db.meta.transactionSync(() => {
+          for (const entry of page) {
+            switch (entry.space) {
+              case 'code': db.codes.putSync(asBuffer(entry.id), asBuffer(entry.value)); break
+              case 'program': db.programs.putSync(asBuffer(entry.id), asBuffer(entry.value)); break
+              case 'memmeta': db.memmeta.putSync(asBuffer(entry.id), asBuffer(entry.value)); break
+              case 'plane': {
+                // The plane's chunks that are not zeros, packed into one blob in index order; a slot names its position.
+                const index = Buffer.alloc(PLANE_INDEX_VALUE_BYTES)
+                index.set(entry.root, 0)
+                const stored = entry.chunks.filter(([, bytes]) => !isZeroChunk(bytes))
+                if (stored.length > 0) {
+                  const key = blobKey(head.commitCount, blobIndex++)
+                  stored.forEach(([chunk, bytes], position) => {
+                    if (!Number.isInteger(chunk) || chunk < 0 || chunk >= CHUNKS_PER_PLANE || bytes.length !== STORE_CHUNK_SIZE_BYTES) {
+                      throw invalid(`image plane ${entry.key}: chunk ${chunk} of ${bytes.length} bytes`)
+                    }
+                    const slot = STORE_HASH_SIZE_BYTES + chunk * PLANE_SLOT_BYTES
+                    index.set(key, slot)
+                    index[slot + BLOB_KEY_BYTES] = position
+                  })
+                  db.blobs.putSync(key, Buffer.concat(stored.map(([, bytes]) => asBuffer(bytes))))
+                }
+                db.planes.putSync(planeIndexKey(entry.id, entry.key), index)
+                break
+              }
+              case 'queue': db.queue.putSync(u64Key(entry.seq), asBuffer(entry.value)); break
+              case 'wait':
+                db.deadlines.putSync(asBuffer(entry.deadline), asBuffer(entry.id))
+                db.waitlist.putSync(asBuffer(entry.id), asBuffer(entry.value))
+                break
+              case 'delayed': db.delayed.putSync(delayedKey(entry.cycle, entry.seq), asBuffer(entry.value)); break
+              case 'mailbox': {
+                db.mailbox.putSync(mailboxKey(entry.id, entry.seq), asBuffer(entry.value))
+                const user = Buffer.from(entry.id).toString('hex')
+                const cursor = mailboxes.get(user)
+                if (cursor === undefined) mailboxes.set(user, { head: entry.seq, tail: entry.seq + 1 })
+                else mailboxes.set(user, { head: Math.min(cursor.head, entry.seq), tail: Math.max(cursor.tail, entry.seq + 1) })
+                break
+              }
+              case 'nonce': db.nonces.putSync(asBuffer(entry.id), u64Key(entry.nonce)); break
+              case 'merkle': db.merkle.putSync(checkedMerkleKey(entry.key), asBuffer(entry.value)); break
+              case 'cycle': db.cycles.putSync(u64Key(entry.cycle), asBuffer(entry.value)); break
+            }
+          }
+        })
+        await yieldToEventLoop()
+      }
+      const next: HeadRecord = {
+        cycle: head.cycle, stateRoot: head.stateRoot === null ? null : new Uint8Array(head.stateRoot), commitCount: head.commitCount,
+        queueHead: head.queueHead, queueTail: head.queueTail,
+      }
+      db.meta.transactionSync(() => {
+        for (const [user, cursor] of mailboxes) {
+          const value = Buffer.allocUnsafe(16)
+          writeU64(value, 0, cursor.head)
+          writeU64(value, 8, cursor.tail)
+          db.mailboxmeta.putSync(Buffer.from(user, 'hex'), value)
+        }
+        db.meta.putSync(HEAD_KEY, Buffer.from(encodeHead(next)))
+      })
+      this.#head = next
+    } catch (error) {
+      if (error instanceof StrataError) throw error
+      throw ioError(this.#dataDir, 'restore a store image', error)
+    }
+    if (this.#sync) {
+      try {
+        await this.#env.flushed
+      } catch (error) {
+        throw ioError(this.#dataDir, 'flush a restored store image to disk', error)
+      }
+    }
+    return this.head()
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------------------------------

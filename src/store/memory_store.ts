@@ -33,6 +33,8 @@ export type MemoryStoreOptions = StoreOpenOptions
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const
   readonly readOnly = false
+  /** Nothing on disk: workers get committed memory in their tasks. */
+  readonly dataDir = undefined
   readonly #verify: PlaneVerifier
   readonly #mailboxSizeMax: number
   #head: HeadRecord = EMPTY_HEAD

@@ -208,12 +208,47 @@ export interface StoreOpenOptions {
   readonly mailboxSizeMax?: number
 }
 
+/**
+ * One entry of a store image: another store's content in the store's own encodings (the values a
+ * `PreparedBatch` carries), from which `LmdbStore.restore` fills an empty store. The PostgreSQL store rebuilds
+ * its local replica so. Ids and keys are raw bytes (32-byte ids); a plane lists its chunks that are not all
+ * zeros, [chunk index, 4,096 bytes], by ascending index.
+ */
+export type StoreImageEntry =
+  | { readonly space: 'code' | 'program' | 'memmeta'; readonly id: Uint8Array; readonly value: Uint8Array }
+  | {
+    readonly space: 'plane'; readonly id: Uint8Array; readonly key: number; readonly root: Uint8Array
+    readonly chunks: readonly (readonly [number, Uint8Array])[]
+  }
+  | { readonly space: 'queue'; readonly seq: number; readonly value: Uint8Array }
+  | { readonly space: 'wait'; readonly id: Uint8Array; readonly deadline: Uint8Array; readonly value: Uint8Array }
+  | { readonly space: 'delayed'; readonly cycle: number; readonly seq: number; readonly value: Uint8Array }
+  | { readonly space: 'mailbox'; readonly id: Uint8Array; readonly seq: number; readonly value: Uint8Array }
+  | { readonly space: 'nonce'; readonly id: Uint8Array; readonly nonce: number }
+  | { readonly space: 'merkle'; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly space: 'cycle'; readonly cycle: number; readonly value: Uint8Array }
+
+/** The head of a store image: the committed head plus the queue's sequence cursors. */
+export interface StoreImageHead extends StoreHead {
+  readonly stateRoot: Uint8Array | null
+  /** Sequence number of the queue's first message. */
+  readonly queueHead: number
+  /** Sequence number the next appended message gets. */
+  readonly queueTail: number
+}
+
 // ---- the interface ----------------------------------------------------------------------------------------------
 
 export interface Store {
-  readonly kind: 'lmdb' | 'memory'
+  readonly kind: 'lmdb' | 'memory' | 'postgres'
   readonly readOnly: boolean
   readonly closed: boolean
+  /**
+   * The LMDB directory that holds this store's committed state on this machine, which stream workers open
+   * read-only themselves (the LMDB store's data directory, the PostgreSQL store's local replica); undefined
+   * for the memory store, whose workers get committed memory carried in their tasks.
+   */
+  readonly dataDir: string | undefined
 
   /** The last committed cycle, its state root and the number of commits. */
   head(): StoreHead

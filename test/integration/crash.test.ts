@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { prng } from '../helpers/prng.js'
+import type { CrashChildLine as Line } from './crash_child_line.js'
 
 const CHILD = fileURLToPath(new URL('./crash_child.mjs', import.meta.url))
 /** Cycles of the workload (crash_child.mjs: its messages per cycle). */
@@ -32,27 +33,6 @@ const SEED = 0x5eed_c0de
 /** The data directory's file (LMDB's lock.mdb changes through a memory map, not write(2), so it never shows). */
 const DATA_FILE = 'data.mdb'
 
-interface Line {
-  open?: number
-  root?: string
-  programs?: number
-  setup?: string
-  run?: number
-  cycle?: number
-  log?: string
-  outcomes?: number
-  dirtyPlanes?: number
-  failed?: number
-  ms?: number
-  done?: number
-  mailboxes?: string
-  entries?: number
-  error?: { code: string | null; message: string }
-  cycleAfter?: number
-  rootAfter?: string
-  after?: string
-  closed?: string
-}
 
 interface Stamped {
   readonly line: Line

@@ -2,7 +2,10 @@
 // at any instant (or run under a file-size limit). Plain ESM on the built package ('strata' is dist/), so it
 // needs `npm run build` first (npm test does that).
 //
-//   node crash_child.mjs <dataDir | :memory:> <cycles> <streams> [open-only]
+//   node crash_child.mjs <dataDir | :memory: | postgres://...> <cycles> <streams> [open-only]
+//
+// A postgres:// URL runs on the PostgreSQL store (test/cluster/crash.test.ts), its replica in the directory
+// named by the environment variable STRATA_CACHE_DIR.
 //
 // Opens the runtime (resuming whatever the directory committed), sets the programs up if there are none (one
 // atomic flush), then runs cycles rt.cycle + 1 .. <cycles>. Each cycle's messages are a pure function of the
@@ -109,7 +112,9 @@ function mailboxes(rt) {
 }
 
 async function main() {
-  const rt = await Runtime.open(dir === ':memory:' ? { store: 'memory', streams: STREAMS } : { dataDir: dir, streams: STREAMS, sync: true })
+  const rt = await Runtime.open(dir === ':memory:' ? { store: 'memory', streams: STREAMS }
+    : dir.startsWith('postgres://') ? { store: 'postgres', url: dir, cacheDir: process.env.STRATA_CACHE_DIR, streams: STREAMS }
+      : { dataDir: dir, streams: STREAMS, sync: true })
   print({ open: rt.cycle, root: rt.stateRoot(), programs: rt.programIds().length })
   if (mode === 'open-only') {
     await rt.close()

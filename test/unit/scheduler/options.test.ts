@@ -131,6 +131,13 @@ describe('settleOptions: defaults', () => {
 })
 
 describe('settleOptions: store, dataDir and sync', () => {
+  it('settles the postgres store: url kept as given, cacheDir absolute, no dataDir', () => {
+    expect(settleOptions({ store: 'postgres', url: 'postgresql://u:pw@db.internal:5433/strata', cacheDir: 'cache' })).toMatchObject({
+      store: 'postgres', url: 'postgresql://u:pw@db.internal:5433/strata', cacheDir: path.resolve('cache'), dataDir: undefined,
+    })
+    expect(settleOptions({ store: 'postgres', url: 'postgres:///strata?host=/run/postgresql' }).cacheDir).toBeUndefined()
+  })
+
   it('defaults to the lmdb store in ./data, resolved to an absolute path, with sync left to the store', () => {
     expect(settleOptions({})).toMatchObject({ store: 'lmdb', dataDir: path.resolve('data'), sync: undefined })
   })
@@ -151,7 +158,16 @@ describe('settleOptions: store, dataDir and sync', () => {
   const refused: [string, unknown, RegExp][] = [
     ['dataDir with the memory store', { store: 'memory', dataDir: '/tmp/x' }, /dataDir and sync apply to the lmdb store/],
     ['sync with the memory store', { store: 'memory', sync: false }, /dataDir and sync apply to the lmdb store/],
-    ['an unknown store', { store: 'postgres' }, /store must be 'lmdb' or 'memory', got "postgres"/],
+    ['an unknown store', { store: 'sqlite' }, /store must be 'lmdb', 'memory' or 'postgres', got "sqlite"/],
+    ['the postgres store without url', { store: 'postgres' }, /store: 'postgres' needs url/],
+    ['a url that is not a string', { store: 'postgres', url: 42 }, /url must be a postgres:\/\/ or postgresql:\/\/ URL string, got 42/],
+    ['a url of another scheme (its password not echoed)', { store: 'postgres', url: 'mysql://u:hunter2@h/db' }, /got a mysql:\/\/ URL$/],
+    ['a url that is not a URL', { store: 'postgres', url: 'not a url' }, /got a string that is not a URL$/],
+    ['dataDir with the postgres store', { store: 'postgres', url: 'postgres://h/db', dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
+    ['readOnly with the postgres store', { store: 'postgres', url: 'postgres://h/db', readOnly: true }, /readOnly is not available with store: 'postgres'/],
+    ['an empty cacheDir', { store: 'postgres', url: 'postgresql://h/db', cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
+    ['url with the memory store', { store: 'memory', url: 'postgres://h/db' }, /url and cacheDir apply to store: 'postgres', not to store: 'memory'/],
+    ['cacheDir with the lmdb store', { cacheDir: '/tmp/x' }, /url and cacheDir apply to store: 'postgres', not to store: 'lmdb'/],
     ['a sync that is not a boolean', { sync: 'yes' }, /sync must be a boolean, got "yes"/],
     ['an empty dataDir', { dataDir: '' }, /dataDir must be a non-empty path, got ""/],
     ['a dataDir that is not a string', { dataDir: 42 }, /dataDir must be a non-empty path, got 42/],

@@ -1,0 +1,26 @@
+/**
+ * Error codes raised by the PostgreSQL store. Where a condition means what the LMDB store's code of the same name
+ * means (IO, FORMAT_VERSION, INVALID_ARGUMENT), the string is the same, so that a caller handles both stores alike.
+ */
+export const ClusterErrorCode = {
+  /**
+   * This store's writer epoch is no longer the database's: another store opened the database for writing since
+   * (took the next epoch). Nothing of the refused commit was written; this store can never commit again.
+   */
+  FENCED: 'FENCED',
+  /**
+   * The database's head is not the one this store's replica holds (its commit count moved under it, which the
+   * epoch should have prevented). Nothing was written.
+   */
+  CONFLICT: 'CONFLICT',
+  /**
+   * The database could not be reached or refused a statement (connection refused, authentication, lost
+   * connection, disk full on the server); as with the LMDB store's IO, the last committed state is intact.
+   */
+  IO: 'IO',
+  /** The database holds a Strata schema or store format this build does not read. */
+  FORMAT_VERSION: 'FORMAT_VERSION',
+  /** A malformed option or argument; nothing was written. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+} as const
+export type ClusterErrorCode = (typeof ClusterErrorCode)[keyof typeof ClusterErrorCode]

@@ -1,0 +1,10 @@
+// The cluster's facade: explicit named exports only. This layer is the PostgreSQL store (one writer per database,
+// fenced by an epoch, reads served by a local LMDB replica); shard leases and nodes come in later layers.
+export { ClusterErrorCode } from './errors.js'
+export {
+  CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
+  type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
+} from './postgres_store.js'
+export { SCHEMA_VERSION } from './schema.js'
+export { LOG_BATCH_SIZE_MAX_BYTES, LOG_FORMAT_VERSION } from './log.js'
+export { checkedDatabaseUrl, type DatabaseUrl } from './url.js'
