@@ -18,6 +18,11 @@ export const ClusterErrorCode = {
    * connection, disk full on the server); as with the LMDB store's IO, the last committed state is intact.
    */
   IO: 'IO',
+  /**
+   * A lease this node held is no longer its own: it expired (the node did not renew it within its term, e.g. it
+   * was paused) or another node took it since. Work under it must stop; nothing was written.
+   */
+  LEASE_LOST: 'LEASE_LOST',
   /** The database holds a Strata schema or store format this build does not read. */
   FORMAT_VERSION: 'FORMAT_VERSION',
   /** A malformed option or argument; nothing was written. */

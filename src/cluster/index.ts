@@ -5,6 +5,10 @@ export {
   CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
   type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
 } from './postgres_store.js'
-export { SCHEMA_VERSION } from './schema.js'
+export { SCHEMA_VERSION, ensureSchema } from './schema.js'
+export {
+  LEASE_HOLDER_SIZE_MAX_CHARS, LEASE_NAME_SIZE_MAX_CHARS, LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN,
+  acquireLease, fenceLease, limitIdleTransactions, listLeases, releaseLease, renewLease, type Lease, type Queryable,
+} from './lease.js'
 export { LOG_BATCH_SIZE_MAX_BYTES, LOG_FORMAT_VERSION } from './log.js'
 export { checkedDatabaseUrl, type DatabaseUrl } from './url.js'

@@ -14,6 +14,7 @@
  *   strata_delayed   (cycle, seq) -> message               strata_mailbox   (user, seq) -> entry (trimmed)
  *   strata_nonces    user -> nonce                         strata_merkle    key -> 32-byte value
  *   strata_cycles    cycle -> encoded cycle record         strata_log       commit number -> encoded batch
+ *   strata_leases    name -> holder, epoch, expiry (lease.ts: the leases of nodes, on the server's clock)
  *
  * Values are the store's own encodings (src/store/codec.ts), so a replica is rebuilt from these rows without
  * re-encoding anything. Ids are their 32 raw bytes; bytea sorts bytewise, as LMDB keys do.
@@ -71,6 +72,9 @@ CREATE TABLE IF NOT EXISTS strata_mailbox (user_id bytea NOT NULL, seq bigint NO
 CREATE TABLE IF NOT EXISTS strata_nonces (user_id bytea PRIMARY KEY, nonce bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS strata_merkle (key bytea PRIMARY KEY, value bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS strata_cycles (cycle bigint PRIMARY KEY, record bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS strata_leases (
+  name text PRIMARY KEY, holder text, epoch bigint NOT NULL, expires_at timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS strata_log (
   commit_number bigint PRIMARY KEY, cycle bigint NOT NULL, state_root bytea NOT NULL,
   batch bytea
