@@ -5,6 +5,9 @@ export {
   CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
   type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
 } from './postgres_store.js'
+export {
+  READER_CACHE_SLOTS_MAX, PostgresReader, openPostgresReader, type PostgresReaderDiagnostics, type PostgresReaderOptions,
+} from './postgres_reader.js'
 export { SCHEMA_VERSION } from './schema.js'
 export { LOG_BATCH_SIZE_MAX_BYTES, LOG_FORMAT_VERSION } from './log.js'
 export { checkedDatabaseUrl, type DatabaseUrl } from './url.js'
