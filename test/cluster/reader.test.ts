@@ -70,8 +70,18 @@ describePostgres('read-only PostgreSQL runtimes', () => {
     expect(verifyProof(r.stateRoot(), await r.prove(ids[0]!, header, 16))).toMatchObject({ ok: true })
     expect(await r.prove(ids[0]!, header, 16)).toEqual(proof)
 
-    // Refreshed, it replays the writer's commits and sees its last one whole.
-    expect(await r.refresh()).toBe(w.cycle)
+    // Refreshed, it replays the writer's commits into its replica, and reads stay on the snapshot while it does.
+    let settled = false
+    const refreshed = r.refresh().finally(() => { settled = true })
+    let polls = 0
+    while (!settled) {
+      expect(r.cycleRecord(seen.cycle + 1)).toBeUndefined()
+      expect(r.program(ids[0]!).read(header, 64)).toEqual(before)
+      polls += 1
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(polls).toBeGreaterThan(1)
+    expect(await refreshed).toBe(w.cycle)
     expect(r.stateRoot()).toBe(w.stateRoot())
     expect(await count(r, ids[0]!)).toBe('5')
     expect(r.program(ids[2]!).memoryRoot()).toBe(w.program(ids[2]!).memoryRoot())
