@@ -9,7 +9,7 @@ import { verifyProof } from '../merkle/index.js'
 import { formatAddress } from '../memory/index.js'
 import { isErrorReply, replyCodeName } from '../message/index.js'
 import { CliError, address, hexId, integer, payload, type Args, type Command } from './args.js'
-import { DATA_OPTION, existingDataDir, interruptible, programArg, resolveProgram, runtimeModule, withReader, withRuntime } from './data.js'
+import { PLACE_HELP, PLACE_OPTION, interruptible, placeOf, programArg, resolveProgram, runtimeModule, withReader, withRuntime } from './data.js'
 import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8 } from './output.js'
 
 /** Cycles `strata run` runs at most when it runs until idle. */
@@ -20,14 +20,13 @@ export const EXIT_INTERRUPTED = 130
 export const SEND_GAS_DEFAULT = 10_000_000
 
 const MESSAGE_OPTIONS = {
-  ...DATA_OPTION, payload: { type: 'string' }, text: { type: 'string' }, gas: { type: 'string' }, from: { type: 'string' },
+  ...PLACE_OPTION, payload: { type: 'string' }, text: { type: 'string' }, gas: { type: 'string' }, from: { type: 'string' },
 } as const
 
 const MESSAGE_HELP = `  --payload HEX|@FILE  the payload: hex bytes (0x optional; "" for none), or a file's bytes
   --text STRING        the payload as UTF-8 text instead
   --from USER          the sending user, 64 hex digits (default: DEFAULT_USER_ID, the user that creates programs)`
 
-const DATA_HELP = '  --data DIR           the data directory (default ./data); it must exist'
 
 /** The sender of `send` and `query`: --from, else the runtime's default user. */
 async function sender(args: Args): Promise<string> {
@@ -37,23 +36,23 @@ async function sender(args: Args): Promise<string> {
 
 export const run: Command = {
   name: 'run',
-  usage: 'strata run [--data DIR] [--cycles N] [--streams N]',
+  usage: 'strata run [--data DIR | --url URL [--cache DIR]] [--cycles N] [--streams N]',
   about: 'run cycles on a data directory: N of them, or until idle',
   help: `Runs cycles on an existing data directory and prints one line per cycle and a summary.
 Without --cycles it runs until nothing is queued, waiting or delayed (at most ${RUN_UNTIL_IDLE_MAX} cycles);
 with --cycles N it runs exactly N cycles, even empty ones (they advance delayed messages and wait timeouts).
 Ctrl-C stops it after the current cycle (exit status ${EXIT_INTERRUPTED}); every cycle run is committed.
 
-${DATA_HELP}
+${PLACE_HELP}
   --cycles N           run exactly N cycles (1..1000000)
   --streams N          parallel streams (0..${STREAMS_MAX}; default one per core, 0 = this thread)`,
-  options: { ...DATA_OPTION, cycles: { type: 'string' }, streams: { type: 'string' } },
+  options: { ...PLACE_OPTION, cycles: { type: 'string' }, streams: { type: 'string' } },
   async run(args, out) {
     args.expect(0, 0, 'no positional arguments')
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const cycles = args.integer('cycles', undefined, 1, 1_000_000)
     const streams = args.integer('streams', undefined, 0, STREAMS_MAX)
-    return withRuntime(dataDir, streams, async (rt) => {
+    return withRuntime(place, streams, async (rt) => {
       const fromCycle = rt.cycle
       const log = new CycleLog(out, cycles)
       let interrupted = false
@@ -64,7 +63,7 @@ ${DATA_HELP}
         const name = replyCodeName(outcome.replyCode)
         failures[name] = (failures[name] ?? 0) + 1
       }
-      out.line(`${dataDir}: cycle ${fromCycle}, ${plural(rt.queueLength, 'message')} queued; running ` +
+      out.line(`${place.label}: cycle ${fromCycle}, ${plural(rt.queueLength, 'message')} queued; running ` +
         `${cycles === undefined ? `until idle (at most ${RUN_UNTIL_IDLE_MAX} cycles)` : plural(cycles, 'cycle')} on ${streamsText(rt.streams)}`)
       if (cycles === undefined && rt.idle) {
         out.line('nothing to run: no message is queued, waiting or delayed')
@@ -97,7 +96,7 @@ ${DATA_HELP}
       }
       out.line(`state root ${rt.stateRoot()} at cycle ${rt.cycle}; ${plural(rt.queueLength, 'message')} queued; ${rt.idle ? 'idle' : 'not idle'}`)
       out.result({
-        dataDir, fromCycle, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle,
+        ...place.json, fromCycle, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle,
         interrupted, cycles: log.reports, failures: Object.fromEntries(reasons),
       })
       return interrupted ? EXIT_INTERRUPTED : 0
@@ -107,12 +106,12 @@ ${DATA_HELP}
 
 export const send: Command = {
   name: 'send',
-  usage: 'strata send [--data DIR] --to PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
+  usage: 'strata send [--data DIR | --url URL [--cache DIR]] --to PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
   about: 'enqueue a message to a program (it runs in the next cycle)',
   help: `Enqueues a message from a user to a program and makes it durable; the next \`strata run\` delivers it.
 Replies go to the user's mailbox.
 
-${DATA_HELP}
+${PLACE_HELP}
   --to PROGRAM         the program: its id, or a unique prefix of at least 4 hex digits
 ${MESSAGE_HELP}
   --gas N              the message's gas limit (default ${SEND_GAS_DEFAULT.toLocaleString('en-US')}; at most ${MESSAGE_GAS_LIMIT_MAX})`,
@@ -120,13 +119,13 @@ ${MESSAGE_HELP}
   async run(args, out) {
     args.expect(0, 0, 'no positional arguments (the program goes in --to)')
     // Every argument is checked before the data directory is opened.
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const to = programArg(args.required('to', 'PROGRAM'))
     const bytes = payload(args)
     const gasLimit = args.integer('gas', SEND_GAS_DEFAULT, 0, MESSAGE_GAS_LIMIT_MAX)
     const source = await sender(args)
-    return withRuntime(dataDir, 0, async (rt) => {
-      const destination = resolveProgram(rt, to, dataDir)
+    return withRuntime(place, 0, async (rt) => {
+      const destination = resolveProgram(rt, to, place.label)
       const warning = unavailable(rt.program(destination).record().status)
       const messageId = rt.send({ source, destination, payload: bytes, gasLimit })
       await rt.flush()
@@ -145,25 +144,25 @@ ${MESSAGE_HELP}
 
 export const query: Command = {
   name: 'query',
-  usage: 'strata query [--data DIR] PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
+  usage: 'strata query [--data DIR | --url URL [--cache DIR]] PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
   about: "run a program's handle read-only and print its reply (changes nothing)",
   help: `Runs the program's handle on the payload against its committed state, read-only, and prints the reply:
 its reply code, payload, gas burned and logs. Nothing is stored. Exits 1 when the reply is an error reply.
 
-${DATA_HELP}
+${PLACE_HELP}
   PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
 ${MESSAGE_HELP}
   --gas N              the gas limit (default: the runtime's query limit)`,
   options: MESSAGE_OPTIONS,
   async run(args, out) {
     const [raw] = args.expect(1, 1, 'PROGRAM')
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const program = programArg(raw!)
     const bytes = payload(args)
     const gasLimit = args.integer('gas', undefined, 0, MESSAGE_GAS_LIMIT_MAX)
     const source = await sender(args)
-    return withReader(dataDir, async (rt) => {
-      const programId = resolveProgram(rt, program, dataDir)
+    return withReader(place, async (rt) => {
+      const programId = resolveProgram(rt, program, place.label)
       const result = await rt.query(programId, bytes, { source, ...(gasLimit !== undefined ? { gasLimit } : {}) })
       const code = result.replyCode
       const name = code === null ? 'NO_REPLY' : replyCodeName(code)
@@ -192,22 +191,22 @@ const PAYLOAD_PREVIEW_BYTES = 64
 
 export const mailbox: Command = {
   name: 'mailbox',
-  usage: 'strata mailbox [--data DIR] [USER] [--all]',
+  usage: 'strata mailbox [--data DIR | --url URL [--cache DIR]] [USER] [--all]',
   about: "a user's mailbox: replies and messages programs sent to the user, newest last",
   help: `Lists what programs sent to a user: replies (with their reply code by name, and the message they answer)
 and plain messages, with a preview of each payload. Failed messages are answered with an error reply here, so this
 is where a failure's reason shows. The store keeps the newest entries of each mailbox (docs/architecture.md).
 
-${DATA_HELP}
+${PLACE_HELP}
   USER                 the user, 64 hex digits (default: DEFAULT_USER_ID, the user that creates programs)
   --all                every entry kept, not only the newest ${MAILBOX_SHOWN_DEFAULT}`,
-  options: { ...DATA_OPTION, all: { type: 'boolean' } },
+  options: { ...PLACE_OPTION, all: { type: 'boolean' } },
   async run(args, out) {
     const [raw] = args.expect(0, 1, '[USER]')
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const userId = raw === undefined ? (await runtimeModule()).DEFAULT_USER_ID : hexId(raw, 'USER')
     const all = args.flag('all')
-    return withReader(dataDir, async (rt) => {
+    return withReader(place, async (rt) => {
       const entries = rt.mailbox(userId)
       const shown = all ? entries : entries.slice(-MAILBOX_SHOWN_DEFAULT)
       out.line(`mailbox of ${userId}: ${plural(entries.length, 'entry', 'entries')}${shown.length < entries.length ? `, the newest ${shown.length} shown (--all for every one)` : ''}`)
@@ -245,7 +244,7 @@ const STATE_ADDRESS_WORD = 'state'
 
 export const prove: Command = {
   name: 'prove',
-  usage: 'strata prove [--data DIR] PROGRAM ADDRESS LENGTH > proof.json\n       strata prove [--data DIR] --absent PROGRAM REGION PLANE > proof.json',
+  usage: 'strata prove [--data DIR | --url URL [--cache DIR]] PROGRAM ADDRESS LENGTH > proof.json\n       strata prove [--data DIR | --url URL [--cache DIR]] --absent PROGRAM REGION PLANE > proof.json',
   about: "a proof of LENGTH bytes of a program's memory (or that a plane is absent) under the current state root",
   help: `Writes to stdout a proof (JSON, docs/merkle.md) that LENGTH bytes at ADDRESS of the program's memory are
 what they are under the data directory's current state root. The range must lie inside one live allocation
@@ -253,25 +252,25 @@ what they are under the data directory's current state root. The range must lie 
 no data (reads as zeros); a plane that holds data is PLANE_PRESENT. Check either with \`strata verify\`. --json
 changes nothing: the proof is JSON already.
 
-${DATA_HELP}
+${PLACE_HELP}
   PROGRAM              the program: its id, or a unique prefix of at least 4 hex digits
   ADDRESS              a packed address (decimal or 0x hex), or region:plane:offset, or "(r, p, o)", or
                        "state": where the program's ctx.state header is (16 bytes; its record's stateAddress)
   LENGTH               bytes to prove, 1..${PROOF_RANGE_MAX_BYTES}
   --absent             prove that a plane is absent: REGION (0..${REGION_COUNT_MAX - 1}) and PLANE (0..${PLANES_PER_REGION_MAX - 1})
                        instead of ADDRESS and LENGTH`,
-  options: { ...DATA_OPTION, absent: { type: 'boolean' } },
+  options: { ...PLACE_OPTION, absent: { type: 'boolean' } },
   async run(args) {
     const absent = args.flag('absent')
     const [raw, first, second] = args.expect(3, 3, absent ? 'PROGRAM REGION PLANE' : 'PROGRAM ADDRESS LENGTH')
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const program = programArg(raw!)
     // Both numbers are checked before the data directory is opened ('state' is looked up in the program's record).
     const stateHeader = !absent && first === STATE_ADDRESS_WORD
     const a = absent ? integer(first!, 'REGION', 0, REGION_COUNT_MAX - 1) : stateHeader ? 0 : address(first!, 'ADDRESS')
     const b = absent ? integer(second!, 'PLANE', 0, PLANES_PER_REGION_MAX - 1) : integer(second!, 'LENGTH', 1, PROOF_RANGE_MAX_BYTES)
-    return withReader(dataDir, async (rt) => {
-      const programId = resolveProgram(rt, program, dataDir)
+    return withReader(place, async (rt) => {
+      const programId = resolveProgram(rt, program, place.label)
       let start = a
       if (stateHeader) {
         const { stateAddress } = rt.program(programId).record()

@@ -11,7 +11,7 @@ import type { AllocationRecord } from '../memory/index.js'
 import type { ProgramId } from '../message/index.js'
 import type { Runtime } from '../scheduler/index.js'
 import type { Command } from './args.js'
-import { DATA_OPTION, existingDataDir, programArg, resolveProgram, withReader } from './data.js'
+import { PLACE_HELP, PLACE_OPTION, placeOf, programArg, resolveProgram, withReader, type Place } from './data.js'
 import { plural, type Out } from './output.js'
 
 /** Allocations listed per plane in the human output (--json lists every one). */
@@ -20,7 +20,7 @@ const CHUNKS_PER_PLANE = PLANE_SIZE_BYTES / CHUNK_SIZE_BYTES
 
 export const inspect: Command = {
   name: 'inspect',
-  usage: 'strata inspect [--data DIR] [PROGRAM]',
+  usage: 'strata inspect [--data DIR | --url URL [--cache DIR]] [PROGRAM]',
   about: 'programs with status, code and memory roots; or one program\'s memory as a map',
   help: `Without PROGRAM: the data directory's cycle, state root, codes and queue, and every program with its
 status, code id, memory root, allocations, live bytes and planes in use.
@@ -30,21 +30,21 @@ plane: a map of the plane's 16 chunks of 4 KiB (# full, + partly occupied, . fre
 start there, and each heap region's fragmentation. Gas is not shown: the runtime keeps no per-program gas
 total (\`strata run\` prints gas per cycle). The directory is only read.
 
-  --data DIR           the data directory (default ./data); it must exist`,
-  options: DATA_OPTION,
+${PLACE_HELP}`,
+  options: PLACE_OPTION,
   async run(args, out) {
     const [raw] = args.expect(0, 1, 'at most one PROGRAM')
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const program = raw === undefined ? undefined : programArg(raw)
-    return withReader(dataDir, async (rt) => {
-      if (program === undefined) overview(rt, dataDir, out)
-      else detail(rt, resolveProgram(rt, program, dataDir), out)
+    return withReader(place, async (rt) => {
+      if (program === undefined) overview(rt, place, out)
+      else detail(rt, resolveProgram(rt, program, place.label), out)
       return 0
     })
   },
 }
 
-function overview(rt: Runtime, dataDir: string, out: Out): void {
+function overview(rt: Runtime, place: Place, out: Out): void {
   const programs = rt.programIds().map((id) => {
     const view = rt.program(id)
     const record = view.record()
@@ -55,7 +55,7 @@ function overview(rt: Runtime, dataDir: string, out: Out): void {
     }
   })
   const codes = rt.codeIds()
-  out.line(`data directory ${dataDir}`)
+  out.line(place.options.dataDir !== undefined ? `data directory ${place.label}` : `database ${place.label}`)
   out.line(`  cycle ${rt.cycle}, state root ${rt.stateRoot()}`)
   out.line(`  ${plural(codes.length, 'code')}, ${plural(programs.length, 'program')}, ${plural(rt.queueLength, 'message')} queued, ` +
     `${rt.idle ? 'idle' : 'not idle'}`)
@@ -68,7 +68,7 @@ function overview(rt: Runtime, dataDir: string, out: Out): void {
     }
   }
   out.result({
-    dataDir, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle, codes, programs,
+    ...place.json, cycle: rt.cycle, stateRoot: rt.stateRoot(), queueLength: rt.queueLength, idle: rt.idle, codes, programs,
   })
 }
 

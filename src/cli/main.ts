@@ -38,7 +38,7 @@ commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.about}`).join('\n')}
 
 \`strata --version\` prints the version. Every command takes --help (its own usage) and --json (machine-readable output on stdout; errors as JSON on
-stderr). Commands on a data directory take --data DIR (default ./data). Exit status: 0 ok, 1 a rejected proof
+stderr). Commands on a data directory take --data DIR (default ./data), or --url URL for a PostgreSQL database. Exit status: 0 ok, 1 a rejected proof
 or failed check, 2 a usage or input error. docs/cli.md has the details.
 `
 }

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net'
 import { STREAMS_MAX } from '../constants.js'
 import { usageError, type Command } from './args.js'
-import { DATA_OPTION, existingDataDir, withRuntime } from './data.js'
+import { PLACE_HELP, PLACE_OPTION, placeOf, runtimeModule, withRuntime } from './data.js'
 
 // The server's module pulls in fastify: loaded only when the command runs (as the runtime's is).
 const serveModule = (): Promise<typeof import('../web/index.js')> => import('../web/index.js')
@@ -22,27 +22,29 @@ function isLoopback(host: string): boolean {
 
 export const serve: Command = {
   name: 'serve',
-  usage: 'strata serve [--data DIR] [--port N] [--host H] [--interval MS] [--streams N]',
+  usage: 'strata serve [--data DIR | --url URL [--cache DIR]] [--port N] [--host H] [--interval MS] [--streams N]',
   about: 'the web inspector: a page and JSON API over a data directory, running its cycles',
-  help: `Opens an existing data directory as its writer and serves the web inspector: a page that shows cycles, the
+  help: `Opens an existing data directory (or, with --url, a PostgreSQL database) as its writer and serves the web inspector: a page that shows cycles, the
 queue, programs, their memory and proofs, and a JSON API under /api/ (docs/inspector.md). While anything is
 queued, waiting or delayed it runs a cycle every --interval milliseconds; the page can also run one, send
 messages and query programs. It prints one line, \`strata serve: http://HOST:PORT/#token=TOKEN\`: open that
 URL. Changes (POST) need the token; reads do not. Ctrl-C (or SIGTERM) lets the running cycle finish, closes
 the directory and exits 0.
 
-  --data DIR           the data directory (default ./data); it must exist
+${PLACE_HELP}
+                       (the server's read view keeps a replica of its own: DIR.reader with --cache)
   --port N             the port (default ${PORT_DEFAULT}; 0 picks a free one)
   --host H             the address to listen on (default 127.0.0.1). Any other than loopback lets other
                        machines in: the inspector has no TLS and its reads need no token
   --interval MS        milliseconds between cycles while there is work (default ${INTERVAL_MS_DEFAULT}; 0: only when asked)
   --streams N          parallel streams (0..${STREAMS_MAX}; default one per core, 0 = this thread)
-  --json               print the start line as JSON: {"url", "token", "dataDir"}`,
-  options: { ...DATA_OPTION, port: { type: 'string' }, host: { type: 'string' }, interval: { type: 'string' }, streams: { type: 'string' } },
+  --json               print the start line as JSON: {"url", "token", "dataDir"} ("database",
+                       host:port/name, instead of "dataDir" with --url)`,
+  options: { ...PLACE_OPTION, port: { type: 'string' }, host: { type: 'string' }, interval: { type: 'string' }, streams: { type: 'string' } },
   async run(args) {
     args.expect(0, 0, 'no positional arguments')
     const { HOST_DEFAULT, INTERVAL_MS_MAX, startInspector } = await serveModule()
-    const dataDir = existingDataDir(args)
+    const place = await placeOf(args)
     const port = args.integer('port', PORT_DEFAULT, 0, 65_535)
     const intervalMs = args.integer('interval', INTERVAL_MS_DEFAULT, 0, INTERVAL_MS_MAX)
     const streams = args.integer('streams', undefined, 0, STREAMS_MAX)
@@ -52,7 +54,14 @@ the directory and exits 0.
       process.stderr.write(`strata: warning: listening on ${host}, not loopback: the inspector has no TLS, and anyone who ` +
         'reaches it can read every program\'s state (GETs need no token)\n')
     }
-    return withRuntime(dataDir, streams, async (runtime) => {
+    // On PostgreSQL the read view is a read-only runtime on the database, with a replica of its own.
+    const { Runtime } = await runtimeModule()
+    const { url, cacheDir } = place
+    const readView = url === undefined ? {} : {
+      database: place.label,
+      openReader: () => Runtime.open({ store: 'postgres', url, readOnly: true, ...(cacheDir !== undefined ? { cacheDir: `${cacheDir}.reader` } : {}) }),
+    }
+    return withRuntime(place, streams, async (runtime) => {
       // Listen for the signals before the line that tells a caller it may send them.
       let stop: () => void = () => undefined
       const stopped = new Promise<void>((resolve) => { stop = resolve })
@@ -66,9 +75,9 @@ the directory and exits 0.
       process.on('SIGINT', onSignal)
       process.on('SIGTERM', onSignal)
       try {
-        const inspector = await startInspector({ runtime, host, port, intervalMs })
+        const inspector = await startInspector({ runtime, host, port, intervalMs, ...readView })
         process.stdout.write(args.json
-          ? `${JSON.stringify({ url: inspector.url, token: inspector.token, dataDir })}\n`
+          ? `${JSON.stringify({ url: inspector.url, token: inspector.token, ...place.json })}\n`
           : `strata serve: ${inspector.url}\n`)
         await stopped
         await inspector.close()

@@ -25,6 +25,17 @@ export const ClusterErrorCode = {
   LEASE_LOST: 'LEASE_LOST',
   /** The database holds a Strata schema or store format this build does not read. */
   FORMAT_VERSION: 'FORMAT_VERSION',
+  /**
+   * A read-only open found no Strata store in the database (no schema: an empty or unrelated database): readers
+   * create nothing. The same string as the LMDB store's NOT_FOUND for a directory that holds no store.
+   */
+  NOT_FOUND: 'NOT_FOUND',
+  /**
+   * A read-only store could not bring its replica to the database's head by replaying the commit log (a commit
+   * too large for the log, a pruned log, a row that gave another root): it keeps its last snapshot; reopening it
+   * rebuilds the replica from the tables.
+   */
+  REPLAY: 'REPLAY',
   /** A malformed option or argument; nothing was written. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
 } as const

@@ -1,10 +1,13 @@
-// The cluster's facade: explicit named exports only. This layer is the PostgreSQL store (one writer per database,
-// fenced by an epoch, reads served by a local LMDB replica); shard leases and nodes come in later layers.
+// The cluster's facade: explicit named exports only. The PostgreSQL store (one writer per database, fenced by an
+// epoch, reads served by a local LMDB replica), its readers, and the leases the multi-node layer will use.
 export { ClusterErrorCode } from './errors.js'
 export {
   CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
   type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
 } from './postgres_store.js'
+export {
+  READER_CACHE_SLOTS_MAX, PostgresReader, openPostgresReader, type PostgresReaderDiagnostics, type PostgresReaderOptions,
+} from './postgres_reader.js'
 export { SCHEMA_VERSION, ensureSchema } from './schema.js'
 export {
   LEASE_HOLDER_SIZE_MAX_CHARS, LEASE_NAME_SIZE_MAX_CHARS, LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN,

@@ -101,7 +101,7 @@ export interface PostgresStoreDiagnostics {
 type OpenDiagnostics = Omit<PostgresStoreDiagnostics, 'cacheDir' | 'replicaDir' | 'epoch'>
 
 /** The database's head row. */
-interface DbHead {
+export interface DbHead {
   readonly cycle: number
   readonly stateRoot: Buffer | null
   readonly commitCount: number
@@ -413,9 +413,9 @@ export function openPostgresStore(options: PostgresStoreOptions): Promise<Postgr
   return PostgresStore.open(options)
 }
 
-// ---- bringing the replica to the database's head -------------------------------------------------------------------
+// ---- bringing the replica to the database's head (shared with postgres_reader.ts) ---------------------------------
 
-interface Synced {
+export interface Synced {
   readonly replica: LmdbStore
   readonly head: DbHead
   readonly how: ReplicaSync
@@ -423,7 +423,7 @@ interface Synced {
   readonly rebuildReason: string | undefined
 }
 
-async function syncReplica(
+export async function syncReplica(
   client: pg.Client, url: DatabaseUrl, cacheDir: string, openReplica: (dir: string) => Promise<LmdbStore>,
 ): Promise<Synced> {
   const replicaDir = path.join(cacheDir, REPLICA_DIR_NAME)
@@ -472,7 +472,7 @@ async function syncReplica(
 }
 
 /** Replays log rows after `from` up to `to` into the replica; a missing or unreadable row stops it (the replica is then rebuilt). */
-async function replay(client: pg.Client, url: DatabaseUrl, replica: LmdbStore, from: number, to: number): Promise<{ replayed: number; failure?: string }> {
+export async function replay(client: pg.Client, url: DatabaseUrl, replica: LmdbStore, from: number, to: number): Promise<{ replayed: number; failure?: string }> {
   let at = from
   while (at < to) {
     const rows = await step(url, 'read the commit log', async () => (await client.query<{ commit_number: string; state_root: Buffer; batch: Buffer | null }>(
@@ -543,7 +543,7 @@ async function* guarded<T>(url: DatabaseUrl, pages: AsyncGenerator<T>): AsyncGen
 }
 
 /** Codes the database holds and the replica lacks (a crash between the two writes of putCode), copied over. */
-async function syncCodes(client: pg.Client, url: DatabaseUrl, replica: LmdbStore): Promise<void> {
+export async function syncCodes(client: pg.Client, url: DatabaseUrl, replica: LmdbStore): Promise<void> {
   const ids = await step(url, 'list codes', async () => (await client.query<{ id: string }>(
     "SELECT encode(code_id, 'hex') AS id FROM strata_codes")).rows.map((r) => r.id))
   for (const id of ids) {
@@ -554,7 +554,7 @@ async function syncCodes(client: pg.Client, url: DatabaseUrl, replica: LmdbStore
   }
 }
 
-async function readHead(client: pg.Client): Promise<DbHead> {
+export async function readHead(client: pg.Client): Promise<DbHead> {
   const result = await client.query<{ cycle: string; state_root: Buffer | null; commit_count: string; queue_head: string; queue_tail: string }>(
     'SELECT cycle, state_root, commit_count, queue_head, queue_tail FROM strata_head WHERE id = 1')
   const row = result.rows[0]!
@@ -565,18 +565,18 @@ async function readHead(client: pg.Client): Promise<DbHead> {
 }
 
 /** The state root the log recorded for a commit, or undefined if its row is gone. */
-async function logRoot(client: pg.Client, commitNumber: number): Promise<Buffer | undefined> {
+export async function logRoot(client: pg.Client, commitNumber: number): Promise<Buffer | undefined> {
   const result = await client.query<{ state_root: Buffer }>('SELECT state_root FROM strata_log WHERE commit_number = $1', [commitNumber])
   return result.rows[0]?.state_root
 }
 
-function sameRoot(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+export function sameRoot(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
   if (a === undefined || b === undefined) return false
   if (a === null || b === null) return a === b
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
 }
 
-async function step<T>(url: DatabaseUrl, action: string, body: () => Promise<T>): Promise<T> {
+export async function step<T>(url: DatabaseUrl, action: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body()
   } catch (error) {
@@ -586,7 +586,7 @@ async function step<T>(url: DatabaseUrl, action: string, body: () => Promise<T>)
 }
 
 /** An IO error naming the database (host:port/database, never the password) and the driver's reason. */
-function dbError(url: DatabaseUrl, action: string, cause: unknown): StrataError {
+export function dbError(url: DatabaseUrl, action: string, cause: unknown): StrataError {
   const error = cause as { message?: string; code?: string }
   const reason = String(error?.message ?? cause).replaceAll(url.url, url.where)
   return new StrataError(ClusterErrorCode.IO, `could not ${action} on PostgreSQL at ${url.where}: ${reason}`,

@@ -115,17 +115,43 @@ export async function ensureSchema(client: pg.Client): Promise<SchemaInfo> {
     const meta = await client.query<{ schema_version: number; store_format: number; database_id: string }>(
       'SELECT schema_version, store_format, database_id FROM strata_meta WHERE id = 1')
     const row = meta.rows[0]!
-    if (row.schema_version !== SCHEMA_VERSION || row.store_format !== STORE_FORMAT_VERSION) {
-      throw new StrataError(ClusterErrorCode.FORMAT_VERSION,
-        `the database holds Strata schema ${row.schema_version} with store format ${row.store_format}; this build reads schema ${SCHEMA_VERSION} with store format ${STORE_FORMAT_VERSION}`
-        + (row.schema_version > SCHEMA_VERSION ? ' (written by a newer Strata: upgrade)' : ''),
-        { found: row.schema_version, expected: SCHEMA_VERSION, storeFormat: row.store_format })
-    }
+    checkVersion(row)
     await client.query('COMMIT')
     return { databaseId: row.database_id, systemId: await systemIdentifier(client) }
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined)
     throw error
+  }
+}
+
+/**
+ * Checks, without creating or changing anything, that the database holds a Strata schema of this version and
+ * store format (what a read-only open needs): NOT_FOUND if it holds none (an empty or unrelated database, or a
+ * mistyped name), FORMAT_VERSION if another version.
+ */
+export async function checkSchema(client: pg.Client, where: string): Promise<SchemaInfo> {
+  const present = await client.query<{ meta: string | null }>("SELECT to_regclass('strata_meta')::text AS meta")
+  if (present.rows[0]?.meta == null) {
+    throw new StrataError(ClusterErrorCode.NOT_FOUND,
+      `the database ${where} holds no Strata store (no strata_meta table); a writer creates it (\`Runtime.open({ store: 'postgres', url })\`)`,
+      { where })
+  }
+  const meta = await client.query<{ schema_version: number; store_format: number; database_id: string }>(
+    'SELECT schema_version, store_format, database_id FROM strata_meta WHERE id = 1')
+  const row = meta.rows[0]
+  if (row === undefined) {
+    throw new StrataError(ClusterErrorCode.NOT_FOUND, `the database ${where} holds an unfinished Strata schema (strata_meta has no row)`, { where })
+  }
+  checkVersion(row)
+  return { databaseId: row.database_id, systemId: await systemIdentifier(client) }
+}
+
+function checkVersion(row: { schema_version: number; store_format: number }): void {
+  if (row.schema_version !== SCHEMA_VERSION || row.store_format !== STORE_FORMAT_VERSION) {
+    throw new StrataError(ClusterErrorCode.FORMAT_VERSION,
+      `the database holds Strata schema ${row.schema_version} with store format ${row.store_format}; this build reads schema ${SCHEMA_VERSION} with store format ${STORE_FORMAT_VERSION}`
+      + (row.schema_version > SCHEMA_VERSION ? ' (written by a newer Strata: upgrade)' : ''),
+      { found: row.schema_version, expected: SCHEMA_VERSION, storeFormat: row.store_format })
   }
 }
 

@@ -28,7 +28,8 @@ export interface RuntimeOptions {
   readonly url?: string
   /**
    * With store: 'postgres': the node-local directory of the replica (created if absent). Default: a directory
-   * under the OS temp directory named from the URL and the database's identity.
+   * under the OS temp directory named from the URL and the database's identity (a reader's gets `-read-N`
+   * added: readers and the writer never share one).
    */
   readonly cacheDir?: string
   /**
@@ -40,7 +41,9 @@ export interface RuntimeOptions {
   /**
    * Open an existing LMDB data directory for reading only, beside the process that writes it (`strata run`,
    * `strata serve`): no lock is taken, nothing can change, and every read sees one committed cycle, the last one
-   * when opened or when `refresh()` was last called. Queries run on the calling thread (streams is 0).
+   * when opened or when `refresh()` was last called. Queries run on the calling thread (streams is 0). With
+   * store: 'postgres', the same over a database: no writer epoch is taken, and the reader follows the commit log
+   * into a replica of its own (docs/cluster.md).
    */
   readonly readOnly?: boolean
   /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
@@ -156,7 +159,7 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
   }
   if (readOnly && (store === 'memory' || options.sync !== undefined)) {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
-      `readOnly opens an existing LMDB data directory; it takes neither store: 'memory' nor sync`)
+      `readOnly opens an existing LMDB data directory or PostgreSQL database; it takes neither store: 'memory' nor sync`)
   }
   const dirOption = options.dataDir ?? DATA_DIR_DEFAULT
   if (typeof dirOption !== 'string' || dirOption.length === 0) {
@@ -186,9 +189,6 @@ function settlePostgres(options: RuntimeOptions, store: SettledOptions['store'])
   if (options.dataDir !== undefined) {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
       `dataDir applies to the lmdb store; store: 'postgres' keeps its local replica in cacheDir`)
-  }
-  if (options.readOnly === true) {
-    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `readOnly is not available with store: 'postgres' yet (docs/cluster.md)`)
   }
   const { url, cacheDir } = options
   if (url === undefined) {

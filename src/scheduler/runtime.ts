@@ -42,7 +42,11 @@ const verifyPlane = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, b
  * cluster folder sits above the store and beside the scheduler; only this function reaches it.
  */
 async function openPostgres(settled: SettledOptions): Promise<Store> {
-  const { openPostgresStore } = await import('../cluster/index.js')
+  const { openPostgresReader, openPostgresStore } = await import('../cluster/index.js')
+  // A reader takes no writer epoch: it follows the database into a replica of its own (docs/cluster.md).
+  if (settled.readOnly) {
+    return openPostgresReader({ url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}) })
+  }
   return openPostgresStore({
     url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}),
     ...(settled.sync !== undefined ? { sync: settled.sync } : {}),
@@ -132,6 +136,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * kill the runtime's thread (docs/security.md). Started on the first query.
    */
   readonly #queryPool: QueryPool | undefined
+  /** Refreshes of a read-only runtime, one at a time. */
+  #refreshing: Promise<unknown> = Promise.resolve()
   /** Commits, one at a time (a cycle's, or an intake flush). */
   #committing: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -188,11 +194,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /**
    * A read-only runtime moves to the writer's last committed cycle (everything it reads afterwards is of that
-   * cycle) and returns its number; a writer has nothing to refresh and returns its last committed cycle.
+   * cycle) and resolves to its number; a writer has nothing to refresh and resolves to its last committed cycle.
+   * On PostgreSQL the reader first brings its replica to the database's head (it replays the commit log), so the
+   * reads go on from the old cycle until the promise resolves. Refreshes run one at a time, in call order.
    */
-  refresh(): number {
+  refresh(): Promise<number> {
     this.#open()
-    if (!this.#options.readOnly) return this.#state.cycle
+    if (!this.#options.readOnly) return Promise.resolve(this.#state.cycle)
+    const run = this.#refreshing.then(() => this.#refresh())
+    this.#refreshing = run.catch(() => undefined)
+    return run
+  }
+
+  async #refresh(): Promise<number> {
+    this.#open()
+    await this.#store.catchUp?.()
+    this.#open()
     this.#store.refresh()
     this.#state = new SchedulerState(this.#store)
     this.#commitment = this.#newCommitment()
@@ -496,6 +513,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async close(): Promise<void> {
     if (this.#closed) return
     await this.#running?.catch(() => undefined)
+    await this.#refreshing
     // What was accepted since the last cycle is committed before the store closes.
     let flushError: unknown
     if (this.#fault === undefined && (this.#state.changed)) {
@@ -635,7 +653,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#open()
     if (this.#options.readOnly) {
       throw new StrataError(RuntimeErrorCode.READ_ONLY,
-        `${method}: the runtime on ${this.#options.dataDir} was opened read-only; changes go through the process that writes it`,
+        `${method}: the runtime on ${this.#options.dataDir ?? 'its PostgreSQL database'} was opened read-only; changes go through the process that writes it`,
         { method })
     }
   }

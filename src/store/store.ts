@@ -257,6 +257,11 @@ export interface Store {
    * store reads its last commit already and returns its head.
    */
   refresh(): StoreHead
+  /**
+   * A read-only store whose commits reach it over the network (the PostgreSQL reader) brings its local copy to
+   * the source's last commit; its snapshot moves there on the next `refresh`. Other stores have no such method.
+   */
+  catchUp?(): Promise<StoreHead>
 
   /** Stores a code blob under its id (SHA-256 of the blob, checked). Durable once resolved; idempotent. */
   putCode(codeId: CodeId, blob: Uint8Array): Promise<void>

@@ -44,6 +44,15 @@ export interface InspectorOptions {
   readonly intervalMs: number
   /** The bearer token POSTs need; 32 random hex digits when not given. */
   readonly token?: string
+  /**
+   * Opens the read view: a read-only runtime on the writer's committed state, refreshed after every commit.
+   * Default: the writer's LMDB data directory opened read-only; for a PostgreSQL writer, pass a read-only
+   * PostgreSQL runtime on its database (`Runtime.open({ store: 'postgres', url, readOnly: true })`). Without
+   * either (a memory-store runtime, in tests) reads go to the writer itself.
+   */
+  readonly openReader?: () => Promise<Runtime>
+  /** The database the runtime writes, as host:port/database (never a password), shown in /api/status. */
+  readonly database?: string
   /** Where index.html and assets/ are; default dist/inspector/ beside this module's folder. */
   readonly assetsDir?: string
 }
@@ -89,22 +98,27 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   const assetsDir = options.assetsDir ?? fileURLToPath(new URL('../inspector/', import.meta.url))
   const version = packageVersion()
 
-  // Reads come from a read-only runtime on the same directory, moved on after every commit: each answer shows
-  // one committed cycle whole, even while the writer is in the middle of the next one. (A memory-store runtime,
-  // in tests, is read directly.)
-  const reader = rt.dataDir === undefined || rt.readOnly ? undefined : await Runtime.open({ dataDir: rt.dataDir, readOnly: true })
+  // Reads come from a read-only runtime on the same state, moved on after every commit: each answer shows one
+  // committed cycle whole, even while the writer is in the middle of the next one. (A memory-store runtime, in
+  // tests, is read directly.)
+  const reader = options.openReader !== undefined ? await options.openReader()
+    : rt.dataDir === undefined || rt.readOnly ? undefined : await Runtime.open({ dataDir: rt.dataDir, readOnly: true })
   const read = reader ?? rt
   const events = new EventHub()
+  /** The read view's move to the last cycle seen (a PostgreSQL reader replays the log first): never rejects. */
+  let moved: Promise<void> = Promise.resolve()
   const history = new History(rt, (entry) => {
-    try {
-      reader?.refresh()
-    } catch (error) {
-      // The writer committed; a reader that cannot follow it is the server's fault, not the cycle's.
-      process.stderr.write(`strata serve: the read view could not move to cycle ${entry.cycle}: ${(error as Error).stack ?? String(error)}\n`)
-    }
-    events.broadcast('cycle', entry)
-    // After the cycle's promise settled, so that `running` is false again.
-    setImmediate(() => events.broadcast('status', status()))
+    moved = (async () => {
+      try {
+        await reader?.refresh()
+      } catch (error) {
+        // The writer committed; a reader that cannot follow it is the server's fault, not the cycle's.
+        process.stderr.write(`strata serve: the read view could not move to cycle ${entry.cycle}: ${(error as Error).stack ?? String(error)}\n`)
+      }
+      events.broadcast('cycle', entry)
+      // After the cycle's promise settled, so that `running` is false again.
+      setImmediate(() => events.broadcast('status', status()))
+    })()
   })
   let running: Promise<CycleEntry> | undefined
   let timer: NodeJS.Timeout | undefined
@@ -120,7 +134,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   function status(): Record<string, unknown> {
     const delayed = read.delayedMessages().reduce((sum, [, messages]) => sum + messages.length, 0)
     return {
-      version, dataDir: rt.dataDir ?? null, cycle: read.cycle, stateRoot: read.stateRoot(), queueLength: read.queueLength,
+      version, dataDir: rt.dataDir ?? null, ...(options.database !== undefined ? { database: options.database } : {}), cycle: read.cycle, stateRoot: read.stateRoot(), queueLength: read.queueLength,
       waiting: read.waiting().length, delayed, idle: read.idle, streams: rt.streams, programCount: read.programCount,
       intervalMs, running: running !== undefined, fault: rt.fault?.message ?? null,
     }
@@ -133,6 +147,8 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       const report = await rt.runCycle()
       const entry = history.liveCycle(report.cycle)
       assert(entry !== undefined, `cycle ${report.cycle} ran but its cycle event was not seen`)
+      // Answered once the read view shows it.
+      await moved
       return entry
     })()
     running = run
@@ -320,7 +336,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     const messageId = rt.send({ source, destination, payload, gasLimit })
     // Durable when answered, as `strata send` is, and then shown.
     await rt.flush()
-    reader?.refresh()
+    await reader?.refresh()
     return { messageId }
   })
 
@@ -384,6 +400,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
         rt.off('error', onRuntimeError)
         events.close()
         await app.close()
+        await moved
         await reader?.close()
       })()
       return closed

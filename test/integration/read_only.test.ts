@@ -70,7 +70,7 @@ describe('read-only runtimes', () => {
     expect(await r.prove(ids[0]!, header, 16)).toEqual(proof)
 
     // Refreshed, it sees the writer's last commit, whole.
-    expect(r.refresh()).toBe(w.cycle)
+    expect(await r.refresh()).toBe(w.cycle)
     expect(r.stateRoot()).toBe(w.stateRoot())
     expect(await count(r, ids[0]!)).toBe('5')
     expect(r.program(ids[2]!).memoryRoot()).toBe(w.program(ids[2]!).memoryRoot())
@@ -87,18 +87,18 @@ describe('read-only runtimes', () => {
     // Accepted by the writer, not committed yet: a send and a new program.
     w.send({ source: USER, destination: ids[0]!, payload: text('inc'), gasLimit: 1_000_000 })
     const late = await w.createProgram(code, { salt: text('late'), gasLimit: 10_000_000 })
-    r.refresh()
+    await r.refresh()
     expect(r.queueLength).toBe(0)
     expect(r.programIds()).toEqual(ids)
     expect(() => r.program(late)).toThrow(expect.objectContaining({ code: 'UNKNOWN_PROGRAM' }))
     await w.flush()
-    r.refresh()
+    await r.refresh()
     expect(r.queueLength).toBe(2)
     expect(r.queued().map((m) => m.destination)).toEqual([ids[0], late])
     expect(r.programIds().sort()).toEqual([...ids, late].sort())
     await w.runUntilIdle()
     expect(r.mailbox(USER)).toEqual([])
-    r.refresh()
+    await r.refresh()
     const replies = r.mailbox(USER).map((entry) => decode(entry.message.payload))
     expect(replies).toEqual(['1'])
     expect(r.idle).toBe(true)
@@ -142,7 +142,7 @@ describe('read-only runtimes', () => {
     w.on('cycle', (report) => committed.set(report.cycle, report.stateRoot))
     let snapshots = 0
     const check = async (): Promise<void> => {
-      const cycle = r.refresh() // checks the state tree it reads against the root committed with the head
+      const cycle = await r.refresh() // checks the state tree it reads against the root committed with the head
       expect(committed.get(cycle)).toBe(r.stateRoot())
       const id = ids[snapshots % ids.length]!
       const header = r.program(id).record().stateAddress!
@@ -164,7 +164,7 @@ describe('read-only runtimes', () => {
     }
     expect(snapshots).toBe(36)
     expect(committed.size).toBe(13)
-    r.refresh()
+    await r.refresh()
     expect(r.stateRoot()).toBe(w.stateRoot())
   })
 })

@@ -56,7 +56,7 @@ describe('read-only opens change nothing', () => {
     const at = reader.program(id).record().stateAddress!
     expect(verifyProof(reader.stateRoot(), await reader.prove(id, at, 8))).toMatchObject({ ok: true })
     expect(new TextDecoder().decode((await reader.query(id, new TextEncoder().encode('get'))).payload)).toBe('5')
-    reader.refresh()
+    await reader.refresh()
     reader.mailbox('0'.repeat(63) + '1')
     await reader.close()
     expect(listing(dataDir, ['lock.mdb'])).toEqual(before)
@@ -96,7 +96,7 @@ describe('readers beside a writer in another process', () => {
         seen.push({ cycle: reader.cycle, root: reader.stateRoot() })
         for (let i = 0; i < 3; i += 1) {
           await new Promise((resolve) => setTimeout(resolve, 5))
-          reader.refresh()
+          await reader.refresh()
           seen.push({ cycle: reader.cycle, root: reader.stateRoot() })
         }
       } finally {

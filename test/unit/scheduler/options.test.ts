@@ -164,7 +164,7 @@ describe('settleOptions: store, dataDir and sync', () => {
     ['a url of another scheme (its password not echoed)', { store: 'postgres', url: 'mysql://u:hunter2@h/db' }, /got a mysql:\/\/ URL$/],
     ['a url that is not a URL', { store: 'postgres', url: 'not a url' }, /got a string that is not a URL$/],
     ['dataDir with the postgres store', { store: 'postgres', url: 'postgres://h/db', dataDir: '/tmp/x' }, /dataDir applies to the lmdb store/],
-    ['readOnly with the postgres store', { store: 'postgres', url: 'postgres://h/db', readOnly: true }, /readOnly is not available with store: 'postgres'/],
+    ['readOnly with sync on the postgres store', { store: 'postgres', url: 'postgres://h/db', readOnly: true, sync: true }, /it takes neither store: 'memory' nor sync/],
     ['an empty cacheDir', { store: 'postgres', url: 'postgresql://h/db', cacheDir: '' }, /cacheDir must be a non-empty path, got ""/],
     ['url with the memory store', { store: 'memory', url: 'postgres://h/db' }, /url and cacheDir apply to store: 'postgres', not to store: 'memory'/],
     ['cacheDir with the lmdb store', { cacheDir: '/tmp/x' }, /url and cacheDir apply to store: 'postgres', not to store: 'lmdb'/],
