@@ -138,3 +138,8 @@ export const VIEWS_CACHED_MAX = 64
 export const DATA_DIR_DEFAULT = './data'
 /** Streams at most: one per core is the design; 64 bounds threads and per-stream state on large machines. */
 export const STREAMS_MAX = 64
+/**
+ * Nodes of a cluster at most (Runtime.open's `nodes`): each node runs one stream, so the stream bound is the node
+ * bound; each also holds a PostgreSQL connection, and the coordinator waits on all of them every cycle.
+ */
+export const NODES_MAX = STREAMS_MAX

@@ -10,6 +10,7 @@ import { CliError, parse, usageError, type Command } from './args.js'
 import { mailbox, prove, query, run, send, verify } from './commands.js'
 import { demo } from './demo.js'
 import { inspect } from './inspect.js'
+import { node } from './node.js'
 import { makeOut } from './output.js'
 import { serve } from './serve.js'
 import { memoryWalkthrough } from './walkthrough.js'
@@ -28,7 +29,7 @@ boundary, fragmentation after frees, a compaction preview and its result, and a 
   },
 }
 
-const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, serve, memory]
+const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, serve, node, memory]
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

@@ -15,3 +15,6 @@ export {
 } from './lease.js'
 export { LOG_BATCH_SIZE_MAX_BYTES, LOG_FORMAT_VERSION } from './log.js'
 export { checkedDatabaseUrl, type DatabaseUrl } from './url.js'
+export { RemotePool, openRemotePool, type RemotePoolOptions, type RemotePoolStats } from './remote_pool.js'
+export { RESULTS_CHANNEL, TASKS_CHANNEL, TASK_POLL_MS, packResult, streamLeaseName, unpackResult } from './tasks.js'
+export { runNode, type NodeEvent, type NodeOptions } from './node.js'

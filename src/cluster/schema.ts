@@ -15,6 +15,8 @@
  *   strata_nonces    user -> nonce                         strata_merkle    key -> 32-byte value
  *   strata_cycles    cycle -> encoded cycle record         strata_log       commit number -> encoded batch
  *   strata_leases    name -> holder, epoch, expiry (lease.ts: the leases of nodes, on the server's clock)
+ *   strata_tasks     (cycle, stream) -> the commit count executed from, the encoded task, the encoded result
+ *                    (tasks.ts: a cycle's stream tasks on their way to the nodes and back; transient)
  *
  * Values are the store's own encodings (src/store/codec.ts), so a replica is rebuilt from these rows without
  * re-encoding anything. Ids are their 32 raw bytes; bytea sorts bytewise, as LMDB keys do.
@@ -74,6 +76,10 @@ CREATE TABLE IF NOT EXISTS strata_merkle (key bytea PRIMARY KEY, value bytea NOT
 CREATE TABLE IF NOT EXISTS strata_cycles (cycle bigint PRIMARY KEY, record bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS strata_leases (
   name text PRIMARY KEY, holder text, epoch bigint NOT NULL, expires_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS strata_tasks (
+  cycle bigint NOT NULL, stream integer NOT NULL, commit_count bigint NOT NULL, task bytea NOT NULL, result bytea,
+  PRIMARY KEY (cycle, stream)
 );
 CREATE TABLE IF NOT EXISTS strata_log (
   commit_number bigint PRIMARY KEY, cycle bigint NOT NULL, state_root bytea NOT NULL,

@@ -13,15 +13,15 @@ import type { JournalEntry, MemoryDelta, ProgramImage, ProgramRecord, StreamResu
 import type { Store } from '../store/index.js'
 import { streamOf } from './assign.js'
 import { RuntimeErrorCode } from './errors.js'
-import type { StreamPool } from './pool.js'
+import type { StreamRunner } from './pool.js'
 import type { StreamExecutor } from './stream_executor.js'
 
 /** Stalls of one stream in one cycle before the runtime faults: one retry on a fresh worker, then stop. */
 export const WATCHDOG_STALLS_MAX = 2
 
 export interface DispatchOptions {
-  /** Streams on worker threads (streams > 0) ... */
-  readonly pool: StreamPool | undefined
+  /** Streams on worker threads, or on the nodes of a cluster (streams > 0) ... */
+  readonly pool: StreamRunner | undefined
   /** ... or one executor on this thread (streams = 0). */
   readonly inline: StreamExecutor | undefined
   readonly streams: number

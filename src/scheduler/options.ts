@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import {
-  CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT, PROGRAM_PLANES_MAX_DEFAULT,
+  CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT, NODES_MAX, PROGRAM_PLANES_MAX_DEFAULT,
   QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
@@ -46,6 +46,12 @@ export interface RuntimeOptions {
    * into a replica of its own (docs/cluster.md).
    */
   readonly readOnly?: boolean
+  /**
+   * With store: 'postgres' (the writer): run each cycle's streams on K node processes (`strata node --stream k`,
+   * docs/cluster.md), 1..NODES_MAX. `streams` is then K, and stream k's task goes to the node holding the lease
+   * `stream/k`; a stream whose lease no live node holds runs on this process. The roots are those of one node.
+   */
+  readonly nodes?: number
   /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
   readonly residentBytesMax?: number
   /**
@@ -113,7 +119,7 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, Bound>> = {
   },
 }
 
-const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'url', 'cacheDir', 'sync', 'readOnly', 'schedule', ...Object.keys(OPTION_BOUNDS)])
+const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'url', 'cacheDir', 'sync', 'readOnly', 'schedule', 'nodes', ...Object.keys(OPTION_BOUNDS)])
 /** The schemes a PostgreSQL URL may use (libpq's two spellings). */
 const POSTGRES_URL_SCHEMES: readonly string[] = ['postgres:', 'postgresql:']
 
@@ -129,6 +135,8 @@ export interface SettledOptions extends Readonly<Record<NumericOption, number>> 
   readonly sync: boolean | undefined
   readonly readOnly: boolean
   readonly schedule: GasSchedule
+  /** Nodes that run the streams (store: 'postgres' writers only); streams equals it then. */
+  readonly nodes: number | undefined
 }
 
 /** Checks every option (unknown ones too) and fills in defaults; throws INVALID_OPTION naming the first bad one. */
@@ -170,12 +178,36 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
     const value = options[name]
     numbers[name] = value === undefined ? bound.default() : integerOption(name, value, bound.min, bound.max)
   }
+  const nodes = settleNodes(options, store, readOnly)
   return {
-    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, url, cacheDir, sync: options.sync, readOnly,
+    ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, url, cacheDir, sync: options.sync, readOnly, nodes,
     // A reader runs nothing but queries, on its own thread: it starts no stream workers.
     ...(readOnly ? { streams: 0 } : {}),
+    // With nodes, stream k is node k's: the assignment by program id over K streams, as one node with K streams.
+    ...(nodes !== undefined ? { streams: nodes } : {}),
     schedule: options.schedule === undefined ? GAS_SCHEDULE : checkedSchedule(options.schedule),
   }
+}
+
+/** `nodes`: 1..NODES_MAX, for a PostgreSQL writer only; `streams`, if given too, must be the same number. */
+function settleNodes(options: RuntimeOptions, store: SettledOptions['store'], readOnly: boolean): number | undefined {
+  if (options.nodes === undefined) return undefined
+  const nodes = integerOption('nodes', options.nodes, 1, NODES_MAX)
+  if (store !== 'postgres' || readOnly) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `nodes applies to a writer on store: 'postgres' (the cluster's coordinator), not to ${readOnly ? 'a read-only runtime' : `store: '${store}'`}`)
+  }
+  // A node runs its tasks with the default schedule and plane budget (tasks do not carry them): other values
+  // would give nodes and coordinator different outcomes, so they are refused rather than silently diverging.
+  if (options.schedule !== undefined || (options.planesMax !== undefined && options.planesMax !== PROGRAM_PLANES_MAX_DEFAULT)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `with nodes, schedule and planesMax keep their defaults (nodes run tasks with GAS_SCHEDULE and ${PROGRAM_PLANES_MAX_DEFAULT} planes); got ${options.schedule !== undefined ? 'a schedule' : `planesMax: ${describeValue(options.planesMax)}`}`)
+  }
+  if (options.streams !== undefined && options.streams !== nodes) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `with nodes: ${nodes}, streams is ${nodes} (one stream per node); got streams: ${describeValue(options.streams)}`)
+  }
+  return nodes
 }
 
 /** The PostgreSQL store's options: url required and a postgres(ql):// URL, cacheDir a path; neither elsewhere. */

@@ -47,7 +47,17 @@ export interface StreamPoolOptions {
 /** Why a stream's task did not return a result. */
 export type StreamFailure = { readonly kind: 'timeout' | 'crash'; readonly messageIndex: number; readonly error: Error }
 
-export class StreamPool {
+/**
+ * What runs a cycle's stream tasks for the Dispatcher: the worker threads of this process (StreamPool), or the
+ * nodes of a cluster (src/cluster/remote_pool.ts). `run` resolves with the stream's result, or with a failure
+ * naming the message that was running.
+ */
+export interface StreamRunner {
+  run(task: StreamTask, messageTimeoutMs: number): Promise<StreamResult | StreamFailure>
+  close(): Promise<void>
+}
+
+export class StreamPool implements StreamRunner {
   readonly #pools: Piscina[]
   readonly #progress: Int32Array[]
 

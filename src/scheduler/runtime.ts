@@ -28,7 +28,7 @@ import { Commitment } from './commitment.js'
 import { Dispatcher } from './dispatch.js'
 import { RuntimeErrorCode } from './errors.js'
 import { integerOption, settleOptions, type RuntimeOptions, type SettledOptions } from './options.js'
-import { QueryPool, StreamPool } from './pool.js'
+import { QueryPool, StreamPool, type StreamRunner } from './pool.js'
 import { SchedulerState, type MailboxEntry, type WaitEntry } from './state.js'
 import { StreamExecutor } from './stream_executor.js'
 
@@ -51,6 +51,15 @@ async function openPostgres(settled: SettledOptions): Promise<Store> {
     url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}),
     ...(settled.sync !== undefined ? { sync: settled.sync } : {}),
   })
+}
+
+/**
+ * With `nodes`: the coordinator's StreamRunner, which hands stream k's task to the node holding lease `stream/k`
+ * (or runs it here when none does), through the database the store writes (docs/cluster.md).
+ */
+async function openNodes(settled: SettledOptions, store: Store): Promise<StreamRunner> {
+  const { openRemotePool } = await import('../cluster/index.js')
+  return openRemotePool({ url: settled.url!, streams: settled.streams, store, schedule: settled.schedule, planesMax: settled.planesMax })
 }
 
 /** The user that creates programs when `createProgram` names no source. */
@@ -145,7 +154,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Set when a system error stopped the runtime: no further cycles run. */
   #fault: Error | undefined
 
-  private constructor(options: SettledOptions, store: Store) {
+  private constructor(options: SettledOptions, store: Store, runner: StreamRunner | undefined) {
     super()
     this.#options = options
     this.#store = store
@@ -158,9 +167,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       streams, store, storeOnDisk: dataDir !== undefined, messageTimeoutMs: options.messageTimeoutMs,
       record: (id) => this.#state.programs.get(id)!,
       // Workers read committed memory from LMDB themselves; with the memory store, tasks carry it.
-      pool: streams === 0 ? undefined : new StreamPool({
+      pool: runner ?? (streams === 0 ? undefined : new StreamPool({
         streams, schedule, planesMax, workerHeapMb: options.workerHeapMb, residentBytesMax, ...(dataDir !== undefined ? { dataDir } : {}),
-      }),
+      })),
       inline: streams === 0 ? new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax }) : undefined,
     })
     this.#queries = new StreamExecutor({ schedule, planesMax, source: store, residentBytesMax })
@@ -177,10 +186,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       : settled.readOnly ? await openLmdbStore({ dataDir, verify: verifyPlane, readOnly: true, snapshot: true })
         : await openLmdbStore({ dataDir, verify: verifyPlane, ...(settled.sync !== undefined ? { sync: settled.sync } : {}) })
     let runtime: Runtime
+    let runner: StreamRunner | undefined
     try {
-      runtime = new Runtime(settled, store)
+      runner = settled.nodes === undefined ? undefined : await openNodes(settled, store)
+      runtime = new Runtime(settled, store, runner)
       runtime.#commitment.checkHead()
     } catch (error) {
+      await runner?.close()
       await store.close()
       throw error
     }

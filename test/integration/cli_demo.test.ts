@@ -110,12 +110,12 @@ describe.concurrent('strata memory, help and usage errors', () => {
 
   it('strata --help lists every command', async () => {
     const { stdout } = await strata('--help')
-    for (const command of ['demo', 'run', 'send', 'query', 'inspect', 'prove', 'verify', 'memory']) {
+    for (const command of ['demo', 'run', 'send', 'query', 'inspect', 'prove', 'verify', 'node', 'memory']) {
       expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
     }
   })
 
-  it.each(['demo', 'run', 'send', 'query', 'inspect', 'prove', 'verify', 'memory'])(
+  it.each(['demo', 'run', 'send', 'query', 'inspect', 'prove', 'verify', 'node', 'memory'])(
     'strata %s --help prints its own usage and exits 0, touching nothing', async (command) => {
       const { stdout } = await strata(command, '--help', '--data', path.join(dir, 'help-data'))
       expect(stdout).toMatch(new RegExp(`^usage: strata ${command}`))

@@ -1,0 +1,201 @@
+/**
+ * The coordinator's side of a cycle across nodes: a StreamRunner (what the Dispatcher runs stream tasks on) that
+ * hands stream k's task to the node holding the lease `stream/k`, through PostgreSQL:
+ *
+ *   1. if no node holds the lease now (none started, or its node died and the term passed), the task runs here,
+ *      on an inline StreamExecutor reading this coordinator's replica;
+ *   2. otherwise the encoded task goes into strata_tasks with the commit count it was built from (the head the
+ *      node must execute from), and a NOTIFY wakes the nodes;
+ *   3. the coordinator waits for the result (LISTEN on a connection of its own, plus a poll every TASK_POLL_MS),
+ *      and looks at the lease each time: once it is no longer live, the row is deleted and the task runs here.
+ *
+ * A row is deleted as soon as its result is read or the task is taken over, so no row of a cycle outlives its
+ * commit, and a node that wakes late finds nothing to answer (its own write is fenced by its lease anyway).
+ * Results are deterministic (the same task on the same committed state), so who ran a task cannot change the
+ * cycle's root.
+ */
+import type pg from 'pg'
+import { StrataError, describeValue } from '../errors.js'
+import type { GasSchedule } from '../gas/index.js'
+import { decodeResult, encodeTask, type StreamResult, type StreamTask } from '../protocol/index.js'
+import { StreamExecutor, type StreamFailure, type StreamRunner } from '../scheduler/index.js'
+import type { Store } from '../store/index.js'
+import { ClusterErrorCode } from './errors.js'
+import { CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, step } from './postgres_store.js'
+import { RESULTS_CHANNEL, TASKS_CHANNEL, TASK_POLL_MS, leaseIsLive, streamLeaseName, unpackResult } from './tasks.js'
+import { checkedDatabaseUrl, type DatabaseUrl } from './url.js'
+
+export interface RemotePoolOptions {
+  /** The database the coordinator writes (the same as its store's). */
+  readonly url: string
+  /** Streams, one per node. */
+  readonly streams: number
+  /** The coordinator's store: the commit count tasks are built from, and the memory a taken-over task reads. */
+  readonly store: Store
+  readonly schedule: GasSchedule
+  readonly planesMax: number
+}
+
+/** Where each stream's tasks ran since the pool opened, for tests and operators. */
+export interface RemotePoolStats {
+  /** Tasks whose result came from a node. */
+  readonly remote: number
+  /** Tasks this coordinator ran itself (no live lease at dispatch, or the lease lapsed while it waited). */
+  readonly local: number
+}
+
+export class RemotePool implements StreamRunner {
+  readonly #client: pg.Client
+  readonly #listener: pg.Client
+  readonly #url: DatabaseUrl
+  readonly #options: RemotePoolOptions
+  readonly #inline: StreamExecutor
+  /** Wake-ups of tasks waiting for a result, by `cycle/stream`. */
+  readonly #waiting = new Map<string, () => void>()
+  /** Statements on #client, one at a time (the streams of a cycle wait in parallel; pg wants one query at a time). */
+  #serial: Promise<unknown> = Promise.resolve()
+  #remote = 0
+  #local = 0
+  #closed = false
+
+  private constructor(client: pg.Client, listener: pg.Client, url: DatabaseUrl, options: RemotePoolOptions) {
+    this.#client = client
+    this.#listener = listener
+    this.#url = url
+    this.#options = options
+    this.#inline = new StreamExecutor({ schedule: options.schedule, planesMax: options.planesMax, source: options.store })
+    listener.on('notification', (note) => {
+      if (note.channel === RESULTS_CHANNEL && note.payload !== undefined) this.#waiting.get(note.payload)?.()
+    })
+  }
+
+  /**
+   * Connects twice (statements, LISTEN) and deletes every task row: rows left by an earlier coordinator that died
+   * mid-cycle name cycles that were never committed, and this one builds its own.
+   */
+  static async open(options: RemotePoolOptions): Promise<RemotePool> {
+    const url = checkedDatabaseUrl(options.url)
+    if (!Number.isSafeInteger(options.streams) || options.streams < 1) {
+      throw new StrataError(ClusterErrorCode.INVALID_ARGUMENT, `streams must be a positive integer, got ${describeValue(options.streams)}`)
+    }
+    const { default: driver } = await import('pg')
+    const connect = async (): Promise<pg.Client> => {
+      const client = new driver.Client({
+        connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
+      })
+      // A dropped connection fails the next statement, which names it; the event alone must not crash the process.
+      client.on('error', () => undefined)
+      try {
+        await client.connect()
+      } catch (error) {
+        await client.end().catch(() => undefined)
+        throw dbError(url, 'connect', error)
+      }
+      return client
+    }
+    const client = await connect()
+    let listener: pg.Client | undefined
+    try {
+      listener = await connect()
+      await step(url, 'listen for results', () => listener!.query(`LISTEN ${RESULTS_CHANNEL}`))
+      await step(url, 'clear earlier task rows', () => client.query('DELETE FROM strata_tasks'))
+      return new RemotePool(client, listener, url, options)
+    } catch (error) {
+      await listener?.end().catch(() => undefined)
+      await client.end().catch(() => undefined)
+      throw error
+    }
+  }
+
+  readonly #statements = { query: <R extends pg.QueryResultRow>(text: string, values: unknown[]) => this.#query<R>(text, values) }
+
+  /** One statement on #client, after those issued before it. */
+  #query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    const run = this.#serial.then(() => this.#client.query<R>(text, values))
+    this.#serial = run.catch(() => undefined)
+    return run
+  }
+
+  get stats(): RemotePoolStats {
+    return { remote: this.#remote, local: this.#local }
+  }
+
+  async run(task: StreamTask, _messageTimeoutMs: number): Promise<StreamResult | StreamFailure> {
+    const lease = streamLeaseName(task.stream)
+    const url = this.#url
+    if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) return this.#runHere(task)
+    const commitCount = this.#options.store.head().commitCount
+    const key = `${task.cycle}/${task.stream}`
+    const where = [task.cycle, task.stream, commitCount] as const
+    await step(url, `send cycle ${task.cycle}'s task of stream ${task.stream}`, async () => {
+      await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, task, result) VALUES ($1, $2, $3, $4, NULL)
+        ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, task = EXCLUDED.task, result = NULL`,
+      [...where, Buffer.from(encodeTask(task))])
+      await this.#query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, String(task.stream)])
+    })
+    try {
+      for (;;) {
+        if (this.#closed) throw new StrataError(ClusterErrorCode.IO, `the task pool on ${url.where} closed while cycle ${task.cycle} waited for stream ${task.stream}`)
+        // Registered before the look, so that a result written between the look and the wait still wakes it.
+        const woken = this.#wakeUp(key, TASK_POLL_MS)
+        const row = await step(url, `read stream ${task.stream}'s result`, async () => (await this.#query<{ result: Buffer | null }>(
+          'SELECT result FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND commit_count = $3', [...where])).rows[0])
+        if (row?.result != null) {
+          woken.cancel()
+          this.#remote += 1
+          return decodeResult(unpackResult(row.result))
+        }
+        if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) {
+          woken.cancel()
+          return this.#runHere(task)
+        }
+        await woken.promise
+      }
+    } finally {
+      await step(url, `delete stream ${task.stream}'s task row`, () =>
+        this.#query('DELETE FROM strata_tasks WHERE cycle = $1 AND stream = $2', [task.cycle, task.stream]))
+    }
+  }
+
+  /** The task on this process, from committed memory (never resident memory of another cycle). */
+  #runHere(task: StreamTask): StreamResult {
+    this.#local += 1
+    this.#inline.forgetAll()
+    for (const record of task.records) {
+      if (this.#inline.hasCode(record.codeId)) continue
+      const blob = task.codes.find((c) => c.codeId === record.codeId)?.blob ?? this.#options.store.code(record.codeId)
+      if (blob !== undefined) this.#inline.addCode(record.codeId, blob)
+    }
+    return this.#inline.run(task)
+  }
+
+  /** A promise that resolves when `key`'s result is notified or after `ms`, whichever comes first. */
+  #wakeUp(key: string, ms: number): { promise: Promise<void>; cancel: () => void } {
+    let done!: () => void
+    const promise = new Promise<void>((resolve) => { done = resolve })
+    const timer = setTimeout(() => done(), ms)
+    const cancel = (): void => {
+      clearTimeout(timer)
+      if (this.#waiting.get(key) === wake) this.#waiting.delete(key)
+      done()
+    }
+    const wake = cancel
+    this.#waiting.set(key, wake)
+    void promise.then(cancel)
+    return { promise, cancel }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const wake of [...this.#waiting.values()]) wake()
+    await this.#query('DELETE FROM strata_tasks').catch(() => undefined)
+    await this.#listener.end().catch(() => undefined)
+    await this.#client.end().catch(() => undefined)
+  }
+}
+
+/** Opens a RemotePool. See RemotePool.open. */
+export function openRemotePool(options: RemotePoolOptions): Promise<RemotePool> {
+  return RemotePool.open(options)
+}

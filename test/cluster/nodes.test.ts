@@ -1,0 +1,198 @@
+/**
+ * Several node processes execute one cycle's streams (`strata node`, src/cluster/node.ts) for a coordinator (a
+ * writer opened with `nodes`), with the pinned roots and gas of the golden workload: with 3 nodes, with 2 and
+ * with 1; with a node SIGKILLed while it holds a task (its lease lapses after its 1 s term and the coordinator
+ * runs its stream itself); and with a node SIGSTOPped past its term while it holds a result (its late write is
+ * refused FENCED, and nothing changes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { afterEach, expect, it } from 'vitest'
+import { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, type NodeEvent } from '../../src/cluster/index.js'
+import { TERM_MS_DEFAULT, TERM_MS_MAX, TERM_MS_MIN } from '../../src/cli/node.js'
+import { Runtime } from '../../src/index.js'
+import { GOLDEN, workload } from '../integration/golden_workload.js'
+import { describePostgres, usePostgresServer } from './suite.js'
+
+/** A short term, so that a dead node's stream passes to the coordinator within a second. */
+const TERM_MS = 1_000
+const MAIN = path.resolve('dist/cli/main.js')
+const CHILD = path.resolve('test/cluster/node_child.mjs')
+
+type Event = NodeEvent | { readonly kind: 'holding'; readonly cycle: number }
+
+interface NodeProcess {
+  readonly child: ChildProcess
+  readonly events: Event[]
+  /** Resolves with the first event (past or future) that `match` accepts. */
+  waitFor(match: (event: Event) => boolean, timeoutMs?: number): Promise<Event>
+  exited: Promise<number | null>
+}
+
+describePostgres('a cycle across node processes', () => {
+  const ctx = usePostgresServer()
+  const running: NodeProcess[] = []
+
+  afterEach(async () => {
+    for (const node of running.splice(0)) {
+      if (node.child.exitCode === null && node.child.signalCode === null) {
+        node.child.kill('SIGCONT')
+        node.child.kill('SIGKILL')
+        await node.exited
+      }
+    }
+  })
+
+  function start(command: string, args: readonly string[], onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess {
+    const child = spawn(process.execPath, [command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const events: Event[] = []
+    const watchers = new Set<() => void>()
+    let stderr = ''
+    let buffered = ''
+    const node: NodeProcess = {
+      child, events,
+      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+      waitFor: (match, timeoutMs = 20_000) => new Promise((resolve, reject) => {
+        const look = (): boolean => {
+          const found = events.find(match)
+          if (found === undefined) return false
+          watchers.delete(check)
+          clearTimeout(timer)
+          resolve(found)
+          return true
+        }
+        const check = (): void => { look() }
+        const timer = setTimeout(() => {
+          watchers.delete(check)
+          reject(new Error(`no such event within ${timeoutMs} ms; events: ${JSON.stringify(events)}; stderr: ${stderr}`))
+        }, timeoutMs)
+        if (!look()) watchers.add(check)
+      }),
+    }
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString()
+      const lines = buffered.split('\n')
+      buffered = lines.pop()!
+      for (const line of lines) {
+        const event = JSON.parse(line) as Event
+        events.push(event)
+        onEvent?.(event, node)
+        for (const watcher of [...watchers]) watcher()
+      }
+    })
+    running.push(node)
+    return node
+  }
+
+  /** `strata node` for stream k, with a replica of its own and the short term. */
+  const cliNode = (url: string, stream: number, onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess =>
+    start(MAIN, ['node', '--url', url, '--stream', String(stream), '--cache', path.join(ctx.dir, `${path.basename(url)}-node-${stream}`),
+      '--term', String(TERM_MS), '--name', `node-${stream}`, '--json'], onEvent)
+
+  /** A fresh database with the schema (the coordinator creates it), so that nodes can open their replicas first. */
+  async function database(): Promise<string> {
+    const url = await ctx.server.createDatabase()
+    const rt = await Runtime.open({ store: 'postgres', url, cacheDir: path.join(ctx.dir, `${path.basename(url)}-coordinator`), streams: 0 })
+    await rt.close()
+    return url
+  }
+
+  const coordinator = (url: string, nodes: number): Parameters<typeof workload>[0] =>
+    ({ store: 'postgres', url, cacheDir: path.join(ctx.dir, `${path.basename(url)}-coordinator`), nodes })
+
+  const results = (node: NodeProcess): number => node.events.filter((e) => e.kind === 'result').length
+
+  /** SIGTERM: the node releases its lease and exits 0. */
+  async function stop(node: NodeProcess): Promise<void> {
+    node.child.kill('SIGTERM')
+    expect(await node.exited).toBe(0)
+  }
+
+  it('runs the golden workload on 3 node processes with the pinned roots and gas', async () => {
+    const url = await database()
+    const nodes = [0, 1, 2].map((k) => cliNode(url, k))
+    await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
+    expect(await workload(coordinator(url, 3))).toEqual(GOLDEN)
+    // Every node ran its stream's part of every cycle that had one: the coordinator ran none itself.
+    for (const node of nodes) expect(results(node)).toBeGreaterThan(0)
+    await Promise.all(nodes.map(stop))
+    const rows = await ctx.server.query<{ n: string }>('SELECT count(*)::text AS n FROM strata_tasks', [], url)
+    expect(rows.rows[0]!.n).toBe('0')
+  })
+
+  it('gives the same roots on 2 nodes and on 1', async () => {
+    for (const count of [2, 1]) {
+      const url = await database()
+      const nodes = Array.from({ length: count }, (_, k) => cliNode(url, k))
+      await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
+      expect(await workload(coordinator(url, count))).toEqual(GOLDEN)
+      for (const node of nodes) expect(results(node)).toBeGreaterThan(0)
+      await Promise.all(nodes.map(stop))
+    }
+  })
+
+  it('takes over the stream of a node SIGKILLed while it holds a task, with the pinned roots', async () => {
+    const url = await database()
+    let killedAt: number | undefined
+    // Node 1 dies on its second task, after reading it and before answering: the coordinator waits for its lease to
+    // lapse (the 1 s term) and runs stream 1 itself, then and in every later cycle.
+    const nodes = [0, 1, 2].map((k) => cliNode(url, k, k !== 1 ? undefined : (event, node) => {
+      if (event.kind === 'task' && node.events.filter((e) => e.kind === 'task').length === 2) {
+        killedAt = event.cycle
+        node.child.kill('SIGKILL')
+      }
+    }))
+    await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
+    expect(await workload(coordinator(url, 3))).toEqual(GOLDEN)
+    expect(killedAt).toBeDefined()
+    expect(await nodes[1]!.exited).toBe(null)
+    expect(nodes[1]!.child.signalCode).toBe('SIGKILL')
+    // The others went on answering after the kill.
+    for (const node of [nodes[0]!, nodes[2]!]) {
+      expect(node.events.some((e) => e.kind === 'result' && e.cycle > killedAt!)).toBe(true)
+    }
+    await Promise.all([nodes[0]!, nodes[2]!].map(stop))
+  })
+
+  it('refuses the late result of a node SIGSTOPped past its term (FENCED), and nothing changes', async () => {
+    const url = await database()
+    const nodes = [0, 2].map((k) => cliNode(url, k))
+    let stoppedAt: number | undefined
+    // Node 1 holds its second result for a second before writing it; it is stopped meanwhile for 2.5 terms.
+    const held = start(CHILD, [url, '1', path.join(ctx.dir, `${path.basename(url)}-held`), String(TERM_MS), '2'], (event, node) => {
+      if (event.kind !== 'holding') return
+      stoppedAt = event.cycle
+      node.child.kill('SIGSTOP')
+      setTimeout(() => node.child.kill('SIGCONT'), TERM_MS * 2.5)
+    })
+    await Promise.all([...nodes, held].map((n) => n.waitFor((e) => e.kind === 'lease')))
+    expect(await workload(coordinator(url, 3))).toEqual(GOLDEN)
+    expect(stoppedAt).toBeDefined()
+    const fenced = await held.waitFor((e) => e.kind === 'fenced', 10_000)
+    expect(fenced).toMatchObject({ kind: 'fenced', cycle: stoppedAt })
+    expect((fenced as { message: string }).message).toMatch(/stream\/1/)
+    // Its result never reached the database: no task row is left, and the head is the last pinned root.
+    const head = await ctx.server.query<{ root: string }>("SELECT encode(state_root, 'hex') AS root FROM strata_head", [], url)
+    expect(head.rows[0]!.root).toBe(GOLDEN.rounds.at(-1)![0])
+    const rows = await ctx.server.query<{ n: string }>('SELECT count(*)::text AS n FROM strata_tasks', [], url)
+    expect(rows.rows[0]!.n).toBe('0')
+    // It takes its lease again as a new tenure and stops cleanly.
+    await held.waitFor((e) => e.kind === 'lease' && e.epoch > (held.events.find((x) => x.kind === 'lease') as { epoch: number }).epoch)
+    await Promise.all([...nodes, held].map(stop))
+  })
+
+  it('the CLI\'s term bounds are lease.ts\'s', () => {
+    expect([TERM_MS_DEFAULT, TERM_MS_MIN, TERM_MS_MAX]).toEqual([LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MIN, LEASE_TERM_MS_MAX])
+  })
+
+  it('refuses nodes outside a PostgreSQL writer, and a streams count that is not the node count', async () => {
+    await expect(Runtime.open({ store: 'memory', nodes: 2 })).rejects.toMatchObject({ code: 'INVALID_OPTION' })
+    await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', nodes: 2, streams: 3 }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/streams/) })
+    await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', nodes: 0 }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/nodes/) })
+    await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', readOnly: true, nodes: 1 }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTION' })
+  })
+})
