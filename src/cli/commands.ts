@@ -3,12 +3,12 @@
  * none. `inspect` is in inspect.ts, `demo` in demo.ts.
  */
 import { readFileSync, statSync } from 'node:fs'
-import { MESSAGE_GAS_LIMIT_MAX, PLANES_PER_REGION_MAX, REGION_COUNT_MAX, STREAMS_MAX } from '../constants.js'
+import { MESSAGE_GAS_LIMIT_MAX, NODES_MAX, PLANES_PER_REGION_MAX, REGION_COUNT_MAX, STREAMS_MAX } from '../constants.js'
 import { PROOF_JSON_MAX_CHARS, PROOF_RANGE_MAX_BYTES } from '../merkle/index.js'
 import { verifyProof } from '../merkle/index.js'
 import { formatAddress } from '../memory/index.js'
 import { isErrorReply, replyCodeName } from '../message/index.js'
-import { CliError, address, hexId, integer, payload, type Args, type Command } from './args.js'
+import { CliError, address, hexId, integer, payload, usageError, type Args, type Command } from './args.js'
 import { PLACE_HELP, PLACE_OPTION, interruptible, placeOf, programArg, resolveProgram, runtimeModule, withReader, withRuntime } from './data.js'
 import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8 } from './output.js'
 
@@ -36,7 +36,7 @@ async function sender(args: Args): Promise<string> {
 
 export const run: Command = {
   name: 'run',
-  usage: 'strata run [--data DIR | --url URL [--cache DIR]] [--cycles N] [--streams N]',
+  usage: 'strata run [--data DIR | --url URL [--cache DIR] [--nodes N]] [--cycles N] [--streams N]',
   about: 'run cycles on a data directory: N of them, or until idle',
   help: `Runs cycles on an existing data directory and prints one line per cycle and a summary.
 Without --cycles it runs until nothing is queued, waiting or delayed (at most ${RUN_UNTIL_IDLE_MAX} cycles);
@@ -45,14 +45,20 @@ Ctrl-C stops it after the current cycle (exit status ${EXIT_INTERRUPTED}); every
 
 ${PLACE_HELP}
   --cycles N           run exactly N cycles (1..1000000)
-  --streams N          parallel streams (0..${STREAMS_MAX}; default one per core, 0 = this thread)`,
-  options: { ...PLACE_OPTION, cycles: { type: 'string' }, streams: { type: 'string' } },
+  --streams N          parallel streams (0..${STREAMS_MAX}; default one per core, 0 = this thread)
+  --nodes N            with --url: run each cycle's N streams on \`strata node --stream K\` processes (1..${NODES_MAX});
+                       a stream no live node holds runs here (docs/cluster.md)`,
+  options: { ...PLACE_OPTION, cycles: { type: 'string' }, streams: { type: 'string' }, nodes: { type: 'string' } },
   async run(args, out) {
     args.expect(0, 0, 'no positional arguments')
     const place = await placeOf(args)
     const cycles = args.integer('cycles', undefined, 1, 1_000_000)
     const streams = args.integer('streams', undefined, 0, STREAMS_MAX)
-    return withRuntime(place, streams, async (rt) => {
+    const nodes = args.integer('nodes', undefined, 1, NODES_MAX)
+    if (nodes !== undefined && place.url === undefined) throw usageError('run: --nodes applies to --url (a cluster on PostgreSQL)')
+    if (nodes !== undefined && streams !== undefined) throw usageError('run: --nodes N runs N streams, one per node; leave out --streams')
+    const opened = nodes === undefined ? place : { ...place, options: { ...place.options, nodes } }
+    return withRuntime(opened, streams, async (rt) => {
       const fromCycle = rt.cycle
       const log = new CycleLog(out, cycles)
       let interrupted = false

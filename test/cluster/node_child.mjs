@@ -14,6 +14,6 @@ await runNode({
     results += 1
     if (results !== Number(holdOn)) return
     console.log(JSON.stringify({ kind: 'holding', cycle }))
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
   },
 })

@@ -8,10 +8,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
-import { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, type NodeEvent } from '../../src/cluster/index.js'
+import {
+  LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, packResult, unpackResult, type NodeEvent,
+} from '../../src/cluster/index.js'
+import { decodeResult, encodeResult, type StreamResult } from '../../src/protocol/index.js'
 import { TERM_MS_DEFAULT, TERM_MS_MAX, TERM_MS_MIN } from '../../src/cli/node.js'
 import { Runtime } from '../../src/index.js'
 import { GOLDEN, workload } from '../integration/golden_workload.js'
+import { strataFails, strataJson } from '../integration/cli_helpers.js'
 import { describePostgres, usePostgresServer } from './suite.js'
 
 /** A short term, so that a dead node's stream passes to the coordinator within a second. */
@@ -109,13 +113,40 @@ describePostgres('a cycle across node processes', () => {
     expect(await node.exited).toBe(0)
   }
 
-  it('runs the golden workload on 3 node processes with the pinned roots and gas', async () => {
+  /** Sends 'inc' from USER to every program of the runtime opened with `options`, and closes it (the sends are committed). */
+  async function sendToAll(options: Parameters<typeof Runtime.open>[0]): Promise<void> {
+    const rt = await Runtime.open(options)
+    for (const id of rt.programIds()) rt.send({ source: '33'.repeat(32), destination: id, payload: new TextEncoder().encode('inc'), gasLimit: 1_000_000 })
+    await rt.close()
+  }
+
+  it('runs the golden workload on 3 node processes with the pinned roots and gas, and `strata run --nodes 3` too', async () => {
     const url = await database()
     const nodes = [0, 1, 2].map((k) => cliNode(url, k))
     await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
     expect(await workload(coordinator(url, 3))).toEqual(GOLDEN)
-    // Every node ran its stream's part of every cycle that had one: the coordinator ran none itself.
-    for (const node of nodes) expect(results(node)).toBeGreaterThan(0)
+    // Every node answered tasks, and answered every task it read: the leases stayed live, so the coordinator
+    // handed every stream to its node.
+    for (const node of nodes) {
+      expect(results(node)).toBeGreaterThan(0)
+      expect(node.events.filter((e) => e.kind === 'task').length).toBe(results(node))
+      expect(node.events.filter((e) => ['stale', 'fenced', 'lost'].includes(e.kind))).toEqual([])
+    }
+    // One more cycle through the CLI (`strata run --url --nodes 3`) gives the root of the same on one LMDB node.
+    const lmdb = { dataDir: path.join(ctx.dir, `${path.basename(url)}-lmdb`), streams: 0 }
+    expect(await workload(lmdb)).toEqual(GOLDEN)
+    await sendToAll(lmdb)
+    const reference = await Runtime.open(lmdb)
+    await reference.runUntilIdle()
+    const root = reference.stateRoot()
+    await reference.close()
+    const { cacheDir } = coordinator(url, 3) as { cacheDir: string }
+    await sendToAll({ store: 'postgres', url, cacheDir, streams: 0 })
+    const before = nodes.map(results)
+    const ran = await strataJson<{ stateRoot: string; cycles: unknown[] }>('run', '--url', url, '--cache', cacheDir, '--nodes', '3', '--json')
+    expect(ran.stateRoot).toBe(root)
+    expect(ran.cycles.length).toBeGreaterThan(0)
+    nodes.forEach((node, k) => expect(results(node)).toBeGreaterThan(before[k]!))
     await Promise.all(nodes.map(stop))
     const rows = await ctx.server.query<{ n: string }>('SELECT count(*)::text AS n FROM strata_tasks', [], url)
     expect(rows.rows[0]!.n).toBe('0')
@@ -159,7 +190,7 @@ describePostgres('a cycle across node processes', () => {
     const url = await database()
     const nodes = [0, 2].map((k) => cliNode(url, k))
     let stoppedAt: number | undefined
-    // Node 1 holds its second result for a second before writing it; it is stopped meanwhile for 2.5 terms.
+    // Node 1 holds its second result for 3 s before writing it; it is stopped meanwhile for 2.5 terms.
     const held = start(CHILD, [url, '1', path.join(ctx.dir, `${path.basename(url)}-held`), String(TERM_MS), '2'], (event, node) => {
       if (event.kind !== 'holding') return
       stoppedAt = event.cycle
@@ -182,11 +213,24 @@ describePostgres('a cycle across node processes', () => {
     await Promise.all([...nodes, held].map(stop))
   })
 
+  it('a result row holds the encoded result exactly, and a malformed one is refused', () => {
+    const result: StreamResult = {
+      stream: 1, entries: [], evicted: [],
+      deltas: [{ programId: 'ab'.repeat(32) as never, dropped: false, meta: new Uint8Array([1, 2]), allocations: [[4096, 10]],
+        planes: [{ key: 3, dropped: false, fresh: true, chunks: [[0, new Uint8Array(4096).fill(7)], [5, new Uint8Array(4096).fill(9)]] }] }],
+    }
+    const packed = packResult(encodeResult(result))
+    expect(decodeResult(unpackResult(packed))).toEqual(result)
+    expect(() => unpackResult(packed.subarray(0, packed.length - 1))).toThrow(/malformed/)
+    expect(() => unpackResult(Buffer.concat([packed, Buffer.from([0])]))).toThrow(/malformed/)
+    expect(() => unpackResult(new Uint8Array(2))).toThrow(/malformed/)
+  })
+
   it('the CLI\'s term bounds are lease.ts\'s', () => {
     expect([TERM_MS_DEFAULT, TERM_MS_MIN, TERM_MS_MAX]).toEqual([LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MIN, LEASE_TERM_MS_MAX])
   })
 
-  it('refuses nodes outside a PostgreSQL writer, and a streams count that is not the node count', async () => {
+  it('refuses nodes outside a PostgreSQL writer, a streams count that is not the node count, and bad CLI values', async () => {
     await expect(Runtime.open({ store: 'memory', nodes: 2 })).rejects.toMatchObject({ code: 'INVALID_OPTION' })
     await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', nodes: 2, streams: 3 }))
       .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/streams/) })
@@ -194,5 +238,11 @@ describePostgres('a cycle across node processes', () => {
       .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/nodes/) })
     await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', readOnly: true, nodes: 1 }))
       .rejects.toMatchObject({ code: 'INVALID_OPTION' })
+    await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', nodes: 2, planesMax: 5 }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/planesMax/) })
+    const both = await strataFails('run', '--url', 'postgres://x@127.0.0.1:1/x', '--nodes', '2', '--streams', '2')
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/--nodes N runs N streams/) })
+    const stream = await strataFails('node', '--url', 'postgres://x@127.0.0.1:1/x', '--stream', '64')
+    expect(stream).toMatchObject({ code: 2, stderr: expect.stringMatching(/--stream must be an integer in 0\.\.63/) })
   })
 })
