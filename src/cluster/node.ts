@@ -8,9 +8,12 @@
  *     (a PostgresReader: the commit log replayed into a local LMDB copy) to the database's head, and runs the task
  *     only if that head is the commit count the coordinator executed from; a task built from an older head is
  *     stale (the coordinator committed without it) and is skipped;
- *   - it runs the task with a StreamExecutor reading that replica's snapshot, after forgetting every resident
- *     memory (memory is never trusted across cycles), and codes it lacks are read from the replica or the
- *     database;
+ *   - it runs the task on a stream worker (a StreamPool of one, with the heap limit and watchdog of a local
+ *     stream) that reads committed memory from that replica; every program of the task is dropped from the
+ *     worker's resident memory first (memory is never trusted across cycles: the coordinator may have run a
+ *     cycle of this stream without this node), and every code the task needs goes with it (from the task, the
+ *     replica or the database). A worker that dies on a message or stalls is reported in the row's `failure`,
+ *     and the coordinator's Dispatcher handles it as for a local worker (WORKER_DIED, or a retry);
  *   - it writes the encoded result in one transaction that first fences its lease (fenceLease): a node that lost
  *     its lease meanwhile (paused past its term) writes nothing and reports FENCED, and the coordinator, which
  *     stopped waiting once the lease lapsed, has run the task itself;
@@ -22,13 +25,13 @@
  */
 import os from 'node:os'
 import type pg from 'pg'
-import { PROGRAM_PLANES_MAX_DEFAULT, STREAMS_MAX } from '../constants.js'
+import { MESSAGE_TIMEOUT_MS_DEFAULT, PROGRAM_PLANES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { GAS_SCHEDULE } from '../gas/index.js'
 import { hashPlane, nativeHasher } from '../merkle/index.js'
 import type { CodeId } from '../message/index.js'
-import { decodeTask, encodeResult } from '../protocol/index.js'
-import { StreamExecutor } from '../scheduler/index.js'
+import { decodeTask, encodeResult, type StreamTask } from '../protocol/index.js'
+import { StreamPool } from '../scheduler/index.js'
 import { ClusterErrorCode } from './errors.js'
 import {
   LEASE_HOLDER_SIZE_MAX_CHARS, LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, acquireLease, fenceLease,
@@ -46,6 +49,8 @@ export type NodeEvent =
   | { readonly kind: 'lost'; readonly epoch: number; readonly message: string }
   | { readonly kind: 'task'; readonly cycle: number; readonly commitCount: number }
   | { readonly kind: 'result'; readonly cycle: number; readonly messages: number }
+  /** The worker died on a message or stalled: reported to the coordinator instead of a result. */
+  | { readonly kind: 'failure'; readonly cycle: number; readonly failure: 'timeout' | 'crash'; readonly messageIndex: number }
   /** The task was built from another head than the replica's (the coordinator went on without it). */
   | { readonly kind: 'stale'; readonly cycle: number; readonly commitCount: number; readonly head: number }
   /** The result was refused: the lease was no longer this node's tenure. Nothing was written. */
@@ -62,6 +67,10 @@ export interface NodeOptions {
   readonly cacheDir?: string
   /** The stream lease's term in ms (default LEASE_TERM_MS_DEFAULT); renewed at a third of it. */
   readonly termMs?: number
+  /** The watchdog's limit on one message (default MESSAGE_TIMEOUT_MS_DEFAULT), as Runtime.open's messageTimeoutMs. */
+  readonly messageTimeoutMs?: number
+  /** The worker's heap limit in MiB (default WORKER_HEAP_MB_DEFAULT), as Runtime.open's workerHeapMb. */
+  readonly workerHeapMb?: number
   /** Aborting it stops the node: the lease is released and runNode resolves. */
   readonly signal?: AbortSignal
   readonly onEvent?: (event: NodeEvent) => void
@@ -88,6 +97,10 @@ export async function runNode(options: NodeOptions): Promise<void> {
   if (typeof name !== 'string' || name.length === 0 || name.length > LEASE_HOLDER_SIZE_MAX_CHARS) {
     throw invalid(`name must be a string of 1..${LEASE_HOLDER_SIZE_MAX_CHARS} characters, got ${describeValue(name)}`)
   }
+  const messageTimeoutMs = options.messageTimeoutMs ?? MESSAGE_TIMEOUT_MS_DEFAULT
+  const workerHeapMb = options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT
+  if (!Number.isSafeInteger(messageTimeoutMs) || messageTimeoutMs < 1) throw invalid(`messageTimeoutMs must be a positive integer, got ${describeValue(messageTimeoutMs)}`)
+  if (!Number.isSafeInteger(workerHeapMb) || workerHeapMb < 16) throw invalid(`workerHeapMb must be an integer of at least 16, got ${describeValue(workerHeapMb)}`)
   const emit = (event: NodeEvent): void => onEvent?.(event)
   const leaseName = streamLeaseName(stream)
   const stopped = (): boolean => signal?.aborted === true
@@ -124,6 +137,7 @@ export async function runNode(options: NodeOptions): Promise<void> {
   }
 
   let reader: PostgresReader | undefined
+  let pool: StreamPool | undefined
   let lease: Lease | undefined
   let renewal: ReturnType<typeof setInterval> | undefined
   let leases: pg.Client | undefined
@@ -149,7 +163,11 @@ export async function runNode(options: NodeOptions): Promise<void> {
       }
     }
     const replica = reader
-    const executor = new StreamExecutor({ schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, source: replica })
+    // One worker, which reads committed memory from the replica's LMDB directory as a local stream reads the data
+    // directory. Tasks run there as its stream 0.
+    const worker = pool = new StreamPool({
+      streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb, dataDir: replica.dataDir,
+    })
     emit({ kind: 'ready', stream, name })
 
     let renewing = false
@@ -176,7 +194,7 @@ export async function runNode(options: NodeOptions): Promise<void> {
       }
       const held = lease
       const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; task: Buffer }>(
-        `SELECT cycle, commit_count, task FROM strata_tasks WHERE stream = $1 AND result IS NULL AND commit_count >= $2
+        `SELECT cycle, commit_count, task FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
           ORDER BY cycle LIMIT 1`, [stream, replica.head().commitCount])).rows[0])
       if (row === undefined) {
         await sleep(TASK_POLL_MS)
@@ -193,21 +211,27 @@ export async function runNode(options: NodeOptions): Promise<void> {
         continue
       }
       const task = decodeTask(row.task)
-      executor.forgetAll()
-      const shipped = new Set(task.codes.map((c) => c.codeId))
-      await loadCodes(client, url, executor, replica, task.records.map((r) => r.codeId).filter((id) => !shipped.has(id)))
-      const result = executor.run(task)
+      const local: StreamTask = {
+        ...task, stream: 0, drop: [...new Set(task.records.map((r) => r.id))],
+        codes: await codesOf(client, url, replica, task),
+      }
+      const outcome = await worker.run(local, messageTimeoutMs)
       await beforeResult?.(cycle)
-      const packed = packResult(encodeResult(result))
+      const packed = 'entries' in outcome ? packResult(encodeResult({ ...outcome, stream })) : null
+      const failure = 'entries' in outcome ? null
+        : JSON.stringify({ kind: outcome.kind, messageIndex: outcome.messageIndex, message: outcome.error.message })
       try {
         await step(url, `write cycle ${cycle}'s result`, async () => {
           await client.query('BEGIN')
           await fenceLease(client, held)
-          const written = await client.query(`UPDATE strata_tasks SET result = $4
-            WHERE cycle = $1 AND stream = $2 AND commit_count = $3 AND result IS NULL`, [cycle, stream, commitCount, packed])
+          const written = await client.query(`UPDATE strata_tasks SET result = $4, failure = $5
+            WHERE cycle = $1 AND stream = $2 AND commit_count = $3 AND result IS NULL AND failure IS NULL`,
+          [cycle, stream, commitCount, packed, failure])
           if (written.rowCount === 1) await client.query('SELECT pg_notify($1, $2)', [RESULTS_CHANNEL, `${cycle}/${stream}`])
           await client.query('COMMIT')
-          emit(written.rowCount === 1 ? { kind: 'result', cycle, messages: task.messages.length } : { kind: 'stale', cycle, commitCount, head })
+          emit(written.rowCount !== 1 ? { kind: 'stale', cycle, commitCount, head }
+            : 'entries' in outcome ? { kind: 'result', cycle, messages: task.messages.length }
+              : { kind: 'failure', cycle, failure: outcome.kind, messageIndex: outcome.messageIndex })
         })
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined)
@@ -219,6 +243,7 @@ export async function runNode(options: NodeOptions): Promise<void> {
   } finally {
     if (renewal !== undefined) clearInterval(renewal)
     if (lease !== undefined && leases !== undefined) await releaseLease(leases, lease).catch(() => undefined)
+    await pool?.close().catch(() => undefined)
     await reader?.close().catch(() => undefined)
     for (const client of clients) await client.end().catch(() => undefined)
     emit({ kind: 'stopped' })
@@ -226,20 +251,23 @@ export async function runNode(options: NodeOptions): Promise<void> {
 }
 
 /**
- * Codes the executor lacks, from the replica, else from the database: a program created since the last commit
- * runs code uploaded since (stored in the database at once, in the replica only with a later catch-up).
+ * Every code the task's programs run, for the worker (which may be a fresh one that holds none): from the task,
+ * else the replica, else the database (a program created since the last commit runs code uploaded since, stored
+ * in the database at once and in the replica only with a later catch-up).
  */
-async function loadCodes(
-  client: pg.Client, url: ReturnType<typeof checkedDatabaseUrl>, executor: StreamExecutor, replica: PostgresReader, codeIds: readonly CodeId[],
-): Promise<void> {
-  for (const codeId of new Set(codeIds)) {
-    if (executor.hasCode(codeId)) continue
-    let blob: Uint8Array | undefined = replica.code(codeId)
+async function codesOf(
+  client: pg.Client, url: ReturnType<typeof checkedDatabaseUrl>, replica: PostgresReader, task: StreamTask,
+): Promise<{ codeId: CodeId; blob: Uint8Array }[]> {
+  const shipped = new Map(task.codes.map((c) => [c.codeId, c.blob]))
+  const codes: { codeId: CodeId; blob: Uint8Array }[] = []
+  for (const codeId of new Set(task.records.map((r) => r.codeId))) {
+    let blob: Uint8Array | undefined = shipped.get(codeId) ?? replica.code(codeId)
     blob ??= await step(url, `read code ${codeId}`, async () => (await client.query<{ blob: Buffer }>(
       'SELECT blob FROM strata_codes WHERE code_id = $1', [Buffer.from(codeId, 'hex')])).rows[0]?.blob)
     if (blob === undefined) {
       throw new StrataError(ClusterErrorCode.CONFLICT, `a task names code ${codeId}, which the database does not hold`, { codeId })
     }
-    executor.addCode(codeId, blob)
+    codes.push({ codeId, blob })
   }
+  return codes
 }

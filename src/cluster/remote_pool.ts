@@ -22,7 +22,7 @@ import { StreamExecutor, type StreamFailure, type StreamRunner } from '../schedu
 import type { Store } from '../store/index.js'
 import { ClusterErrorCode } from './errors.js'
 import { CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, step } from './postgres_store.js'
-import { RESULTS_CHANNEL, TASKS_CHANNEL, TASK_POLL_MS, leaseIsLive, streamLeaseName, unpackResult } from './tasks.js'
+import { RESULTS_CHANNEL, TASKS_CHANNEL, TASK_POLL_MS, failureOf, leaseIsLive, streamLeaseName, unpackResult } from './tasks.js'
 import { checkedDatabaseUrl, type DatabaseUrl } from './url.js'
 
 export interface RemotePoolOptions {
@@ -129,7 +129,7 @@ export class RemotePool implements StreamRunner {
     const where = [task.cycle, task.stream, commitCount] as const
     await step(url, `send cycle ${task.cycle}'s task of stream ${task.stream}`, async () => {
       await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, task, result) VALUES ($1, $2, $3, $4, NULL)
-        ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, task = EXCLUDED.task, result = NULL`,
+        ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, task = EXCLUDED.task, result = NULL, failure = NULL`,
       [...where, Buffer.from(encodeTask(task))])
       await this.#query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, String(task.stream)])
     })
@@ -138,12 +138,20 @@ export class RemotePool implements StreamRunner {
         if (this.#closed) throw new StrataError(ClusterErrorCode.IO, `the task pool on ${url.where} closed while cycle ${task.cycle} waited for stream ${task.stream}`)
         // Registered before the look, so that a result written between the look and the wait still wakes it.
         const woken = this.#wakeUp(key, TASK_POLL_MS)
-        const row = await step(url, `read stream ${task.stream}'s result`, async () => (await this.#query<{ result: Buffer | null }>(
-          'SELECT result FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND commit_count = $3', [...where])).rows[0])
+        const row = await step(url, `read stream ${task.stream}'s result`, async () => (await this.#query<{ result: Buffer | null; failure: string | null }>(
+          'SELECT result, failure FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND commit_count = $3', [...where])).rows[0])
         if (row?.result != null) {
           woken.cancel()
           this.#remote += 1
           return decodeResult(unpackResult(row.result))
+        }
+        if (row?.failure != null) {
+          // The node's worker died on a message or stalled: the Dispatcher fails that message (or retries) as for
+          // a local worker, and sends the stream's part again.
+          woken.cancel()
+          this.#remote += 1
+          const failure = failureOf(row.failure)
+          return { kind: failure.kind, messageIndex: failure.messageIndex, error: new Error(`node of stream ${task.stream}: ${failure.message}`) }
         }
         if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) {
           woken.cancel()

@@ -16,6 +16,7 @@
  *   strata_cycles    cycle -> encoded cycle record         strata_log       commit number -> encoded batch
  *   strata_leases    name -> holder, epoch, expiry (lease.ts: the leases of nodes, on the server's clock)
  *   strata_tasks     (cycle, stream) -> the commit count executed from, the encoded task, the encoded result
+ *                    or the failure of the node's worker (JSON: kind, message index, message)
  *                    (tasks.ts: a cycle's stream tasks on their way to the nodes and back; transient)
  *
  * Values are the store's own encodings (src/store/codec.ts), so a replica is rebuilt from these rows without
@@ -79,7 +80,7 @@ CREATE TABLE IF NOT EXISTS strata_leases (
 );
 CREATE TABLE IF NOT EXISTS strata_tasks (
   cycle bigint NOT NULL, stream integer NOT NULL, commit_count bigint NOT NULL, task bytea NOT NULL, result bytea,
-  PRIMARY KEY (cycle, stream)
+  failure text, PRIMARY KEY (cycle, stream)
 );
 CREATE TABLE IF NOT EXISTS strata_log (
   commit_number bigint PRIMARY KEY, cycle bigint NOT NULL, state_root bytea NOT NULL,

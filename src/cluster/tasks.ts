@@ -74,3 +74,18 @@ export function unpackResult(bytes: Uint8Array): EncodedResult {
   if (at !== view.byteLength) throw malformed(`${view.byteLength - at} bytes after the last part`)
   return { header: new Uint8Array(parts[0]!), buffers: parts.slice(1) }
 }
+
+/** A node's worker that died on a message or stalled (the row's `failure`, JSON): the Dispatcher's StreamFailure. */
+export interface TaskFailure {
+  readonly kind: 'timeout' | 'crash'
+  readonly messageIndex: number
+  readonly message: string
+}
+
+export function failureOf(text: string): TaskFailure {
+  const value = JSON.parse(text) as Partial<TaskFailure>
+  if ((value.kind !== 'timeout' && value.kind !== 'crash') || !Number.isSafeInteger(value.messageIndex) || typeof value.message !== 'string') {
+    throw new StrataError(ClusterErrorCode.INVALID_ARGUMENT, `a stream failure row is malformed: ${text.slice(0, 200)}`)
+  }
+  return value as TaskFailure
+}

@@ -3,7 +3,7 @@
  * writer opened with `nodes`), with the pinned roots and gas of the golden workload: with 3 nodes, with 2 and
  * with 1; with a node SIGKILLed while it holds a task (its lease lapses after its 1 s term and the coordinator
  * runs its stream itself); and with a node SIGSTOPped past its term while it holds a result (its late write is
- * refused FENCED, and nothing changes).
+ * refused FENCED, and nothing changes). A message that kills a node's worker fails WORKER_DIED, as on one node.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
@@ -13,7 +13,7 @@ import {
 } from '../../src/cluster/index.js'
 import { decodeResult, encodeResult, type StreamResult } from '../../src/protocol/index.js'
 import { TERM_MS_DEFAULT, TERM_MS_MAX, TERM_MS_MIN } from '../../src/cli/node.js'
-import { Runtime } from '../../src/index.js'
+import { ExecutionResult, ReplyCode, Runtime, type MessageOutcome } from '../../src/index.js'
 import { GOLDEN, workload } from '../integration/golden_workload.js'
 import { strataFails, strataJson } from '../integration/cli_helpers.js'
 import { describePostgres, usePostgresServer } from './suite.js'
@@ -212,6 +212,38 @@ describePostgres('a cycle across node processes', () => {
     await held.waitFor((e) => e.kind === 'lease' && e.epoch > (held.events.find((x) => x.kind === 'lease') as { epoch: number }).epoch)
     await Promise.all([...nodes, held].map(stop))
   })
+
+  it('a message that kills the node\'s worker (heap) fails WORKER_DIED and the stream\'s part runs again without it, as on one node', async () => {
+    const url = await database()
+    const node = start(CHILD, [url, '0', path.join(ctx.dir, `${path.basename(url)}-heap`), String(TERM_MS), '0', '64'])
+    await node.waitFor((e) => e.kind === 'lease')
+    const rt = await Runtime.open(coordinator(url, 1))
+    try {
+      const code = await rt.uploadCode('test/fixtures/programs/spin.ts')
+      const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
+      const ids = [await rt.createProgram(code, { salt: enc('a'), gasLimit: 10_000_000 }), await rt.createProgram(code, { salt: enc('b'), gasLimit: 10_000_000 })]
+      await rt.runUntilIdle()
+      const seen: MessageOutcome[] = []
+      rt.on('message', (outcome) => seen.push(outcome))
+      const user = '44'.repeat(32)
+      const before = rt.send({ source: user, destination: ids[1]!, payload: enc('inc'), gasLimit: 1_000_000 })
+      // Enough gas to fill the worker's 64 MiB of heap with metered fills (2 gas an element).
+      const hog = rt.send({ source: user, destination: ids[0]!, payload: enc('hog'), gasLimit: 2_000_000_000 })
+      const later = rt.send({ source: user, destination: ids[1]!, payload: enc('inc'), gasLimit: 1_000_000 })
+      await rt.runCycle()
+      expect(seen.find((o) => o.messageId === hog)!.replyCode).toBe(ReplyCode.WORKER_DIED)
+      expect(seen.find((o) => o.messageId === before)!.result).toBe(ExecutionResult.SUCCESS)
+      expect(seen.find((o) => o.messageId === later)!.result).toBe(ExecutionResult.SUCCESS)
+      expect(rt.mailbox(user).filter((e) => e.message.replyTo === later).map((e) => new TextDecoder().decode(e.message.payload))).toEqual(['2'])
+    } finally {
+      await rt.close()
+    }
+    // The node reported the failure, kept its lease and ran the part again: every answer came from it.
+    expect(node.events).toContainEqual(expect.objectContaining({ kind: 'failure', failure: 'crash' }))
+    expect(node.events.filter((e) => e.kind === 'result').length).toBeGreaterThan(1)
+    expect(node.events.filter((e) => e.kind === 'lease')).toHaveLength(1)
+    await stop(node)
+  }, 60_000)
 
   it('a result row holds the encoded result exactly, and a malformed one is refused', () => {
     const result: StreamResult = {
