@@ -3,7 +3,8 @@
  * hands stream k's task to the node holding the lease `stream/k`, through PostgreSQL:
  *
  *   1. if no node holds the lease now (none started, or its node died and the term passed), the task runs here,
- *      on an inline StreamExecutor reading this coordinator's replica;
+ *      on a stream worker of this process (with the heap limit and watchdog of a local stream) reading this
+ *      coordinator's replica, every program of the task dropped from its resident memory first;
  *   2. otherwise the encoded task goes into strata_tasks with the commit count it was built from (the head the
  *      node must execute from), and a NOTIFY wakes the nodes;
  *   3. the coordinator waits for the result (LISTEN on a connection of its own, plus a poll every TASK_POLL_MS),
@@ -18,7 +19,7 @@ import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
 import type { GasSchedule } from '../gas/index.js'
 import { decodeResult, encodeTask, type StreamResult, type StreamTask } from '../protocol/index.js'
-import { StreamExecutor, type StreamFailure, type StreamRunner } from '../scheduler/index.js'
+import { StreamExecutor, StreamPool, type StreamFailure, type StreamRunner } from '../scheduler/index.js'
 import type { Store } from '../store/index.js'
 import { ClusterErrorCode } from './errors.js'
 import { CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, step } from './postgres_store.js'
@@ -34,6 +35,8 @@ export interface RemotePoolOptions {
   readonly store: Store
   readonly schedule: GasSchedule
   readonly planesMax: number
+  /** The heap limit of the worker that runs taken-over tasks, as Runtime.open's workerHeapMb. */
+  readonly workerHeapMb: number
 }
 
 /** Where each stream's tasks ran since the pool opened, for tests and operators. */
@@ -49,7 +52,8 @@ export class RemotePool implements StreamRunner {
   readonly #listener: pg.Client
   readonly #url: DatabaseUrl
   readonly #options: RemotePoolOptions
-  readonly #inline: StreamExecutor
+  /** Runs taken-over tasks: a worker reading the store's LMDB directory, or (a store with none) this thread. */
+  readonly #takeover: StreamPool | StreamExecutor
   /** Wake-ups of tasks waiting for a result, by `cycle/stream`. */
   readonly #waiting = new Map<string, () => void>()
   /** Statements on #client, one at a time (the streams of a cycle wait in parallel; pg wants one query at a time). */
@@ -63,7 +67,9 @@ export class RemotePool implements StreamRunner {
     this.#listener = listener
     this.#url = url
     this.#options = options
-    this.#inline = new StreamExecutor({ schedule: options.schedule, planesMax: options.planesMax, source: options.store })
+    const { schedule, planesMax, workerHeapMb, store } = options
+    this.#takeover = store.dataDir === undefined ? new StreamExecutor({ schedule, planesMax, source: store })
+      : new StreamPool({ streams: 1, schedule, planesMax, workerHeapMb, dataDir: store.dataDir })
     listener.on('notification', (note) => {
       if (note.channel === RESULTS_CHANNEL && note.payload !== undefined) this.#waiting.get(note.payload)?.()
     })
@@ -120,10 +126,10 @@ export class RemotePool implements StreamRunner {
     return { remote: this.#remote, local: this.#local }
   }
 
-  async run(task: StreamTask, _messageTimeoutMs: number): Promise<StreamResult | StreamFailure> {
+  async run(task: StreamTask, messageTimeoutMs: number): Promise<StreamResult | StreamFailure> {
     const lease = streamLeaseName(task.stream)
     const url = this.#url
-    if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) return this.#runHere(task)
+    if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) return this.#runHere(task, messageTimeoutMs)
     const commitCount = this.#options.store.head().commitCount
     const key = `${task.cycle}/${task.stream}`
     const where = [task.cycle, task.stream, commitCount] as const
@@ -155,7 +161,7 @@ export class RemotePool implements StreamRunner {
         }
         if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) {
           woken.cancel()
-          return this.#runHere(task)
+          return await this.#runHere(task, messageTimeoutMs)
         }
         await woken.promise
       }
@@ -165,16 +171,24 @@ export class RemotePool implements StreamRunner {
     }
   }
 
-  /** The task on this process, from committed memory (never resident memory of another cycle). */
-  #runHere(task: StreamTask): StreamResult {
+  /**
+   * The task on this process, from committed memory (never resident memory of another cycle: a node may have
+   * run this stream's last cycles), with every code it needs (the worker may be a fresh one).
+   */
+  async #runHere(task: StreamTask, messageTimeoutMs: number): Promise<StreamResult | StreamFailure> {
     this.#local += 1
-    this.#inline.forgetAll()
-    for (const record of task.records) {
-      if (this.#inline.hasCode(record.codeId)) continue
-      const blob = task.codes.find((c) => c.codeId === record.codeId)?.blob ?? this.#options.store.code(record.codeId)
-      if (blob !== undefined) this.#inline.addCode(record.codeId, blob)
+    const shipped = new Map(task.codes.map((c) => [c.codeId, c.blob]))
+    const codes = [...new Set(task.records.map((r) => r.codeId))].flatMap((codeId) => {
+      const blob = shipped.get(codeId) ?? this.#options.store.code(codeId)
+      return blob === undefined ? [] : [{ codeId, blob }]
+    })
+    const local: StreamTask = { ...task, stream: 0, drop: [...new Set(task.records.map((r) => r.id))], codes }
+    if (this.#takeover instanceof StreamExecutor) {
+      this.#takeover.forgetAll()
+      return { ...this.#takeover.run(local), stream: task.stream }
     }
-    return this.#inline.run(task)
+    const outcome = await this.#takeover.run(local, messageTimeoutMs)
+    return 'entries' in outcome ? { ...outcome, stream: task.stream } : outcome
   }
 
   /** A promise that resolves when `key`'s result is notified or after `ms`, whichever comes first. */
@@ -197,6 +211,7 @@ export class RemotePool implements StreamRunner {
     if (this.#closed) return
     this.#closed = true
     for (const wake of [...this.#waiting.values()]) wake()
+    if (this.#takeover instanceof StreamPool) await this.#takeover.close().catch(() => undefined)
     await this.#query('DELETE FROM strata_tasks').catch(() => undefined)
     await this.#listener.end().catch(() => undefined)
     await this.#client.end().catch(() => undefined)

@@ -59,7 +59,9 @@ async function openPostgres(settled: SettledOptions): Promise<Store> {
  */
 async function openNodes(settled: SettledOptions, store: Store): Promise<StreamRunner> {
   const { openRemotePool } = await import('../cluster/index.js')
-  return openRemotePool({ url: settled.url!, streams: settled.streams, store, schedule: settled.schedule, planesMax: settled.planesMax })
+  return openRemotePool({
+    url: settled.url!, streams: settled.streams, store, schedule: settled.schedule, planesMax: settled.planesMax, workerHeapMb: settled.workerHeapMb,
+  })
 }
 
 /** The user that creates programs when `createProgram` names no source. */

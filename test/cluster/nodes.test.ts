@@ -225,11 +225,13 @@ describePostgres('a cycle across node processes', () => {
     await Promise.all([...nodes, held].map(stop))
   })
 
-  it('a message that kills the node\'s worker (heap) fails WORKER_DIED and the stream\'s part runs again without it, as on one node', async () => {
-    const url = await database()
-    const node = start(CHILD, [url, '0', path.join(ctx.dir, `${path.basename(url)}-heap`), String(TERM_MS), '0', '64'])
-    await node.waitFor((e) => e.kind === 'lease')
-    const rt = await Runtime.open(coordinator(url, 1))
+  /**
+   * On a coordinator with one stream: creates two spin programs, then sends inc, hog (exhausts a 64 MiB worker
+   * heap), inc, runs the cycle, and expects what one node gives: hog fails WORKER_DIED, the others succeed, counted
+   * once (the stream's part ran again from committed memory without hog).
+   */
+  async function hogCycle(options: Parameters<typeof Runtime.open>[0]): Promise<void> {
+    const rt = await Runtime.open(options)
     try {
       const code = await rt.uploadCode('test/fixtures/programs/spin.ts')
       const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -239,7 +241,7 @@ describePostgres('a cycle across node processes', () => {
       rt.on('message', (outcome) => seen.push(outcome))
       const user = '44'.repeat(32)
       const before = rt.send({ source: user, destination: ids[1]!, payload: enc('inc'), gasLimit: 1_000_000 })
-      // Enough gas to fill the worker's 64 MiB of heap with metered fills (2 gas an element).
+      // Enough gas to fill 64 MiB of heap with metered fills (2 gas an element).
       const hog = rt.send({ source: user, destination: ids[0]!, payload: enc('hog'), gasLimit: 2_000_000_000 })
       const later = rt.send({ source: user, destination: ids[1]!, payload: enc('inc'), gasLimit: 1_000_000 })
       await rt.runCycle()
@@ -250,11 +252,23 @@ describePostgres('a cycle across node processes', () => {
     } finally {
       await rt.close()
     }
+  }
+
+  it('a message that kills the node\'s worker (heap) fails WORKER_DIED and the stream\'s part runs again without it, as on one node', async () => {
+    const url = await database()
+    const node = start(CHILD, [url, '0', path.join(ctx.dir, `${path.basename(url)}-heap`), String(TERM_MS), '0', '64'])
+    await node.waitFor((e) => e.kind === 'lease')
+    await hogCycle(coordinator(url, 1))
     // The node reported the failure, kept its lease and ran the part again: every answer came from it.
     expect(node.events).toContainEqual(expect.objectContaining({ kind: 'failure', failure: 'crash' }))
     expect(node.events.filter((e) => e.kind === 'result').length).toBeGreaterThan(1)
     expect(node.events.filter((e) => e.kind === 'lease')).toHaveLength(1)
     await stop(node)
+  }, 60_000)
+
+  it('with no live node, the coordinator runs the stream on a worker of its own: the same WORKER_DIED, and it survives', async () => {
+    const url = await database()
+    await hogCycle({ ...coordinator(url, 1), workerHeapMb: 64 })
   }, 60_000)
 
   it('a result row holds the encoded result exactly, and a malformed one is refused', () => {
