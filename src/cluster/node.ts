@@ -7,7 +7,8 @@
  *   - it waits for a task row of stream K without a result (LISTEN strata_tasks, plus a poll), brings its replica
  *     (a PostgresReader: the commit log replayed into a local LMDB copy) to the database's head, and runs the task
  *     only if that head is the commit count the coordinator executed from; a task built from an older head is
- *     stale (the coordinator committed without it) and is skipped;
+ *     stale (the coordinator committed without it) and is skipped. A replica the log cannot bring to the head (a
+ *     pruned log, a batch too large for it) is rebuilt from the tables by reopening the reader;
  *   - it runs the task on a stream worker (a StreamPool of one, with the heap limit and watchdog of a local
  *     stream) that reads committed memory from that replica; every program of the task is dropped from the
  *     worker's resident memory first (memory is never trusted across cycles: the coordinator may have run a
@@ -55,6 +56,8 @@ export type NodeEvent =
   | { readonly kind: 'stale'; readonly cycle: number; readonly commitCount: number; readonly head: number }
   /** The result was refused: the lease was no longer this node's tenure. Nothing was written. */
   | { readonly kind: 'fenced'; readonly cycle: number; readonly message: string }
+  /** The replica could not replay the log (a pruned log, a batch too large for it): rebuilt from the tables. */
+  | { readonly kind: 'rebuilt'; readonly message: string }
   | { readonly kind: 'stopped' }
 
 export interface NodeOptions {
@@ -162,12 +165,13 @@ export async function runNode(options: NodeOptions): Promise<void> {
         if (stopped()) return
       }
     }
-    const replica = reader
+    let replica = reader
     // One worker, which reads committed memory from the replica's LMDB directory as a local stream reads the data
     // directory. Tasks run there as its stream 0.
-    const worker = pool = new StreamPool({
+    const newWorker = (): StreamPool => new StreamPool({
       streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb, dataDir: replica.dataDir,
     })
+    let worker = pool = newWorker()
     emit({ kind: 'ready', stream, name })
 
     let renewing = false
@@ -203,7 +207,21 @@ export async function runNode(options: NodeOptions): Promise<void> {
       const cycle = Number(row.cycle)
       const commitCount = Number(row.commit_count)
       emit({ kind: 'task', cycle, commitCount })
-      await replica.catchUp()
+      try {
+        await replica.catchUp()
+      } catch (error) {
+        if ((error as StrataError).code !== ClusterErrorCode.REPLAY) throw error
+        // The log cannot bring the replica to the head: reopening rebuilds it from the tables (syncReplica), and
+        // the worker, whose LMDB handle is on the old directory, starts again on the new one.
+        await worker.close()
+        pool = undefined
+        await replica.close()
+        reader = undefined
+        reader = replica = await openPostgresReader({ url: url.url, verify, ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) })
+        pool = worker = newWorker()
+        emit({ kind: 'rebuilt', message: (error as Error).message })
+        continue
+      }
       const head = replica.refresh().commitCount
       if (head !== commitCount) {
         emit({ kind: 'stale', cycle, commitCount, head })

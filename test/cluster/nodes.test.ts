@@ -121,20 +121,23 @@ describePostgres('a cycle across node processes', () => {
   }
 
   /**
-   * After the golden workload on `url`: sends 'inc' to every program and runs until idle with `strata run --url
-   * --nodes 3`, and expects the root of the same round on one LMDB node (which runs the golden workload first).
+   * After the golden workload and `earlier` rounds of sendToAll + run on `url`: one more round (sendToAll, then run
+   * until idle with `strata run --url --nodes N`), whose root must be that of the same rounds on one LMDB node.
    */
-  async function extraRound(url: string): Promise<void> {
+  async function extraRound(url: string, nodes = 3, earlier = 0): Promise<void> {
     const lmdb = { dataDir: path.join(ctx.dir, `${path.basename(url)}-lmdb`), streams: 0 }
     expect(await workload(lmdb)).toEqual(GOLDEN)
-    await sendToAll(lmdb)
-    const reference = await Runtime.open(lmdb)
-    await reference.runUntilIdle()
-    const root = reference.stateRoot()
-    await reference.close()
-    const { cacheDir } = coordinator(url, 3) as { cacheDir: string }
+    let root = ''
+    for (let round = 0; round <= earlier; round += 1) {
+      await sendToAll(lmdb)
+      const reference = await Runtime.open(lmdb)
+      await reference.runUntilIdle()
+      root = reference.stateRoot()
+      await reference.close()
+    }
+    const { cacheDir } = coordinator(url, nodes) as { cacheDir: string }
     await sendToAll({ store: 'postgres', url, cacheDir, streams: 0 })
-    const ran = await strataJson<{ stateRoot: string; cycles: unknown[] }>('run', '--url', url, '--cache', cacheDir, '--nodes', '3', '--json')
+    const ran = await strataJson<{ stateRoot: string; cycles: unknown[] }>('run', '--url', url, '--cache', cacheDir, '--nodes', String(nodes), '--json')
     expect(ran.cycles.length).toBeGreaterThan(0)
     expect(ran.stateRoot).toBe(root)
   }
@@ -270,6 +273,28 @@ describePostgres('a cycle across node processes', () => {
     const url = await database()
     await hogCycle({ ...coordinator(url, 1), workerHeapMb: 64 })
   }, 60_000)
+
+  it('a node whose replica cannot replay the log (pruned while it was stopped) rebuilds it and goes on', async () => {
+    const url = await database()
+    const node = cliNode(url, 0)
+    await node.waitFor((e) => e.kind === 'lease')
+    expect(await workload(coordinator(url, 1))).toEqual(GOLDEN)
+    // Stopped, it misses a round (the coordinator runs it once the lease lapses), and the log rows it would need
+    // are pruned.
+    node.child.kill('SIGSTOP')
+    await sendToAll({ ...coordinator(url, 1), streams: 0, nodes: undefined })
+    const rt = await Runtime.open(coordinator(url, 1))
+    await rt.runUntilIdle()
+    await rt.close()
+    const pruned = await ctx.server.query('DELETE FROM strata_log WHERE commit_number < (SELECT commit_count FROM strata_head)', [], url)
+    expect(pruned.rowCount).toBeGreaterThan(0)
+    node.child.kill('SIGCONT')
+    const before = results(node)
+    await extraRound(url, 1, 1)
+    expect(node.events).toContainEqual(expect.objectContaining({ kind: 'rebuilt', message: expect.stringMatching(/commit log/) }))
+    expect(results(node)).toBeGreaterThan(before)
+    await stop(node)
+  })
 
   it('a result row holds the encoded result exactly, and a malformed one is refused', () => {
     const result: StreamResult = {
