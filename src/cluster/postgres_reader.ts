@@ -21,16 +21,16 @@ import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
-import type { CodeId, Message, MessageId, ProgramId, UserId } from '../message/index.js'
-import type { ProgramRecord } from '../protocol/index.js'
+import type { CodeId } from '../message/index.js'
 import {
   LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, ioError, type CommitBatch,
-  type CycleRecord, type Store, type StoreHead, type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry, type WriterLock,
+  type Store, type StoreHead, type StoreOpenOptions, type WriterLock,
 } from '../store/index.js'
 import { ClusterErrorCode } from './errors.js'
 import {
   CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, readHead, replay, sameRoot, step, syncCodes, syncReplica, type ReplicaSync,
 } from './postgres_store.js'
+import { ReplicaReads } from './replica_reads.js'
 import { checkSchema } from './schema.js'
 import { checkedDatabaseUrl, defaultCacheDir, type DatabaseUrl } from './url.js'
 
@@ -61,7 +61,7 @@ export interface PostgresReaderDiagnostics {
   readonly rebuildReason: string | undefined
 }
 
-export class PostgresReader implements Store {
+export class PostgresReader extends ReplicaReads implements Store {
   readonly kind = 'postgres' as const
   readonly readOnly = true
   readonly #client: pg.Client
@@ -82,6 +82,7 @@ export class PostgresReader implements Store {
     client: pg.Client; url: DatabaseUrl; cacheDir: string; lock: WriterLock; replica: LmdbStore; view: LmdbStore
     how: ReplicaSync; replayed: number; rebuildReason: string | undefined
   }) {
+    super()
     this.#client = init.client
     this.#url = init.url
     this.#cacheDir = init.cacheDir
@@ -213,29 +214,10 @@ export class PostgresReader implements Store {
 
   // ---- reads: the snapshot -------------------------------------------------------------------------------------
 
-  head(): StoreHead { this.#open(); return this.#view.head() }
-  code(codeId: CodeId): Uint8Array | undefined { this.#open(); return this.#view.code(codeId) }
-  hasCode(codeId: CodeId): boolean { this.#open(); return this.#view.hasCode(codeId) }
-  codeIds(): IterableIterator<CodeId> { this.#open(); return this.#view.codeIds() }
-  program(programId: ProgramId): ProgramRecord | undefined { this.#open(); return this.#view.program(programId) }
-  programIds(): IterableIterator<ProgramId> { this.#open(); return this.#view.programIds() }
-  programCount(): number { this.#open(); return this.#view.programCount() }
-  memoryMeta(programId: ProgramId): Uint8Array | undefined { this.#open(); return this.#view.memoryMeta(programId) }
-  plane(programId: ProgramId, key: number): Uint8Array | undefined { this.#open(); return this.#view.plane(programId, key) }
-  planeRoot(programId: ProgramId, key: number): Uint8Array | undefined { this.#open(); return this.#view.planeRoot(programId, key) }
-  planeKeys(programId: ProgramId): number[] { this.#open(); return this.#view.planeKeys(programId) }
-  queueLength(): number { this.#open(); return this.#view.queueLength() }
-  queue(): IterableIterator<Message> { this.#open(); return this.#view.queue() }
-  waitEntry(messageId: MessageId): StoredWaitEntry | undefined { this.#open(); return this.#view.waitEntry(messageId) }
-  waitlist(): IterableIterator<StoredWaitEntry> { this.#open(); return this.#view.waitlist() }
-  waitlistSize(): number { this.#open(); return this.#view.waitlistSize() }
-  waitlistExpiring(untilCycleMax: number): IterableIterator<StoredWaitEntry> { this.#open(); return this.#view.waitlistExpiring(untilCycleMax) }
-  delayed(cycle: number): Message[] { this.#open(); return this.#view.delayed(cycle) }
-  delayedCycles(): IterableIterator<number> { this.#open(); return this.#view.delayedCycles() }
-  mailbox(userId: UserId): StoredMailboxEntry[] { this.#open(); return this.#view.mailbox(userId) }
-  nonce(userId: UserId): number { this.#open(); return this.#view.nonce(userId) }
-  cycleRecord(cycle: number): CycleRecord | undefined { this.#open(); return this.#view.cycleRecord(cycle) }
-  merkleNode(key: Uint8Array): Uint8Array | undefined { this.#open(); return this.#view.merkleNode(key) }
+  protected override reads(): Store {
+    this.#open()
+    return this.#view
+  }
 
   // ---- writes: refused -----------------------------------------------------------------------------------------
 

@@ -37,18 +37,16 @@ import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
-import type { CodeId, MessageId, ProgramId, UserId } from '../message/index.js'
-import type { Message } from '../message/index.js'
-import type { ProgramRecord } from '../protocol/index.js'
+import type { CodeId } from '../message/index.js'
 import {
-  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch, type CycleRecord,
-  type PlaneVerifier, type Store, type StoreHead, type StoreImageHead, type StoreOpenOptions, type StoredMailboxEntry, type StoredWaitEntry,
-  type WriterLock,
+  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch,
+  type PlaneVerifier, type Store, type StoreHead, type StoreImageHead, type StoreOpenOptions, type WriterLock,
 } from '../store/index.js'
 import { ClusterErrorCode } from './errors.js'
 import { imagePages } from './image.js'
 import { LOG_BATCH_SIZE_MAX_BYTES, decodeLogBatch, encodeLogBatch } from './log.js'
 import { materialize } from './materialize.js'
+import { ReplicaReads } from './replica_reads.js'
 import { ensureSchema } from './schema.js'
 import { checkedDatabaseUrl, defaultCacheDir, type DatabaseUrl } from './url.js'
 
@@ -109,7 +107,7 @@ export interface DbHead {
   readonly queueTail: number
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends ReplicaReads implements Store {
   readonly kind = 'postgres' as const
   readonly readOnly = false
   readonly #client: pg.Client
@@ -133,6 +131,7 @@ export class PostgresStore implements Store {
     client: pg.Client; url: DatabaseUrl; epoch: number; cacheDir: string; lock: WriterLock; replica: LmdbStore; head: DbHead
     mailboxSizeMax: number; diagnostics: OpenDiagnostics
   }) {
+    super()
     this.#client = init.client
     this.#url = init.url
     this.#epoch = init.epoch
@@ -239,37 +238,14 @@ export class PostgresStore implements Store {
 
   // ---- reads: the replica ---------------------------------------------------------------------------------------
 
-  head(): StoreHead {
+  protected override reads(): Store {
     this.#open()
-    return this.#replica.head()
+    return this.#replica
   }
 
   refresh(): StoreHead {
     return this.head()
   }
-
-  code(codeId: CodeId): Uint8Array | undefined { this.#open(); return this.#replica.code(codeId) }
-  hasCode(codeId: CodeId): boolean { this.#open(); return this.#replica.hasCode(codeId) }
-  codeIds(): IterableIterator<CodeId> { this.#open(); return this.#replica.codeIds() }
-  program(programId: ProgramId): ProgramRecord | undefined { this.#open(); return this.#replica.program(programId) }
-  programIds(): IterableIterator<ProgramId> { this.#open(); return this.#replica.programIds() }
-  programCount(): number { this.#open(); return this.#replica.programCount() }
-  memoryMeta(programId: ProgramId): Uint8Array | undefined { this.#open(); return this.#replica.memoryMeta(programId) }
-  plane(programId: ProgramId, key: number): Uint8Array | undefined { this.#open(); return this.#replica.plane(programId, key) }
-  planeRoot(programId: ProgramId, key: number): Uint8Array | undefined { this.#open(); return this.#replica.planeRoot(programId, key) }
-  planeKeys(programId: ProgramId): number[] { this.#open(); return this.#replica.planeKeys(programId) }
-  queueLength(): number { this.#open(); return this.#replica.queueLength() }
-  queue(): IterableIterator<Message> { this.#open(); return this.#replica.queue() }
-  waitEntry(messageId: MessageId): StoredWaitEntry | undefined { this.#open(); return this.#replica.waitEntry(messageId) }
-  waitlist(): IterableIterator<StoredWaitEntry> { this.#open(); return this.#replica.waitlist() }
-  waitlistSize(): number { this.#open(); return this.#replica.waitlistSize() }
-  waitlistExpiring(untilCycleMax: number): IterableIterator<StoredWaitEntry> { this.#open(); return this.#replica.waitlistExpiring(untilCycleMax) }
-  delayed(cycle: number): Message[] { this.#open(); return this.#replica.delayed(cycle) }
-  delayedCycles(): IterableIterator<number> { this.#open(); return this.#replica.delayedCycles() }
-  mailbox(userId: UserId): StoredMailboxEntry[] { this.#open(); return this.#replica.mailbox(userId) }
-  nonce(userId: UserId): number { this.#open(); return this.#replica.nonce(userId) }
-  cycleRecord(cycle: number): CycleRecord | undefined { this.#open(); return this.#replica.cycleRecord(cycle) }
-  merkleNode(key: Uint8Array): Uint8Array | undefined { this.#open(); return this.#replica.merkleNode(key) }
 
   // ---- writes: the database, then the replica -------------------------------------------------------------------
 
