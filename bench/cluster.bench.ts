@@ -5,8 +5,10 @@
  * installed. One throwaway PostgreSQL server (test/cluster/postgres_server.ts, durable defaults, loopback), a fresh
  * database per configuration; everything is removed afterwards.
  *
- * Each configuration runs alone, one after the other (LMDB, PostgreSQL, then 1, 2 and 3 nodes), so that idle node
- * processes do not share the cores with another configuration's cycles:
+ * Each configuration runs alone, one after the other (LMDB, PostgreSQL, the cluster with no node, then with 1, 2
+ * and 3 nodes), so that idle node processes do not share the cores with another configuration's cycles. 'cluster,
+ * no node' opens the coordinator with `nodes: 1` and starts no node: it runs the stream itself each cycle (no live
+ * lease), so the difference to 'cluster, 1 node' is the cost of the transport through PostgreSQL. Figures:
  *
  *   1 e2e inc, 1,000 programs x 20 (20,000 messages a cycle): runCycle(), median of ROUNDS after a warm-up cycle
  *   2 small cycle, the first 100 programs x 1 inc (commit- and round-trip-bound): median of SMALL_CYCLES after 3
@@ -141,6 +143,14 @@ export default async function clusterBench(): Promise<BenchRow[]> {
     all.push(await measure('postgres, streams 2', await open({ store: 'postgres', url: await server.createDatabase('bench'),
       cacheDir: path.join(temp, 'pg-cache'), streams: 2 })))
     await closeAll()
+    {
+      // nodes: 1 with no node started: the coordinator finds no live lease and runs the stream on a worker of its
+      // own every cycle. Against 'cluster, 1 node' this isolates the transport (task and result rows, the node's
+      // catch-up from the log); against PostgreSQL, the cost of one stream instead of two.
+      const url = await server.createDatabase('bench')
+      all.push(await measure('cluster, no node', await open({ store: 'postgres', url, cacheDir: path.join(temp, 'cluster-0-coordinator'), nodes: 1 })))
+      await closeAll()
+    }
     for (const count of [1, 2, 3]) {
       const url = await server.createDatabase('bench')
       const cacheDir = path.join(temp, `cluster-${count}-coordinator`)
