@@ -18,7 +18,7 @@ interface Step {
 }
 
 /** Programs by name: file and salt. */
-const PROGRAMS: Record<string, { file: string; salt: string }> = {
+export const PROGRAMS: Record<string, { file: string; salt: string }> = {
   escape: { file: `${FIXTURES}/escape.ts`, salt: 'e' },
   forge: { file: `${FIXTURES}/forge.ts`, salt: 'f' },
   polluter: { file: `${FIXTURES}/pollute.ts`, salt: 'p0' },
