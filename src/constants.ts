@@ -143,3 +143,14 @@ export const STREAMS_MAX = 64
  * bound; each also holds a PostgreSQL connection, and the coordinator waits on all of them every cycle.
  */
 export const NODES_MAX = STREAMS_MAX
+
+/**
+ * A lease's default term (cluster leases: the coordinator's cycle lease and the nodes' stream leases): its
+ * holder renews it at a third of it, so one lost renewal (a GC pause, a slow query) does not cost the lease,
+ * while a dead holder's role passes on within seconds.
+ */
+export const LEASE_TERM_MS_DEFAULT = 5_000
+/** Terms shorter than this cannot be renewed in time across a database round trip and a busy event loop. */
+export const LEASE_TERM_MS_MIN = 100
+/** Terms longer than an hour leave a dead holder's role unowned for longer than any failover should take. */
+export const LEASE_TERM_MS_MAX = 3_600_000

@@ -27,8 +27,9 @@ export {
   type RuntimeOptions, type RuntimeEvents, type CycleReport, type CycleRecordView, type SendInput, type CreateProgramInput,
   type QueryResult, type ProgramView, type MailboxEntry, type WaitEntry,
 } from './scheduler/index.js'
-// The PostgreSQL store's error codes (FENCED, CONFLICT, ...); the pg driver loads only when a store opens.
-export { ClusterErrorCode } from './cluster/index.js'
+// The PostgreSQL store's error codes (FENCED, CONFLICT, ...) and the cluster's client (sends into its inbox); the
+// pg driver loads only when a store or a client opens.
+export { ClusterClient, ClusterErrorCode, openClusterClient, type InboxStatus } from './cluster/index.js'
 export {
   verifyProof, MerkleErrorCode, EMPTY_STATE_ROOT_HEX, PROOF_FORMAT,
   type RangeProof, type AbsenceProof, type MerkleProof, type VerifyResult,

@@ -10,12 +10,14 @@ import { formatAddress } from '../memory/index.js'
 import { isErrorReply, replyCodeName } from '../message/index.js'
 import { CliError, address, hexId, integer, payload, usageError, type Args, type Command } from './args.js'
 import { PLACE_HELP, PLACE_OPTION, interruptible, placeOf, programArg, resolveProgram, runtimeModule, withReader, withRuntime } from './data.js'
-import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8 } from './output.js'
+import { CYCLE_HEADER, CycleLog, hex, plural, showBytes, streamsText, utf8, type Out } from './output.js'
 
 /** Cycles `strata run` runs at most when it runs until idle. */
 export const RUN_UNTIL_IDLE_MAX = 1000
 /** The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
 export const EXIT_INTERRUPTED = 130
+/** How long `send --url --wait` waits for a coordinator to take the message. */
+export const SEND_WAIT_MS_MAX = 60_000
 /** The gas limit of `strata send` without --gas. */
 export const SEND_GAS_DEFAULT = 10_000_000
 
@@ -112,16 +114,21 @@ ${PLACE_HELP}
 
 export const send: Command = {
   name: 'send',
-  usage: 'strata send [--data DIR | --url URL [--cache DIR]] --to PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
+  usage: 'strata send [--data DIR | --url URL [--wait]] --to PROGRAM (--payload HEX|@FILE | --text STRING) [--gas N] [--from USER]',
   about: 'enqueue a message to a program (it runs in the next cycle)',
   help: `Enqueues a message from a user to a program and makes it durable; the next \`strata run\` delivers it.
 Replies go to the user's mailbox.
 
+With --url (a cluster on PostgreSQL) the message goes into the database's inbox, durable once this command
+says so, and a coordinator (\`strata coordinator\`, \`strata run --url\`) takes it into its next cycle; the
+message id is given then, and --wait waits for it.
+
 ${PLACE_HELP}
-  --to PROGRAM         the program: its id, or a unique prefix of at least 4 hex digits
+  --to PROGRAM         the program: its id in full (with --url), or a unique prefix of at least 4 hex digits
 ${MESSAGE_HELP}
-  --gas N              the message's gas limit (default ${SEND_GAS_DEFAULT.toLocaleString('en-US')}; at most ${MESSAGE_GAS_LIMIT_MAX})`,
-  options: { ...MESSAGE_OPTIONS, to: { type: 'string' } },
+  --gas N              the message's gas limit (default ${SEND_GAS_DEFAULT.toLocaleString('en-US')}; at most ${MESSAGE_GAS_LIMIT_MAX})
+  --wait               with --url: wait (up to ${SEND_WAIT_MS_MAX / 1000} s) until a coordinator took the message, and print its id`,
+  options: { ...MESSAGE_OPTIONS, to: { type: 'string' }, wait: { type: 'boolean' } },
   async run(args, out) {
     args.expect(0, 0, 'no positional arguments (the program goes in --to)')
     // Every argument is checked before the data directory is opened.
@@ -130,6 +137,9 @@ ${MESSAGE_HELP}
     const bytes = payload(args)
     const gasLimit = args.integer('gas', SEND_GAS_DEFAULT, 0, MESSAGE_GAS_LIMIT_MAX)
     const source = await sender(args)
+    const wait = args.flag('wait')
+    if (place.url !== undefined) return sendToInbox(place.url, place.label, { source, destination: to, payload: bytes, gasLimit }, wait, out)
+    if (wait) throw usageError('send: --wait applies to --url (a cluster\'s inbox)')
     return withRuntime(place, 0, async (rt) => {
       const destination = resolveProgram(rt, to, place.label)
       const warning = unavailable(rt.program(destination).record().status)
@@ -146,6 +156,47 @@ ${MESSAGE_HELP}
       return 0
     })
   },
+}
+
+/** How often it looks meanwhile. */
+const SEND_WAIT_POLL_MS = 50
+
+/** `send --url`: into the cluster's inbox (durable when this returns), and with --wait, until a coordinator took it. */
+async function sendToInbox(url: string, label: string, input: { source: string; destination: string; payload: Uint8Array; gasLimit: number }, wait: boolean, out: Out): Promise<number> {
+  const { openClusterClient } = await import('../cluster/index.js')
+  const client = await openClusterClient({ url })
+  try {
+    // A prefix, resolved against the committed programs as `--data` resolves it against the runtime's.
+    const matches = await client.programsStartingWith(input.destination, 2)
+    if (matches.length !== 1) {
+      throw new CliError('UNKNOWN_PROGRAM', matches.length === 0 ? `no program ${input.destination} in ${label}`
+        : `program prefix ${input.destination} is ambiguous in ${label} (${matches.join(', ')}, ...); give more digits`)
+    }
+    const destination = matches[0]!
+    input = { ...input, destination }
+    const { seq } = await client.send(input)
+    let status = await client.status(seq)
+    for (const started = Date.now(); wait && status.state === 'pending' && Date.now() - started < SEND_WAIT_MS_MAX;) {
+      await new Promise((resolve) => setTimeout(resolve, SEND_WAIT_POLL_MS))
+      status = await client.status(seq)
+    }
+    const fields = { database: label, seq, source: input.source, destination: input.destination, payload: hex(input.payload), gasLimit: input.gasLimit }
+    if (status.state === 'taken') {
+      out.line(`queued message ${status.messageId}`)
+      out.line(`  from ${input.source} to ${input.destination}, ${plural(input.payload.length, 'byte')}, gas limit ${input.gasLimit}`)
+      out.line(`  taken from ${label}'s inbox (entry ${seq}) by commit ${status.commit}`)
+      out.result({ ...fields, state: 'taken', messageId: status.messageId, commit: status.commit })
+      return 0
+    }
+    if (status.state === 'refused') throw new CliError('REFUSED', `the coordinator refused inbox entry ${seq}: ${status.error}`)
+    out.line(`accepted into ${label}'s inbox as entry ${seq} (durable); a coordinator's next cycle takes it`
+      + (wait ? ` (none took it within ${SEND_WAIT_MS_MAX / 1000} s)` : ''))
+    out.line(`  from ${input.source} to ${input.destination}, ${plural(input.payload.length, 'byte')}, gas limit ${input.gasLimit}`)
+    out.result({ ...fields, state: 'pending' })
+    return 0
+  } finally {
+    await client.close()
+  }
 }
 
 export const query: Command = {

@@ -8,6 +8,7 @@
 import { packageVersion } from '../version.js'
 import { CliError, parse, usageError, type Command } from './args.js'
 import { mailbox, prove, query, run, send, verify } from './commands.js'
+import { coordinator } from './coordinator.js'
 import { demo } from './demo.js'
 import { inspect } from './inspect.js'
 import { node } from './node.js'
@@ -29,7 +30,7 @@ boundary, fragmentation after frees, a compaction preview and its result, and a 
   },
 }
 
-const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, serve, node, memory]
+const COMMANDS: readonly Command[] = [demo, run, send, query, mailbox, inspect, prove, verify, serve, coordinator, node, memory]
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2

@@ -4,13 +4,11 @@
  * releases its lease and exits 0.
  */
 import path from 'node:path'
-import { STREAMS_MAX } from '../constants.js'
+import { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, STREAMS_MAX } from '../constants.js'
 import { usageError, type Command } from './args.js'
 
-/** The lease term's bounds, repeated so `--help` loads nothing of the cluster; a test compares them with lease.ts. */
-export const TERM_MS_DEFAULT = 5_000
-export const TERM_MS_MIN = 100
-export const TERM_MS_MAX = 3_600_000
+/** The lease term's bounds (src/constants.ts, so that `--help` loads nothing of the cluster). */
+export { LEASE_TERM_MS_DEFAULT as TERM_MS_DEFAULT, LEASE_TERM_MS_MAX as TERM_MS_MAX, LEASE_TERM_MS_MIN as TERM_MS_MIN }
 
 export const node: Command = {
   name: 'node',
@@ -27,7 +25,7 @@ and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) r
   --stream K           the stream this node runs (0..${STREAMS_MAX - 1})
   --name NAME          the lease holder's name (default HOST:PID)
   --cache DIR          the directory of this node's replica (default: a reader slot under the temp directory)
-  --term MS            the lease term in milliseconds (${TERM_MS_MIN}..${TERM_MS_MAX}; default ${TERM_MS_DEFAULT}): a dead
+  --term MS            the lease term in milliseconds (${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}; default ${LEASE_TERM_MS_DEFAULT}): a dead
                        node's stream passes to the coordinator after at most this long
   --json               one JSON line per event on stdout ({"kind":"lease"|"task"|"result"|"fenced"|...})`,
   options: { url: { type: 'string' }, stream: { type: 'string' }, name: { type: 'string' }, cache: { type: 'string' }, term: { type: 'string' } },
@@ -36,7 +34,7 @@ and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) r
     const url = args.required('url', 'URL (the PostgreSQL database)')
     const stream = args.integer('stream', undefined, 0, STREAMS_MAX - 1)
     if (stream === undefined) throw usageError('node needs --stream K')
-    const termMs = args.integer('term', TERM_MS_DEFAULT, TERM_MS_MIN, TERM_MS_MAX)
+    const termMs = args.integer('term', LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MIN, LEASE_TERM_MS_MAX)
     const name = args.string('name')
     const cache = args.string('cache')
     if (cache === '' || name === '') throw usageError('node: --cache and --name need a value')

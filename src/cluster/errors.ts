@@ -4,8 +4,9 @@
  */
 export const ClusterErrorCode = {
   /**
-   * This store's writer epoch is no longer the database's: another store opened the database for writing since
-   * (took the next epoch). Nothing of the refused commit was written; this store can never commit again.
+   * This store no longer holds the coordinator's role: its cycle lease expired or passed to another coordinator
+   * (which took the next writer epoch). Nothing of the refused commit was written; this store can never commit
+   * again.
    */
   FENCED: 'FENCED',
   /**
@@ -23,6 +24,11 @@ export const ClusterErrorCode = {
    * was paused) or another node took it since. Work under it must stop; nothing was written.
    */
   LEASE_LOST: 'LEASE_LOST',
+  /**
+   * A writer open found a live coordinator: another process holds the cycle lease (the coordinator's role) and
+   * renews it. Nothing was changed; open it as a standby to take over when that coordinator stops or dies.
+   */
+  LEASE_HELD: 'LEASE_HELD',
   /** The database holds a Strata schema or store format this build does not read. */
   FORMAT_VERSION: 'FORMAT_VERSION',
   /**

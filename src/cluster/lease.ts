@@ -23,18 +23,11 @@
  * work back, and the lease can pass on.
  */
 import type pg from 'pg'
+import { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { ClusterErrorCode } from './errors.js'
 
-/**
- * The default term: a node renews at a third of it, so one lost renewal (a GC pause, a slow query) does not cost
- * the lease, while a dead node's roles pass to others within seconds.
- */
-export const LEASE_TERM_MS_DEFAULT = 5_000
-/** Terms shorter than this cannot be renewed in time across a database round trip and a busy event loop. */
-export const LEASE_TERM_MS_MIN = 100
-/** Terms longer than an hour leave a dead node's roles unowned for longer than any failover should take. */
-export const LEASE_TERM_MS_MAX = 3_600_000
+export { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN }
 /** Lease names and holders are short labels; these bounds keep a row small and refuse garbage. */
 export const LEASE_NAME_SIZE_MAX_CHARS = 100
 export const LEASE_HOLDER_SIZE_MAX_CHARS = 200

@@ -58,6 +58,8 @@ export type NodeEvent =
   | { readonly kind: 'fenced'; readonly cycle: number; readonly message: string }
   /** The replica could not replay the log (a pruned log, a batch too large for it): rebuilt from the tables. */
   | { readonly kind: 'rebuilt'; readonly message: string }
+  /** The database connection failed (IO): the node starts again with new connections after NODE_RECONNECT_DELAY_MS. */
+  | { readonly kind: 'reconnect'; readonly message: string }
   | { readonly kind: 'stopped' }
 
 export interface NodeOptions {
@@ -80,6 +82,12 @@ export interface NodeOptions {
   /** Awaited after a task ran and before its result is written (tests pause a node there). */
   readonly beforeResult?: (cycle: number) => Promise<void>
 }
+
+/**
+ * How long a node waits before it connects again after losing the database: long enough not to hammer a server
+ * that is restarting, short beside a lease term (the coordinator runs the stream itself meanwhile).
+ */
+export const NODE_RECONNECT_DELAY_MS = 250
 
 const verify = (bytes: Uint8Array): Uint8Array => hashPlane(nativeHasher, bytes)
 
@@ -122,148 +130,168 @@ export async function runNode(options: NodeOptions): Promise<void> {
     signal?.addEventListener('abort', done, { once: true })
   })
 
-  const { default: driver } = await import('pg')
-  const clients: pg.Client[] = []
-  const connect = async (): Promise<pg.Client> => {
-    const client = new driver.Client({
-      connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
-    })
-    client.on('error', () => undefined) // the next statement fails and names it
-    clients.push(client)
-    try {
-      await client.connect()
-    } catch (error) {
-      throw dbError(url, 'connect', error)
+  /** One life of the node: connections, replica, worker, lease; an IO error ends it (runNode then starts another). */
+  const serve = async (): Promise<void> => {
+    const { default: driver } = await import('pg')
+    const clients: pg.Client[] = []
+    const connect = async (): Promise<pg.Client> => {
+      const client = new driver.Client({
+        connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
+      })
+      client.on('error', () => undefined) // the next statement fails and names it
+      clients.push(client)
+      try {
+        await client.connect()
+      } catch (error) {
+        throw dbError(url, 'connect', error)
+      }
+      await step(url, 'limit idle transactions', () => limitIdleTransactions(client, termMs))
+      return client
     }
-    await step(url, 'limit idle transactions', () => limitIdleTransactions(client, termMs))
-    return client
+
+    let reader: PostgresReader | undefined
+    let pool: StreamPool | undefined
+    let lease: Lease | undefined
+    let renewal: ReturnType<typeof setInterval> | undefined
+    let leases: pg.Client | undefined
+    try {
+      // Tasks and results on one connection (LISTEN included); leases on another, so a renewal is never caught
+      // inside a result's transaction.
+      const client = await connect()
+      leases = await connect()
+      const leaseClient = leases
+      client.on('notification', (note) => {
+        if (note.channel === TASKS_CHANNEL && note.payload === String(stream)) wake?.()
+      })
+      await step(url, 'listen for tasks', () => client.query(`LISTEN ${TASKS_CHANNEL}`))
+
+      // The coordinator creates the schema: until it has, there is nothing to read.
+      while (reader === undefined) {
+        try {
+          reader = await openPostgresReader({ url: url.url, verify, ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) })
+        } catch (error) {
+          if ((error as StrataError).code !== ClusterErrorCode.NOT_FOUND || stopped()) throw error
+          await sleep(TASK_POLL_MS)
+          if (stopped()) return
+        }
+      }
+      let replica = reader
+      // One worker, which reads committed memory from the replica's LMDB directory as a local stream reads the data
+      // directory. Tasks run there as its stream 0.
+      const newWorker = (): StreamPool => new StreamPool({
+        streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb, dataDir: replica.dataDir,
+      })
+      let worker = pool = newWorker()
+      emit({ kind: 'ready', stream, name })
+
+      let renewing = false
+      renewal = setInterval(() => {
+        const held = lease
+        if (held === undefined || renewing) return
+        renewing = true
+        renewLease(leaseClient, held, termMs).then((renewed) => {
+          if (lease?.epoch === renewed.epoch) lease = renewed
+        }, (error: Error) => {
+          if (lease?.epoch === held.epoch) lease = undefined
+          emit({ kind: 'lost', epoch: held.epoch, message: error.message })
+        }).finally(() => { renewing = false })
+      }, Math.floor(termMs / 3))
+
+      while (!stopped()) {
+        if (lease === undefined) {
+          lease = await step(url, `take lease ${leaseName}`, () => acquireLease(leaseClient, leaseName, name, termMs))
+          if (lease === undefined) {
+            await sleep(Math.min(TASK_POLL_MS, termMs))
+            continue
+          }
+          emit({ kind: 'lease', epoch: lease.epoch })
+        }
+        const held = lease
+        const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; epoch: string; task: Buffer }>(
+          `SELECT cycle, commit_count, epoch, task FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
+            ORDER BY cycle LIMIT 1`, [stream, replica.head().commitCount])).rows[0])
+        if (row === undefined) {
+          await sleep(TASK_POLL_MS)
+          continue
+        }
+        const cycle = Number(row.cycle)
+        const commitCount = Number(row.commit_count)
+        emit({ kind: 'task', cycle, commitCount })
+        try {
+          await replica.catchUp()
+        } catch (error) {
+          if ((error as StrataError).code !== ClusterErrorCode.REPLAY) throw error
+          // The log cannot bring the replica to the head: reopening rebuilds it from the tables (syncReplica), and
+          // the worker, whose LMDB handle is on the old directory, starts again on the new one.
+          await worker.close()
+          pool = undefined
+          await replica.close()
+          reader = undefined
+          reader = replica = await openPostgresReader({ url: url.url, verify, ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) })
+          pool = worker = newWorker()
+          emit({ kind: 'rebuilt', message: (error as Error).message })
+          continue
+        }
+        const head = replica.refresh().commitCount
+        if (head !== commitCount) {
+          emit({ kind: 'stale', cycle, commitCount, head })
+          if (head < commitCount) await sleep(TASK_POLL_MS) // not committed yet as seen here: look again
+          continue
+        }
+        const task = decodeTask(row.task)
+        const local: StreamTask = {
+          ...task, stream: 0, drop: [...new Set(task.records.map((r) => r.id))],
+          codes: await codesOf(client, url, replica, task),
+        }
+        const outcome = await worker.run(local, messageTimeoutMs)
+        await beforeResult?.(cycle)
+        const packed = 'entries' in outcome ? packResult(encodeResult({ ...outcome, stream })) : null
+        const failure = 'entries' in outcome ? null
+          : JSON.stringify({ kind: outcome.kind, messageIndex: outcome.messageIndex, message: outcome.error.message })
+        try {
+          await step(url, `write cycle ${cycle}'s result`, async () => {
+            await client.query('BEGIN')
+            await fenceLease(client, held)
+            const written = await client.query(`UPDATE strata_tasks SET result = $4, failure = $5
+              WHERE cycle = $1 AND stream = $2 AND commit_count = $3 AND epoch = $6 AND result IS NULL AND failure IS NULL`,
+            [cycle, stream, commitCount, packed, failure, row.epoch])
+            if (written.rowCount === 1) await client.query('SELECT pg_notify($1, $2)', [RESULTS_CHANNEL, `${cycle}/${stream}`])
+            await client.query('COMMIT')
+            emit(written.rowCount !== 1 ? { kind: 'stale', cycle, commitCount, head }
+              : 'entries' in outcome ? { kind: 'result', cycle, messages: task.messages.length }
+                : { kind: 'failure', cycle, failure: outcome.kind, messageIndex: outcome.messageIndex })
+          })
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined)
+          if ((error as StrataError).code !== ClusterErrorCode.FENCED) throw error
+          if (lease?.epoch === held.epoch) lease = undefined
+          emit({ kind: 'fenced', cycle, message: (error as Error).message })
+        }
+      }
+    } finally {
+      if (renewal !== undefined) clearInterval(renewal)
+      if (lease !== undefined && leases !== undefined) await releaseLease(leases, lease).catch(() => undefined)
+      await pool?.close().catch(() => undefined)
+      await reader?.close().catch(() => undefined)
+      for (const client of clients) await client.end().catch(() => undefined)
+    }
   }
 
-  let reader: PostgresReader | undefined
-  let pool: StreamPool | undefined
-  let lease: Lease | undefined
-  let renewal: ReturnType<typeof setInterval> | undefined
-  let leases: pg.Client | undefined
   try {
-    // Tasks and results on one connection (LISTEN included); leases on another, so a renewal is never caught
-    // inside a result's transaction.
-    const client = await connect()
-    leases = await connect()
-    const leaseClient = leases
-    client.on('notification', (note) => {
-      if (note.channel === TASKS_CHANNEL && note.payload === String(stream)) wake?.()
-    })
-    await step(url, 'listen for tasks', () => client.query(`LISTEN ${TASKS_CHANNEL}`))
-
-    // The coordinator creates the schema: until it has, there is nothing to read.
-    while (reader === undefined) {
+    for (;;) {
       try {
-        reader = await openPostgresReader({ url: url.url, verify, ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) })
+        await serve()
+        return
       } catch (error) {
-        if ((error as StrataError).code !== ClusterErrorCode.NOT_FOUND || stopped()) throw error
-        await sleep(TASK_POLL_MS)
+        // The database went away (a restart, a network cut, a killed session): start again from a new connection,
+        // as a new tenure of the lease. Anything else (a bug, the local disk) stops the node.
+        if (stopped() || (error as StrataError).code !== ClusterErrorCode.IO) throw error
+        emit({ kind: 'reconnect', message: (error as Error).message })
+        await sleep(NODE_RECONNECT_DELAY_MS)
         if (stopped()) return
       }
     }
-    let replica = reader
-    // One worker, which reads committed memory from the replica's LMDB directory as a local stream reads the data
-    // directory. Tasks run there as its stream 0.
-    const newWorker = (): StreamPool => new StreamPool({
-      streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb, dataDir: replica.dataDir,
-    })
-    let worker = pool = newWorker()
-    emit({ kind: 'ready', stream, name })
-
-    let renewing = false
-    renewal = setInterval(() => {
-      const held = lease
-      if (held === undefined || renewing) return
-      renewing = true
-      renewLease(leaseClient, held, termMs).then((renewed) => {
-        if (lease?.epoch === renewed.epoch) lease = renewed
-      }, (error: Error) => {
-        if (lease?.epoch === held.epoch) lease = undefined
-        emit({ kind: 'lost', epoch: held.epoch, message: error.message })
-      }).finally(() => { renewing = false })
-    }, Math.floor(termMs / 3))
-
-    while (!stopped()) {
-      if (lease === undefined) {
-        lease = await step(url, `take lease ${leaseName}`, () => acquireLease(leaseClient, leaseName, name, termMs))
-        if (lease === undefined) {
-          await sleep(Math.min(TASK_POLL_MS, termMs))
-          continue
-        }
-        emit({ kind: 'lease', epoch: lease.epoch })
-      }
-      const held = lease
-      const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; task: Buffer }>(
-        `SELECT cycle, commit_count, task FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
-          ORDER BY cycle LIMIT 1`, [stream, replica.head().commitCount])).rows[0])
-      if (row === undefined) {
-        await sleep(TASK_POLL_MS)
-        continue
-      }
-      const cycle = Number(row.cycle)
-      const commitCount = Number(row.commit_count)
-      emit({ kind: 'task', cycle, commitCount })
-      try {
-        await replica.catchUp()
-      } catch (error) {
-        if ((error as StrataError).code !== ClusterErrorCode.REPLAY) throw error
-        // The log cannot bring the replica to the head: reopening rebuilds it from the tables (syncReplica), and
-        // the worker, whose LMDB handle is on the old directory, starts again on the new one.
-        await worker.close()
-        pool = undefined
-        await replica.close()
-        reader = undefined
-        reader = replica = await openPostgresReader({ url: url.url, verify, ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}) })
-        pool = worker = newWorker()
-        emit({ kind: 'rebuilt', message: (error as Error).message })
-        continue
-      }
-      const head = replica.refresh().commitCount
-      if (head !== commitCount) {
-        emit({ kind: 'stale', cycle, commitCount, head })
-        if (head < commitCount) await sleep(TASK_POLL_MS) // not committed yet as seen here: look again
-        continue
-      }
-      const task = decodeTask(row.task)
-      const local: StreamTask = {
-        ...task, stream: 0, drop: [...new Set(task.records.map((r) => r.id))],
-        codes: await codesOf(client, url, replica, task),
-      }
-      const outcome = await worker.run(local, messageTimeoutMs)
-      await beforeResult?.(cycle)
-      const packed = 'entries' in outcome ? packResult(encodeResult({ ...outcome, stream })) : null
-      const failure = 'entries' in outcome ? null
-        : JSON.stringify({ kind: outcome.kind, messageIndex: outcome.messageIndex, message: outcome.error.message })
-      try {
-        await step(url, `write cycle ${cycle}'s result`, async () => {
-          await client.query('BEGIN')
-          await fenceLease(client, held)
-          const written = await client.query(`UPDATE strata_tasks SET result = $4, failure = $5
-            WHERE cycle = $1 AND stream = $2 AND commit_count = $3 AND result IS NULL AND failure IS NULL`,
-          [cycle, stream, commitCount, packed, failure])
-          if (written.rowCount === 1) await client.query('SELECT pg_notify($1, $2)', [RESULTS_CHANNEL, `${cycle}/${stream}`])
-          await client.query('COMMIT')
-          emit(written.rowCount !== 1 ? { kind: 'stale', cycle, commitCount, head }
-            : 'entries' in outcome ? { kind: 'result', cycle, messages: task.messages.length }
-              : { kind: 'failure', cycle, failure: outcome.kind, messageIndex: outcome.messageIndex })
-        })
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined)
-        if ((error as StrataError).code !== ClusterErrorCode.FENCED) throw error
-        if (lease?.epoch === held.epoch) lease = undefined
-        emit({ kind: 'fenced', cycle, message: (error as Error).message })
-      }
-    }
   } finally {
-    if (renewal !== undefined) clearInterval(renewal)
-    if (lease !== undefined && leases !== undefined) await releaseLease(leases, lease).catch(() => undefined)
-    await pool?.close().catch(() => undefined)
-    await reader?.close().catch(() => undefined)
-    for (const client of clients) await client.end().catch(() => undefined)
     emit({ kind: 'stopped' })
   }
 }

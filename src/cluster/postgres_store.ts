@@ -39,13 +39,18 @@ import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
 import type { CodeId } from '../message/index.js'
 import {
-  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch,
+  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, type InboxRequest, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch,
   type PlaneVerifier, type Store, type StoreHead, type StoreImageHead, type StoreOpenOptions, type WriterLock,
 } from '../store/index.js'
+import { LeaseKeeper, takeCycleLease } from './cycle_lease.js'
 import { ClusterErrorCode } from './errors.js'
 import { imagePages } from './image.js'
+import { readInbox, recordInbox, type InboxSettlement } from './inbox.js'
 import { LOG_BATCH_SIZE_MAX_BYTES, decodeLogBatch, encodeLogBatch } from './log.js'
 import { materialize } from './materialize.js'
+import {
+  LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, fenceLease, limitIdleTransactions,
+} from './lease.js'
 import { ReplicaReads } from './replica_reads.js'
 import { ensureSchema } from './schema.js'
 import { checkedDatabaseUrl, defaultCacheDir, type DatabaseUrl } from './url.js'
@@ -78,6 +83,13 @@ export interface PostgresStoreOptions extends StoreOpenOptions {
   readonly holder?: string
   /** fsync the replica's commits (default true). The database is durable either way; see docs/cluster.md. */
   readonly sync?: boolean
+  /** The cycle lease's term in ms (default LEASE_TERM_MS_DEFAULT): a dead coordinator is replaced within it. */
+  readonly leaseTermMs?: number
+  /**
+   * While another coordinator holds the cycle lease: wait, and open once it is free or expired (true), or fail
+   * LEASE_HELD at once (false, the default).
+   */
+  readonly standby?: boolean
 }
 
 /** How the open found the replica, for tests and operators. */
@@ -88,6 +100,8 @@ export interface PostgresStoreDiagnostics {
   readonly replicaDir: string
   /** The writer epoch this store took. */
   readonly epoch: number
+  /** The cycle lease's epoch (its tenure) this store holds. */
+  readonly leaseEpoch: number
   readonly replica: ReplicaSync
   /** Log rows replayed at open. */
   readonly replayed: number
@@ -96,7 +110,7 @@ export interface PostgresStoreDiagnostics {
 }
 
 /** What open found, kept for diagnostics(). */
-type OpenDiagnostics = Omit<PostgresStoreDiagnostics, 'cacheDir' | 'replicaDir' | 'epoch'>
+type OpenDiagnostics = Omit<PostgresStoreDiagnostics, 'cacheDir' | 'replicaDir' | 'epoch' | 'leaseEpoch'>
 
 /** The database's head row. */
 export interface DbHead {
@@ -117,10 +131,14 @@ export class PostgresStore extends ReplicaReads implements Store {
   readonly #lock: WriterLock
   readonly #mailboxSizeMax: number
   readonly #replica: LmdbStore
+  /** Renews the cycle lease, which every transaction of this store fences. */
+  readonly #keeper: LeaseKeeper
   /** The database's head as of this store's last commit (queue cursors included, which prepareBatch needs). */
   #head: DbHead
   #closed = false
   #committing: Promise<unknown> | undefined
+  /** Inbox requests settled since the last commit (takeInbox, settleInbox), recorded by the next one. */
+  #settled: InboxSettlement[] = []
   /** Set when a commit's outcome left the replica out of step (see commit): commits are refused until reopened. */
   #broken: Error | undefined
   /** The connection failed outside a query (pg emits 'error'): the next statement fails, this says why. */
@@ -129,7 +147,7 @@ export class PostgresStore extends ReplicaReads implements Store {
 
   private constructor(init: {
     client: pg.Client; url: DatabaseUrl; epoch: number; cacheDir: string; lock: WriterLock; replica: LmdbStore; head: DbHead
-    mailboxSizeMax: number; diagnostics: OpenDiagnostics
+    mailboxSizeMax: number; diagnostics: OpenDiagnostics; keeper: LeaseKeeper
   }) {
     super()
     this.#client = init.client
@@ -141,6 +159,7 @@ export class PostgresStore extends ReplicaReads implements Store {
     this.#head = init.head
     this.#mailboxSizeMax = init.mailboxSizeMax
     this.#diagnostics = init.diagnostics
+    this.#keeper = init.keeper
     init.client.on('error', (error) => { this.#connectionError = error })
   }
 
@@ -157,6 +176,11 @@ export class PostgresStore extends ReplicaReads implements Store {
       throw invalid(`holder must be a string of 1..${HOLDER_SIZE_MAX_CHARS} characters, got ${describeValue(holder)}`)
     }
     if (options.sync !== undefined && typeof options.sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(options.sync)}`)
+    if (options.standby !== undefined && typeof options.standby !== 'boolean') throw invalid(`standby must be a boolean, got ${describeValue(options.standby)}`)
+    const termMs = options.leaseTermMs ?? LEASE_TERM_MS_DEFAULT
+    if (!Number.isSafeInteger(termMs) || termMs < LEASE_TERM_MS_MIN || termMs > LEASE_TERM_MS_MAX) {
+      throw invalid(`leaseTermMs must be an integer in ${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}, got ${describeValue(termMs)}`)
+    }
     const mailboxSizeMax = options.mailboxSizeMax ?? STORE_MAILBOX_SIZE_MAX_DEFAULT
     if (!Number.isSafeInteger(mailboxSizeMax) || mailboxSizeMax < 1 || mailboxSizeMax > STORE_MAILBOX_SIZE_MAX_LIMIT) {
       throw invalid(`mailboxSizeMax must be an integer in 1..${STORE_MAILBOX_SIZE_MAX_LIMIT}, got ${describeValue(mailboxSizeMax)}`)
@@ -164,14 +188,18 @@ export class PostgresStore extends ReplicaReads implements Store {
 
     // The driver loads on first use (~35 ms here), so that importing Strata costs nothing for other stores.
     const { default: driver } = await import('pg')
-    const client = new driver.Client({
+    const newClient = (): pg.Client => new driver.Client({
       connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true,
     })
+    const client = newClient()
     // Until the store owns it: an 'error' event with no listener would crash the process.
     const early = (): void => undefined
     client.on('error', early)
     let lock: WriterLock | undefined
     let replica: LmdbStore | undefined
+    let keeper: LeaseKeeper | undefined
+    const renewals = newClient()
+    renewals.on('error', early)
     try {
       try {
         await client.connect()
@@ -189,6 +217,13 @@ export class PostgresStore extends ReplicaReads implements Store {
       // The cache directory's lock before the epoch: a second process on this machine's cache fails LOCKED
       // without fencing the first.
       lock = acquireWriterLock(cacheDir)
+      // The coordinator's role: the cycle lease (waited for by a standby), renewed on a connection of its own and
+      // fenced by every transaction of this store. A session left idle inside a transaction (a paused process)
+      // is ended by the server after the term, so it cannot hold the lease row from a successor.
+      await step(url, 'connect', () => renewals.connect())
+      const lease = await takeCycleLease(client, url, { cacheDir, holder, termMs, standby: options.standby ?? false })
+      keeper = new LeaseKeeper(renewals, url, lease, termMs)
+      await step(url, 'limit idle transactions', () => limitIdleTransactions(client, termMs))
       const epoch = await step(url, 'take the writer epoch', async () => {
         const result = await client.query<{ epoch: string }>(
           'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
@@ -202,11 +237,13 @@ export class PostgresStore extends ReplicaReads implements Store {
       const head = synced.head
       client.off('error', early)
       return new PostgresStore({
-        client, url, epoch, cacheDir, lock, replica, head, mailboxSizeMax,
+        client, url, epoch, cacheDir, lock, replica, head, mailboxSizeMax, keeper,
         diagnostics: { replica: synced.how, replayed: synced.replayed, rebuildReason: synced.rebuildReason },
       })
     } catch (error) {
       await replica?.close().catch(() => undefined)
+      if (keeper !== undefined) await keeper.stop()
+      else await renewals.end().catch(() => undefined)
       lock?.release()
       await client.end().catch(() => undefined)
       throw error
@@ -233,7 +270,12 @@ export class PostgresStore extends ReplicaReads implements Store {
   }
 
   diagnostics(): PostgresStoreDiagnostics {
-    return { cacheDir: this.#cacheDir, replicaDir: this.#replica.dataDir, epoch: this.#epoch, ...this.#diagnostics }
+    return { cacheDir: this.#cacheDir, replicaDir: this.#replica.dataDir, epoch: this.#epoch, leaseEpoch: this.#keeper.lease.epoch, ...this.#diagnostics }
+  }
+
+  /** Why this store can commit no more (its cycle lease is lost: FENCED), or undefined while it can. */
+  get fenced(): Error | undefined {
+    return this.#keeper.lost
   }
 
   // ---- reads: the replica ---------------------------------------------------------------------------------------
@@ -262,6 +304,23 @@ export class PostgresStore extends ReplicaReads implements Store {
     })
     // A crash here leaves the code in the database only: the next open copies it to the replica (syncCodes).
     await this.#replica.putCode(codeId, blob)
+  }
+
+  /** Client sends waiting in the inbox (see Store.takeInbox and inbox.ts). */
+  async takeInbox(max: number): Promise<InboxRequest[]> {
+    this.#writable()
+    if (this.#committing !== undefined) throw new StrataError(StoreErrorCode.BUSY, 'a commit is in flight; take the inbox between commits')
+    if (!Number.isSafeInteger(max) || max < 1) throw invalid(`max must be a positive integer, got ${describeValue(max)}`)
+    const lost = this.#keeper.lost
+    if (lost !== undefined) throw lost
+    return readInbox(this.#client, this.#url, max, this.#settled)
+  }
+
+  settleInbox(seq: number, outcome: { readonly messageId: string } | { readonly refused: string }): void {
+    this.#writable()
+    this.#settled.push({
+      seq, messageId: 'messageId' in outcome ? outcome.messageId : null, refused: 'refused' in outcome ? outcome.refused : null,
+    })
   }
 
   async commit(batch: CommitBatch): Promise<StoreHead> {
@@ -293,6 +352,7 @@ export class PostgresStore extends ReplicaReads implements Store {
       cycle: p.cycle, stateRoot: Buffer.from(p.stateRoot), commitCount: p.commitNumber,
       queueHead: previous.queueHead + p.consumed, queueTail: previous.queueTail + p.appended.length,
     }
+    const settled = this.#settled
     await this.#transaction(`commit cycle ${p.cycle}`, async () => {
       const checked = await this.#checkEpoch()
       if (checked.commitCount !== previous.commitCount) {
@@ -301,12 +361,14 @@ export class PostgresStore extends ReplicaReads implements Store {
           { databaseCommit: checked.commitCount, replicaCommit: previous.commitCount })
       }
       await materialize(this.#client, p, previous.queueHead, previous.queueTail, this.#mailboxSizeMax)
+      await recordInbox(this.#client, next.commitCount, settled)
       await this.#client.query(`WITH h AS (
           UPDATE strata_head SET cycle = $1, state_root = $2, commit_count = $3, queue_head = $4, queue_tail = $5 WHERE id = 1
         ) INSERT INTO strata_log (commit_number, cycle, state_root, batch) VALUES ($3, $1, $2, $6)`,
       [next.cycle, next.stateRoot, next.commitCount, next.queueHead, next.queueTail, encoded.length <= LOG_BATCH_SIZE_MAX_BYTES ? encoded : null])
     })
     this.#head = next
+    this.#settled = this.#settled.slice(settled.length)
     try {
       return await this.#replica.commit(own)
     } catch (error) {
@@ -322,6 +384,9 @@ export class PostgresStore extends ReplicaReads implements Store {
    * returns the database's commit count, read under the same lock.
    */
   async #checkEpoch(): Promise<{ commitCount: number }> {
+    const lost = this.#keeper.lost
+    if (lost !== undefined) throw lost
+    await fenceLease(this.#client, this.#keeper.lease)
     const result = await this.#client.query<{ epoch: string; commit_count: string }>(
       `SELECT w.epoch, h.commit_count FROM strata_writer w, strata_head h WHERE w.id = 1 AND h.id = 1 FOR UPDATE OF w`)
     const row = result.rows[0]!
@@ -370,6 +435,7 @@ export class PostgresStore extends ReplicaReads implements Store {
     try {
       await this.#replica.close()
     } finally {
+      await this.#keeper.stop()
       this.#lock.release()
       await this.#client.end().catch(() => undefined)
     }

@@ -37,6 +37,11 @@ export interface RemotePoolOptions {
   readonly planesMax: number
   /** The heap limit of the worker that runs taken-over tasks, as Runtime.open's workerHeapMb. */
   readonly workerHeapMb: number
+  /**
+   * The coordinator's writer epoch, written with every task: a task row of a newer coordinator is never
+   * overwritten, read or deleted by this one (a coordinator that lost its lease may still be dispatching).
+   */
+  readonly epoch: number
 }
 
 /** Where each stream's tasks ran since the pool opened, for tests and operators. */
@@ -104,7 +109,7 @@ export class RemotePool implements StreamRunner {
     try {
       listener = await connect()
       await step(url, 'listen for results', () => listener!.query(`LISTEN ${RESULTS_CHANNEL}`))
-      await step(url, 'clear earlier task rows', () => client.query('DELETE FROM strata_tasks'))
+      await step(url, 'clear earlier task rows', () => client.query('DELETE FROM strata_tasks WHERE epoch < $1', [options.epoch]))
       return new RemotePool(client, listener, url, options)
     } catch (error) {
       await listener?.end().catch(() => undefined)
@@ -132,11 +137,18 @@ export class RemotePool implements StreamRunner {
     if (!await step(url, `read lease ${lease}`, () => leaseIsLive(this.#statements, lease))) return this.#runHere(task, messageTimeoutMs)
     const commitCount = this.#options.store.head().commitCount
     const key = `${task.cycle}/${task.stream}`
-    const where = [task.cycle, task.stream, commitCount] as const
+    const { epoch } = this.#options
+    const where = [task.cycle, task.stream, commitCount, epoch] as const
     await step(url, `send cycle ${task.cycle}'s task of stream ${task.stream}`, async () => {
-      await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, task, result) VALUES ($1, $2, $3, $4, NULL)
-        ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, task = EXCLUDED.task, result = NULL, failure = NULL`,
+      const sent = await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, epoch, task, result) VALUES ($1, $2, $3, $4, $5, NULL)
+        ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, epoch = EXCLUDED.epoch, task = EXCLUDED.task,
+          result = NULL, failure = NULL
+        WHERE strata_tasks.epoch <= EXCLUDED.epoch`,
       [...where, Buffer.from(encodeTask(task))])
+      if (sent.rowCount !== 1) {
+        throw new StrataError(ClusterErrorCode.FENCED,
+          `a newer coordinator (writer epoch above ${epoch}) runs cycle ${task.cycle} on ${url.where}: this one's task is not sent`, { epoch })
+      }
       await this.#query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, String(task.stream)])
     })
     try {
@@ -145,7 +157,7 @@ export class RemotePool implements StreamRunner {
         // Registered before the look, so that a result written between the look and the wait still wakes it.
         const woken = this.#wakeUp(key, TASK_POLL_MS)
         const row = await step(url, `read stream ${task.stream}'s result`, async () => (await this.#query<{ result: Buffer | null; failure: string | null }>(
-          'SELECT result, failure FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND commit_count = $3', [...where])).rows[0])
+          'SELECT result, failure FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND commit_count = $3 AND epoch = $4', [...where])).rows[0])
         if (row?.result != null) {
           woken.cancel()
           this.#remote += 1
@@ -167,7 +179,7 @@ export class RemotePool implements StreamRunner {
       }
     } finally {
       await step(url, `delete stream ${task.stream}'s task row`, () =>
-        this.#query('DELETE FROM strata_tasks WHERE cycle = $1 AND stream = $2', [task.cycle, task.stream]))
+        this.#query('DELETE FROM strata_tasks WHERE cycle = $1 AND stream = $2 AND epoch = $3', [task.cycle, task.stream, epoch]))
     }
   }
 
@@ -212,7 +224,7 @@ export class RemotePool implements StreamRunner {
     this.#closed = true
     for (const wake of [...this.#waiting.values()]) wake()
     if (this.#takeover instanceof StreamPool) await this.#takeover.close().catch(() => undefined)
-    await this.#query('DELETE FROM strata_tasks').catch(() => undefined)
+    await this.#query('DELETE FROM strata_tasks WHERE epoch <= $1', [this.#options.epoch]).catch(() => undefined)
     await this.#listener.end().catch(() => undefined)
     await this.#client.end().catch(() => undefined)
   }

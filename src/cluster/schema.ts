@@ -16,8 +16,12 @@
  *   strata_cycles    cycle -> encoded cycle record         strata_log       commit number -> encoded batch
  *   strata_leases    name -> holder, epoch, expiry (lease.ts: the leases of nodes, on the server's clock)
  *   strata_tasks     (cycle, stream) -> the commit count executed from, the encoded task, the encoded result
- *                    or the failure of the node's worker (JSON: kind, message index, message)
+ *                    or the failure of the node's worker (JSON: kind, message index, message), and the writer
+ *                    epoch of the coordinator that wrote the task (an older coordinator's rows never overwrite,
+ *                    answer or delete a newer one's)
  *                    (tasks.ts: a cycle's stream tasks on their way to the nodes and back; transient)
+ *   strata_inbox     seq -> a client's send (source, destination, payload, gas limit), and once a commit took it,
+ *                    that commit and the message id it became or why it was refused (inbox.ts)
  *
  * Values are the store's own encodings (src/store/codec.ts), so a replica is rebuilt from these rows without
  * re-encoding anything. Ids are their 32 raw bytes; bytea sorts bytewise, as LMDB keys do.
@@ -80,8 +84,15 @@ CREATE TABLE IF NOT EXISTS strata_leases (
 );
 CREATE TABLE IF NOT EXISTS strata_tasks (
   cycle bigint NOT NULL, stream integer NOT NULL, commit_count bigint NOT NULL, task bytea NOT NULL, result bytea,
-  failure text, PRIMARY KEY (cycle, stream)
+  failure text, epoch bigint NOT NULL DEFAULT 0, PRIMARY KEY (cycle, stream)
 );
+ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS strata_inbox (
+  seq bigserial PRIMARY KEY, source bytea NOT NULL, destination bytea NOT NULL, payload bytea NOT NULL, gas_limit bigint NOT NULL,
+  accepted_at timestamptz NOT NULL DEFAULT now(), taken_commit bigint, message_id text, refused text
+);
+CREATE INDEX IF NOT EXISTS strata_inbox_pending ON strata_inbox (seq) WHERE taken_commit IS NULL;
+CREATE INDEX IF NOT EXISTS strata_inbox_taken ON strata_inbox (taken_commit) WHERE taken_commit IS NOT NULL;
 CREATE TABLE IF NOT EXISTS strata_log (
   commit_number bigint PRIMARY KEY, cycle bigint NOT NULL, state_root bytea NOT NULL,
   batch bytea

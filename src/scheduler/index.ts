@@ -1,5 +1,5 @@
 export {
-  Runtime, DEFAULT_USER_ID, QUEUE_PAGE_MAX, type RuntimeOptions, type RuntimeEvents, type CycleReport, type CycleRecordView, type SendInput,
+  Runtime, DEFAULT_USER_ID, INBOX_TAKE_MAX, checkPayloadAndGas, QUEUE_PAGE_MAX, type RuntimeOptions, type RuntimeEvents, type CycleReport, type CycleRecordView, type SendInput,
   type CreateProgramInput, type QueryResult, type ProgramView,
 } from './runtime.js'
 export { RuntimeErrorCode } from './errors.js'

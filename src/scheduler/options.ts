@@ -4,7 +4,7 @@
  */
 import path from 'node:path'
 import {
-  CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, MESSAGE_TIMEOUT_MS_DEFAULT, NODES_MAX, PROGRAM_PLANES_MAX_DEFAULT,
+  CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, MESSAGE_TIMEOUT_MS_DEFAULT, NODES_MAX, PROGRAM_PLANES_MAX_DEFAULT,
   QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
 } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
@@ -21,7 +21,8 @@ export interface RuntimeOptions {
   /**
    * 'lmdb' (the default): durable state in `dataDir`. 'memory': nothing survives close; for tests and
    * throwaway runs. 'postgres': durable state in the PostgreSQL database at `url`, read through a local LMDB
-   * replica in `cacheDir` (docs/cluster.md); opening it takes the database's writer role from any earlier writer.
+   * replica in `cacheDir` (docs/cluster.md); a writer holds the database's cycle lease (the coordinator's role)
+   * while it is open, and fails LEASE_HELD while another live writer holds it (or waits, with `standby`).
    */
   readonly store?: 'lmdb' | 'memory' | 'postgres'
   /** With store: 'postgres' (required then): the database, a postgres:// or postgresql:// URL. */
@@ -52,6 +53,19 @@ export interface RuntimeOptions {
    * `stream/k`; a stream whose lease no live node holds runs on this process. The roots are those of one node.
    */
   readonly nodes?: number
+  /** With store: 'postgres' (the writer): this coordinator's name in the cycle lease (default `<hostname>:<pid>`). */
+  readonly node?: string
+  /**
+   * With store: 'postgres' (the writer): the cycle lease's term in ms (default 5,000), renewed at a third of it.
+   * A coordinator that dies is replaced by a standby within it; one that cannot renew it (paused, cut off from
+   * the database) commits nothing more once it has passed.
+   */
+  readonly leaseTermMs?: number
+  /**
+   * With store: 'postgres' (the writer): while another coordinator holds the cycle lease, wait for it (open
+   * resolves when that one stops or dies) instead of failing LEASE_HELD.
+   */
+  readonly standby?: boolean
   /** Plane bytes each stream keeps resident between cycles (an LRU budget); default 256 MiB. */
   readonly residentBytesMax?: number
   /**
@@ -119,7 +133,11 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, Bound>> = {
   },
 }
 
-const OPTION_KEYS = new Set<string>(['dataDir', 'store', 'url', 'cacheDir', 'sync', 'readOnly', 'schedule', 'nodes', ...Object.keys(OPTION_BOUNDS)])
+const OPTION_KEYS = new Set<string>([
+  'dataDir', 'store', 'url', 'cacheDir', 'sync', 'readOnly', 'schedule', 'nodes', 'node', 'leaseTermMs', 'standby', ...Object.keys(OPTION_BOUNDS),
+])
+/** Coordinator names are short labels stored in the lease row (lease.ts: LEASE_HOLDER_SIZE_MAX_CHARS, less a tenure suffix). */
+export const NODE_NAME_SIZE_MAX_CHARS = 180
 /** The schemes a PostgreSQL URL may use (libpq's two spellings). */
 const POSTGRES_URL_SCHEMES: readonly string[] = ['postgres:', 'postgresql:']
 
@@ -137,6 +155,8 @@ export interface SettledOptions extends Readonly<Record<NumericOption, number>> 
   readonly schedule: GasSchedule
   /** Nodes that run the streams (store: 'postgres' writers only); streams equals it then. */
   readonly nodes: number | undefined
+  /** The PostgreSQL writer's cycle lease: name, term, standby (undefined: the store's defaults). */
+  readonly coordinator: { readonly node?: string; readonly leaseTermMs?: number; readonly standby?: boolean }
 }
 
 /** Checks every option (unknown ones too) and fills in defaults; throws INVALID_OPTION naming the first bad one. */
@@ -179,13 +199,35 @@ export function settleOptions(options: RuntimeOptions): SettledOptions {
     numbers[name] = value === undefined ? bound.default() : integerOption(name, value, bound.min, bound.max)
   }
   const nodes = settleNodes(options, store, readOnly)
+  const coordinator = settleCoordinator(options, store, readOnly)
   return {
+    coordinator,
     ...numbers, store, dataDir: store === 'lmdb' ? path.resolve(dirOption) : undefined, url, cacheDir, sync: options.sync, readOnly, nodes,
     // A reader runs nothing but queries, on its own thread: it starts no stream workers.
     ...(readOnly ? { streams: 0 } : {}),
     // With nodes, stream k is node k's: the assignment by program id over K streams, as one node with K streams.
     ...(nodes !== undefined ? { streams: nodes } : {}),
     schedule: options.schedule === undefined ? GAS_SCHEDULE : checkedSchedule(options.schedule),
+  }
+}
+
+/** `node`, `leaseTermMs`, `standby`: the cycle lease of a PostgreSQL writer, and only of one. */
+function settleCoordinator(options: RuntimeOptions, store: SettledOptions['store'], readOnly: boolean): SettledOptions['coordinator'] {
+  const { node, leaseTermMs, standby } = options
+  if (node === undefined && leaseTermMs === undefined && standby === undefined) return {}
+  if (store !== 'postgres' || readOnly) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `node, leaseTermMs and standby apply to a writer on store: 'postgres' (the cluster's coordinator), not to ${readOnly ? 'a read-only runtime' : `store: '${store}'`}`)
+  }
+  if (node !== undefined && (typeof node !== 'string' || node.length === 0 || node.length > NODE_NAME_SIZE_MAX_CHARS)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `node must be a name of 1..${NODE_NAME_SIZE_MAX_CHARS} characters, got ${describeValue(node)}`)
+  }
+  if (standby !== undefined && typeof standby !== 'boolean') {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `standby must be a boolean, got ${describeValue(standby)}`)
+  }
+  return {
+    ...(node !== undefined ? { node } : {}), ...(standby !== undefined ? { standby } : {}),
+    ...(leaseTermMs !== undefined ? { leaseTermMs: integerOption('leaseTermMs', leaseTermMs, LEASE_TERM_MS_MIN, LEASE_TERM_MS_MAX) } : {}),
   }
 }
 

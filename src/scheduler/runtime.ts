@@ -47,9 +47,12 @@ async function openPostgres(settled: SettledOptions): Promise<Store> {
   if (settled.readOnly) {
     return openPostgresReader({ url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}) })
   }
+  const { node, leaseTermMs, standby } = settled.coordinator
   return openPostgresStore({
     url: settled.url!, verify: verifyPlane, ...(settled.cacheDir !== undefined ? { cacheDir: settled.cacheDir } : {}),
     ...(settled.sync !== undefined ? { sync: settled.sync } : {}),
+    ...(node !== undefined ? { holder: node } : {}), ...(leaseTermMs !== undefined ? { leaseTermMs } : {}),
+    ...(standby !== undefined ? { standby } : {}),
   })
 }
 
@@ -61,7 +64,26 @@ async function openNodes(settled: SettledOptions, store: Store): Promise<StreamR
   const { openRemotePool } = await import('../cluster/index.js')
   return openRemotePool({
     url: settled.url!, streams: settled.streams, store, schedule: settled.schedule, planesMax: settled.planesMax, workerHeapMb: settled.workerHeapMb,
+    epoch: (store as Store & { readonly epoch: number }).epoch,
   })
+}
+
+/**
+ * The checks of a user's message that need no state (INVALID_PAYLOAD, PAYLOAD_TOO_LARGE, INVALID_GAS): `send`
+ * makes them, and so does a cluster client before a send enters the database's inbox.
+ */
+export function checkPayloadAndGas(payload: unknown, gasLimit: unknown): asserts payload is Uint8Array {
+  if (!isBytes(payload)) {
+    throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `payload must be a Uint8Array, got ${describeValue(payload)}`)
+  }
+  if (payload.length > PAYLOAD_SIZE_MAX_BYTES) {
+    throw new StrataError(RuntimeErrorCode.PAYLOAD_TOO_LARGE,
+      `payload is ${payload.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
+  }
+  if (typeof gasLimit !== 'number' || !Number.isSafeInteger(gasLimit) || gasLimit < 0 || gasLimit > MESSAGE_GAS_LIMIT_MAX) {
+    throw new StrataError(RuntimeErrorCode.INVALID_GAS,
+      `gasLimit must be an integer in 0..${MESSAGE_GAS_LIMIT_MAX}, got ${describeValue(gasLimit)}`, { gasLimit })
+  }
 }
 
 /** The user that creates programs when `createProgram` names no source. */
@@ -129,6 +151,12 @@ export interface ProgramView {
   /** The planes that hold data, as keys (region * 65,536 + plane), ascending. */
   planes(): number[]
 }
+
+/**
+ * Client sends one intake takes from a cluster's inbox at most: more than a busy cycle runs (so the queue does not
+ * starve), few enough that one intake's rows (payloads up to 64 KiB) stay a bounded read.
+ */
+export const INBOX_TAKE_MAX = 10_000
 
 /** Queue listings return at most this many messages at a time: a queue can hold millions. */
 export const QUEUE_PAGE_MAX = 10_000
@@ -328,12 +356,46 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await this.#commit(this.#state.cycle, [])
   }
 
-  /** Runs one cycle. */
+  /**
+   * A cluster's coordinator (store: 'postgres'): takes the client sends waiting in the database's inbox
+   * (`ClusterClient.send`) into the queue, in the order they were accepted, as `send` would; resolves to how many
+   * it took. Each becomes durable with the next commit, which records its message id (or why it was refused: an
+   * unknown program, a program as sender) in the same transaction. `runCycle` and `runUntilIdle` do this first;
+   * other runtimes have no inbox and take 0.
+   */
+  async intake(): Promise<number> {
+    this.#writable('intake')
+    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is running')
+    this.#notFaulted()
+    return this.#intake()
+  }
+
+  async #intake(): Promise<number> {
+    const store = this.#store
+    if (store.takeInbox === undefined || store.settleInbox === undefined) return 0
+    const room = Math.min(INBOX_TAKE_MAX, this.#options.queueLengthMax - this.#state.queueLength)
+    if (room <= 0) return 0
+    let taken = 0
+    for (const request of await store.takeInbox(room)) {
+      let outcome: { messageId: string } | { refused: string }
+      try {
+        outcome = { messageId: this.send(request) }
+      } catch (error) {
+        if (!(error instanceof StrataError)) throw error
+        outcome = { refused: `${error.code}: ${error.message}` }
+      }
+      store.settleInbox(request.seq, outcome)
+      taken += 1
+    }
+    return taken
+  }
+
+  /** Runs one cycle (a cluster's coordinator takes its inbox first: `intake`). */
   async runCycle(): Promise<CycleReport> {
     this.#writable('runCycle')
     if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
     this.#notFaulted()
-    this.#running = this.#runCycle()
+    this.#running = this.#intake().then(() => this.#runCycle())
     try {
       return await this.#running
     } finally {
@@ -346,7 +408,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#writable('runUntilIdle')
     const maxCycles = integerOption('maxCycles', options.maxCycles ?? 1000, 1, Number.MAX_SAFE_INTEGER)
     const reports: CycleReport[] = []
-    while (reports.length < maxCycles && !this.idle) reports.push(await this.runCycle())
+    while (reports.length < maxCycles) {
+      await this.intake()
+      if (this.idle) break
+      reports.push(await this.runCycle())
+    }
     return reports
   }
 
@@ -616,17 +682,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.#state.programs.has(source as unknown as ProgramId)) {
       throw new StrataError(RuntimeErrorCode.INVALID_SOURCE, `source ${source} is a program; users send as users`)
     }
-    if (!isBytes(payload)) {
-      throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `payload must be a Uint8Array, got ${describeValue(payload)}`)
-    }
-    if (payload.length > PAYLOAD_SIZE_MAX_BYTES) {
-      throw new StrataError(RuntimeErrorCode.PAYLOAD_TOO_LARGE,
-        `payload is ${payload.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
-    }
-    if (typeof gasLimit !== 'number' || !Number.isSafeInteger(gasLimit) || gasLimit < 0 || gasLimit > MESSAGE_GAS_LIMIT_MAX) {
-      throw new StrataError(RuntimeErrorCode.INVALID_GAS,
-        `gasLimit must be an integer in 0..${MESSAGE_GAS_LIMIT_MAX}, got ${describeValue(gasLimit)}`, { gasLimit })
-    }
+    checkPayloadAndGas(payload, gasLimit)
     if (this.#state.queueLength >= this.#options.queueLengthMax) {
       throw new StrataError(RuntimeErrorCode.QUEUE_FULL,
         `the queue holds ${this.#state.queueLength} messages (queueLengthMax); run cycles before sending more`)
@@ -634,7 +690,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const nonce = this.#state.nonce(source)
     this.#state.setNonce(source, nonce + 1)
     const id = externalMessageId(source, nonce)
-    return { id, kind, source, destination, payload: new Uint8Array(payload), gasLimit, origin: id }
+    return { id, kind, source, destination, payload: new Uint8Array(payload as Uint8Array), gasLimit: gasLimit as number, origin: id }
   }
 
   /** A message for read-only runs: validated like a send, but takes no nonce and is never enqueued. */

@@ -4,7 +4,7 @@ export { StoreErrorCode } from './errors.js'
 export {
   ALL_CHUNKS, MERKLE_KEY_SIZE_MAX_BYTES, PLANES_PER_TRANSACTION_DEFAULT, STORE_CHUNK_SIZE_BYTES, STORE_FORMAT_VERSION,
   STORE_HASH_SIZE_BYTES, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, STORE_PLANE_KEY_LIMIT,
-  type CommitBatch, type CycleCounts, type CycleRecord, type PlaneVerifier, type Store, type StoreHead, type StoreMemoryDelta, type StoreOpenOptions,
+  type CommitBatch, type CycleCounts, type CycleRecord, type InboxRequest, type PlaneVerifier, type Store, type StoreHead, type StoreMemoryDelta, type StoreOpenOptions,
   type StoreImageEntry, type StoreImageHead, type StorePlaneChange, type StoredMailboxEntry, type StoredWaitEntry,
 } from './store.js'
 export { LmdbStore, openLmdbStore, type LmdbStoreDiagnostics, type LmdbStoreOptions } from './lmdb_store.js'

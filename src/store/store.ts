@@ -237,6 +237,16 @@ export interface StoreImageHead extends StoreHead {
   readonly queueTail: number
 }
 
+/** A client's send waiting in a cluster's inbox (Store.takeInbox). */
+export interface InboxRequest {
+  /** Its place in the inbox: taken in ascending order. */
+  readonly seq: number
+  readonly source: string
+  readonly destination: string
+  readonly payload: Uint8Array
+  readonly gasLimit: number
+}
+
 // ---- the interface ----------------------------------------------------------------------------------------------
 
 export interface Store {
@@ -262,6 +272,15 @@ export interface Store {
    * the source's last commit; its snapshot moves there on the next `refresh`. Other stores have no such method.
    */
   catchUp?(): Promise<StoreHead>
+  /**
+   * A store shared by a cluster (the PostgreSQL writer) holds an inbox of client sends (`ClusterClient.send`):
+   * this takes up to `max` of those not taken yet, in the order they were accepted. The caller settles each one
+   * with `settleInbox` (the message id it became, or why it was refused), and the next commit records those
+   * settlements in the same transaction as the queue they changed: a send is taken exactly once, and one the
+   * caller dies holding is taken again by the next coordinator. Other stores have no inbox.
+   */
+  takeInbox?(max: number): Promise<InboxRequest[]>
+  settleInbox?(seq: number, outcome: { readonly messageId: string } | { readonly refused: string }): void
 
   /** Stores a code blob under its id (SHA-256 of the blob, checked). Durable once resolved; idempotent. */
   putCode(codeId: CodeId, blob: Uint8Array): Promise<void>

@@ -161,8 +161,9 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     if (intervalMs === 0 || closing) return
     timer = setTimeout(() => {
       timer = undefined
-      const due = running === undefined && !rt.idle && rt.fault === undefined
-      ;(due ? runCycle() : Promise.resolve())
+      const ready = running === undefined && rt.fault === undefined
+      // A cluster's coordinator first takes its inbox (clients' `strata send --url`); other runtimes take nothing.
+      ;(ready ? rt.intake().then(() => (running === undefined && !rt.idle ? runCycle() : undefined)) : Promise.resolve())
         .catch((error: unknown) => { process.stderr.write(`strata serve: cycle failed: ${(error as Error).stack ?? String(error)}\n`) })
         .finally(schedule)
     }, intervalMs)

@@ -1,6 +1,7 @@
 /**
  * The CLI against PostgreSQL (`--url URL`, `--cache DIR`): the reading commands open read-only runtimes beside a
- * live writer without fencing it; `send` and `serve` are the database's writer; the URL's password appears in
+ * live writer without fencing it; `send` goes into the cluster's inbox; `serve` is the database's writer
+ * (a coordinator), which takes the inbox; the URL's password appears in
  * no output. Runs the built binary (dist/cli/main.js).
  */
 import { spawn } from 'node:child_process'
@@ -72,11 +73,15 @@ describePostgres('strata --url', () => {
     expect(unknown.stderr).not.toContain(PASSWORD)
   }, 60_000)
 
-  it('send writes as the database\'s writer; serve answers /api/status with the committed root, runs a cycle, and exits 0 on SIGINT', async () => {
+  it('send goes into the inbox (durable, no writer needed); serve answers /api/status, takes the inbox into a cycle, and exits 0 on SIGINT', async () => {
     const { url, where, ids, writerCache } = await database()
-    const sent = await strata('send', '--url', url, '--cache', writerCache, '--to', ids[1]!.slice(0, 8), '--text', 'inc')
+    const sent = await strata('send', '--url', url, '--to', ids[1]!.slice(0, 8), '--text', 'inc')
     expect(sent.stdout + sent.stderr).not.toContain(PASSWORD)
-    expect((await strataJson<{ queueLength: number }>('inspect', '--url', url)).queueLength).toBe(1)
+    expect(sent.stdout).toContain(`accepted into ${where}'s inbox as entry 1 (durable)`)
+    const unknown = await strataFails('send', '--url', url, '--to', 'ffff', '--text', 'inc', '--json')
+    expect(JSON.parse(unknown.stderr)).toMatchObject({ error: { code: 'UNKNOWN_PROGRAM' } })
+    // In the inbox, not yet in the queue: the coordinator takes it at its next cycle.
+    expect((await strataJson<{ queueLength: number }>('inspect', '--url', url)).queueLength).toBe(0)
 
     const child = spawn(process.execPath, [BIN, 'serve', '--url', url, '--cache', writerCache, '--port', '0', '--interval', '0', '--streams', '0', '--json'])
     let output = ''
@@ -98,11 +103,12 @@ describePostgres('strata --url', () => {
       (await fetch(`${base}/api/status`)).json() as never
     // What a reader of the database sees is what the server shows.
     const committed = await strataJson<{ cycle: number; stateRoot: string }>('inspect', '--url', url)
-    expect(await status()).toMatchObject({ cycle: committed.cycle, stateRoot: committed.stateRoot, queueLength: 1, database: where })
+    expect(await status()).toMatchObject({ cycle: committed.cycle, stateRoot: committed.stateRoot, queueLength: 0, database: where })
     const ran = await fetch(`${base}/api/cycle`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${started.token}` }, body: '{}' })
     expect(ran.status).toBe(200)
-    const cycle = await ran.json() as { cycle: number; stateRoot: string }
+    const cycle = await ran.json() as { cycle: number; stateRoot: string; processed: number }
     expect(cycle.cycle).toBe(committed.cycle + 1)
+    expect(cycle.processed).toBe(1)
     expect(await status()).toMatchObject({ cycle: cycle.cycle, stateRoot: cycle.stateRoot, queueLength: 0 })
     // The server holds the writer epoch; a CLI reader beside it sees the cycle it committed.
     expect(await strataJson<{ cycle: number; stateRoot: string }>('inspect', '--url', url)).toMatchObject({ cycle: cycle.cycle, stateRoot: cycle.stateRoot })

@@ -186,15 +186,17 @@ describePostgres('the PostgreSQL store', () => {
     expect(summary.mailboxes.some((box) => box.length === MAILBOX_SIZE_MAX)).toBe(true)
     expect(summary.memory.some((m) => m.planes.length > 0)).toBe(true)
 
-    // A second node's view: the log pruned, so its replica can only be rebuilt from the tables.
+    // The next coordinator's view, on another machine: the log pruned, so its replica can only be rebuilt from
+    // the tables.
+    const replicas = [store.diagnostics().replicaDir]
+    await store.close()
     await ctx.server.query('DELETE FROM strata_log', [], url)
     const rebuilt = await open(url)
     expect(rebuilt.diagnostics().replica).toBe('rebuilt')
     expectSameParts(contents(rebuilt, keys), expected, 'the rebuilt replica')
     // The Store interface cannot list Merkle nodes: every replica holds exactly the table's rows.
     const rows = Number((await ctx.server.query<{ n: string }>('SELECT count(*) AS n FROM strata_merkle', [], url)).rows[0]!.n)
-    const replicas = [store.diagnostics().replicaDir, rebuilt.diagnostics().replicaDir]
-    await store.close()
+    replicas.push(rebuilt.diagnostics().replicaDir)
     await rebuilt.close()
     for (const replica of replicas) {
       const env = openRaw({ path: replica, readOnly: true })
@@ -204,16 +206,39 @@ describePostgres('the PostgreSQL store', () => {
     await memory.close()
   })
 
-  it('fences: once a second writer opened the database, the first one commits nothing (FENCED) and the second goes on', async () => {
+  it('refuses a second writer while the first holds the cycle lease (LEASE_HELD), and a standby opens once it is released', async () => {
     const url = await ctx.server.createDatabase()
     const a = await open(url)
     await a.commit({ cycle: 1, stateRoot: rootOf(1), nonces: [[USERS[0]!, 1]] })
+    const error = await expectCode(() => open(url), ClusterErrorCode.LEASE_HELD)
+    expect(error.message).toMatch(/holds the cycle lease for \d+ ms more/)
+    // The refused open changed nothing: A goes on.
+    await a.commit({ cycle: 2, stateRoot: rootOf(2) })
+    let opened = false
+    const standby = open(url, cacheDir(), { standby: true }).then((store) => { opened = true; return store })
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    expect(opened).toBe(false)
+    await a.close()
+    const b = await standby
+    expect(b.epoch).toBe(a.epoch + 1)
+    expect(b.diagnostics().leaseEpoch).toBe(a.diagnostics().leaseEpoch + 1)
+    expect(b.head()).toMatchObject({ cycle: 2, commitCount: 2 })
+    await b.commit({ cycle: 3, stateRoot: rootOf(3) })
+  })
+
+  it('fences: once the first writer\'s cycle lease expired (it was paused), it commits nothing (FENCED) and its successor goes on', async () => {
+    const url = await ctx.server.createDatabase()
+    const a = await open(url, cacheDir(), { leaseTermMs: 60_000 })
+    await a.commit({ cycle: 1, stateRoot: rootOf(1), nonces: [[USERS[0]!, 1]] })
+    // A paused past its term, as the server's clock sees it: the lease expires without A knowing.
+    await ctx.server.query(`UPDATE strata_leases SET expires_at = clock_timestamp() WHERE name = 'cycle'`, [], url)
+    await expectCode(() => a.commit({ cycle: 2, stateRoot: rootOf(2) }), ClusterErrorCode.FENCED)
     const b = await open(url)
     expect(b.epoch).toBe(a.epoch + 1)
     expect(b.diagnostics().replica).toBe('replayed')
     const before = (await ctx.server.query('SELECT * FROM strata_head', [], url)).rows
     const error = await expectCode(() => a.commit({ cycle: 2, stateRoot: rootOf(2), nonces: [[USERS[0]!, 2]] }), ClusterErrorCode.FENCED)
-    expect(error.message).toContain(`epoch ${a.epoch}`)
+    expect(error.message).toContain(`epoch ${a.diagnostics().leaseEpoch}`)
     const code = new TextEncoder().encode('fenced code')
     await expectCode(() => a.putCode(Buffer.from(sha256(code)).toString('hex') as never, code), ClusterErrorCode.FENCED)
     // Nothing written: the head, the log, the tables, and A's replica are as they were.
@@ -232,11 +257,15 @@ describePostgres('the PostgreSQL store', () => {
   it('fences a runtime: its next cycle fails FENCED and faults it, and the new writer resumes from the database', async () => {
     const url = await ctx.server.createDatabase()
     const [dirA, dirB] = [cacheDir(), cacheDir()]
-    const a = await Runtime.open({ store: 'postgres', url, cacheDir: dirA, streams: 0 })
+    const a = await Runtime.open({ store: 'postgres', url, cacheDir: dirA, streams: 0, node: 'coordinator-a', leaseTermMs: 60_000 })
     const counter = await a.uploadCode('programs/counter.ts')
     const pid = await a.createProgram(counter, { payload: new TextEncoder().encode('5'), gasLimit: 10_000_000 })
     await a.runUntilIdle()
     const root = a.stateRoot()
+    await expect(Runtime.open({ store: 'postgres', url, cacheDir: dirB, streams: 0 })).rejects.toMatchObject({ code: ClusterErrorCode.LEASE_HELD })
+    const leases = await ctx.server.query<{ holder: string }>(`SELECT holder FROM strata_leases WHERE name = 'cycle'`, [], url)
+    expect(leases.rows[0]!.holder).toMatch(/^coordinator-a\/[0-9a-f]{12}$/)
+    await ctx.server.query(`UPDATE strata_leases SET expires_at = clock_timestamp() WHERE name = 'cycle'`, [], url)
     const b = await Runtime.open({ store: 'postgres', url, cacheDir: dirB, streams: 0 })
     try {
       expect(b.stateRoot()).toBe(root)
