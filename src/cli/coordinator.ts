@@ -18,11 +18,15 @@ import { plural } from './output.js'
  * each look is one indexed read.
  */
 export const COORDINATOR_POLL_MS_DEFAULT = 100
+/** How long a standby that lost the database waits before it connects again (as a node does). */
+export const RECONNECT_DELAY_MS = 250
 /** The exit status of a coordinator stopped by a fault (a lost lease, a lost database): its standby takes over. */
 export const EXIT_FAULTED = 3
 
 export type CoordinatorEvent =
   | { readonly kind: 'standby'; readonly holder: string | null }
+  /** A standby lost the database (IO) and connects again after RECONNECT_DELAY_MS. */
+  | { readonly kind: 'reconnect'; readonly message: string }
   | { readonly kind: 'coordinator'; readonly cycle: number; readonly stateRoot: string }
   | { readonly kind: 'cycle'; readonly cycle: number; readonly stateRoot: string; readonly processed: number; readonly failed: number; readonly taken: number }
   | { readonly kind: 'fault'; readonly code: string; readonly message: string }
@@ -103,12 +107,23 @@ a fault (the lease or the database lost) exits ${EXIT_FAULTED}.
     }
     try {
       let rt
-      try {
-        rt = await Runtime.open(options)
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== ClusterErrorCode.LEASE_HELD) throw error
-        emit({ kind: 'standby', holder: ((error as StrataError).details?.holder as string | null | undefined) ?? null })
-        rt = await Runtime.open({ ...options, standby: true })
+      let standby = false
+      while (rt === undefined) {
+        try {
+          rt = await Runtime.open({ ...options, standby })
+        } catch (error) {
+          const code = (error as { code?: unknown }).code
+          if (code === ClusterErrorCode.LEASE_HELD) {
+            emit({ kind: 'standby', holder: ((error as StrataError).details?.holder as string | null | undefined) ?? null })
+            standby = true
+          } else if (code === ClusterErrorCode.IO && standby) {
+            // A standby outlives the database's restarts and network cuts: it is there to take over after one.
+            emit({ kind: 'reconnect', message: (error as Error).message })
+            await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAY_MS))
+          } else {
+            throw error
+          }
+        }
       }
       opened = true
       try {

@@ -34,8 +34,6 @@ export const INBOX_SEND_ALL_BYTES_MAX = 16 * 1024 * 1024
  * is always taken.
  */
 export const INBOX_TAKE_BYTES_MAX = 64 * 1024 * 1024
-/** The channel a client NOTIFYs after a send, so an idle coordinator takes it at once instead of at its next look. */
-export const INBOX_CHANNEL = 'strata_inbox'
 
 /** What became of a request: waiting for the coordinator, taken (with its message id) or refused (and why). */
 export type InboxStatus =
@@ -46,13 +44,60 @@ export type InboxStatus =
   | { readonly state: 'unknown' }
 
 export class ClusterClient {
-  readonly #client: pg.Client
+  #client: pg.Client
   readonly #url: DatabaseUrl
+  readonly #connect: () => Promise<pg.Client>
+  /** The connection failed (the server restarted, the network was cut): the next call connects again. */
+  #broken = false
   #closed = false
 
-  private constructor(client: pg.Client, url: DatabaseUrl) {
+  private constructor(client: pg.Client, url: DatabaseUrl, connect: () => Promise<pg.Client>) {
     this.#client = client
     this.#url = url
+    this.#connect = connect
+    this.#watch(client)
+  }
+
+  #watch(client: pg.Client): void {
+    client.on('error', () => { if (this.#client === client) this.#broken = true })
+  }
+
+  /**
+   * The connection, made again if it failed since the last call. A call that fails on a broken connection fails
+   * IO; for `send`, the outcome is then unknown (the INSERT may have committed): `status` of a later seq, or
+   * the mailbox, tells.
+   */
+  async #db(): Promise<pg.Client> {
+    if (this.#broken) {
+      const old = this.#client
+      this.#client = await this.#connect()
+      this.#broken = false
+      this.#watch(this.#client)
+      await old.end().catch(() => undefined)
+    }
+    return this.#client
+  }
+
+  /** One statement at a time, in call order (pg wants one query at a time per connection). */
+  #serial: Promise<unknown> = Promise.resolve()
+
+  #query<R extends pg.QueryResultRow>(action: string, text: string, values: unknown[]): Promise<R[]> {
+    const run = this.#serial.then(() => this.#run<R>(action, text, values))
+    this.#serial = run.catch(() => undefined)
+    return run
+  }
+
+  async #run<R extends pg.QueryResultRow>(action: string, text: string, values: unknown[]): Promise<R[]> {
+    return step(this.#url, action, async () => {
+      const client = await this.#db()
+      try {
+        return (await client.query<R>(text, values)).rows
+      } catch (error) {
+        // A statement that fails on a dead connection marks it broken even before pg's 'error' event.
+        if ((error as { code?: unknown }).code === undefined) this.#broken = true
+        throw error
+      }
+    })
   }
 
   /** Connects to the cluster's database (which a coordinator must have created: NOT_FOUND otherwise). */
@@ -62,17 +107,26 @@ export class ClusterClient {
     }
     const url = checkedDatabaseUrl(options.url)
     const { default: driver } = await import('pg')
-    const client = new driver.Client({ connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS })
-    client.on('error', () => undefined) // the next statement fails and names it
+    const connect = async (): Promise<pg.Client> => {
+      const client = new driver.Client({ connectionString: url.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS })
+      client.on('error', () => undefined) // the next statement fails and names it
+      try {
+        await step(url, 'connect', () => client.connect())
+        return client
+      } catch (error) {
+        await client.end().catch(() => undefined)
+        throw error
+      }
+    }
+    const client = await connect()
     try {
-      await step(url, 'connect', () => client.connect())
       const exists = await step(url, 'look for the inbox', async () => (await client.query<{ found: boolean }>(
         "SELECT to_regclass('strata_inbox') IS NOT NULL AS found")).rows[0]!.found)
       if (!exists) {
         throw new StrataError(ClusterErrorCode.NOT_FOUND,
           `${url.where} holds no Strata cluster (no inbox): a coordinator (\`strata coordinator\`, or a writer runtime) creates it`)
       }
-      return new ClusterClient(client, url)
+      return new ClusterClient(client, url, connect)
     } catch (error) {
       await client.end().catch(() => undefined)
       throw error
@@ -117,9 +171,9 @@ export class ClusterClient {
     }
     const destinations = [...new Set(checked.map((c) => c.destination))]
     const url = this.#url
-    const known = await step(url, 'look up the programs', async () => new Set((await this.#client.query<{ id: string }>(
+    const known = new Set((await this.#query<{ id: string }>('look up the programs',
       "SELECT encode(program_id, 'hex') AS id FROM strata_programs WHERE program_id = ANY($1::bytea[])",
-      [destinations.map((d) => Buffer.from(d, 'hex'))])).rows.map((r) => r.id)))
+      [destinations.map((d) => Buffer.from(d, 'hex'))])).map((r) => r.id))
     const unknown = destinations.find((d) => !known.has(d))
     if (unknown !== undefined) {
       throw new StrataError(RuntimeErrorCode.UNKNOWN_PROGRAM, `no program ${unknown} in ${url.where}`, { destination: unknown })
@@ -128,20 +182,17 @@ export class ClusterClient {
     // the server: pg would otherwise send an array of Buffers as hex text.
     const lengths = checked.map((c) => c.payload.length)
     const starts = lengths.map((_, i) => 1 + lengths.slice(0, i).reduce((a, b) => a + b, 0))
-    const rows = await step(url, 'send to the inbox', async () => {
-      const result = await this.#client.query<{ seq: string }>(`
+    const rows = await this.#query<{ seq: string }>('send to the inbox', `
         WITH r AS (
           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[]) WITH ORDINALITY AS r(source, destination, start, len, gas, n)
         ), i AS (
           INSERT INTO strata_inbox (source, destination, payload, gas_limit)
           SELECT decode(source, 'hex'), decode(destination, 'hex'), substring($6::bytea FROM start FOR len), gas FROM r ORDER BY n
           RETURNING seq
-        ), notified AS (SELECT pg_notify($7, '') AS n)
-        SELECT seq FROM i, notified ORDER BY seq`,
+        )
+        SELECT seq FROM i ORDER BY seq`,
       [checked.map((c) => c.source), checked.map((c) => c.destination), starts, lengths, checked.map((c) => c.gasLimit),
-        Buffer.concat(checked.map((c) => c.payload)), INBOX_CHANNEL])
-      return result.rows
-    })
+        Buffer.concat(checked.map((c) => c.payload))])
     return rows.map((r) => Number(r.seq))
   }
 
@@ -152,17 +203,17 @@ export class ClusterClient {
       throw new StrataError(ClusterErrorCode.INVALID_ARGUMENT, `a program id prefix is up to 64 lowercase hex digits, with a limit in 1..100; got ${describeValue(prefix)}, ${describeValue(limit)}`)
     }
     const padded = (fill: string): Buffer => Buffer.from(prefix.padEnd(64, fill), 'hex')
-    return step(this.#url, 'look up programs by prefix', async () => (await this.#client.query<{ id: string }>(
+    return (await this.#query<{ id: string }>('look up programs by prefix',
       `SELECT encode(program_id, 'hex') AS id FROM strata_programs WHERE program_id BETWEEN $1 AND $2 ORDER BY program_id LIMIT $3`,
-      [padded('0'), padded('f'), limit])).rows.map((r) => r.id))
+      [padded('0'), padded('f'), limit])).map((r) => r.id)
   }
 
   /** What became of the request `seq`. */
   async status(seq: number): Promise<InboxStatus> {
     this.#open()
     if (!Number.isSafeInteger(seq) || seq < 1) throw new StrataError(ClusterErrorCode.INVALID_ARGUMENT, `seq must be a positive integer, got ${describeValue(seq)}`)
-    const row = await step(this.#url, `read inbox entry ${seq}`, async () => (await this.#client.query<{ taken_commit: string | null; message_id: string | null; refused: string | null }>(
-      'SELECT taken_commit, message_id, refused FROM strata_inbox WHERE seq = $1', [seq])).rows[0])
+    const [row] = await this.#query<{ taken_commit: string | null; message_id: string | null; refused: string | null }>(`read inbox entry ${seq}`,
+      'SELECT taken_commit, message_id, refused FROM strata_inbox WHERE seq = $1', [seq])
     if (row === undefined) return { state: 'unknown' }
     if (row.taken_commit === null) return { state: 'pending' }
     const commit = Number(row.taken_commit)

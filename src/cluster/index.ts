@@ -20,5 +20,5 @@ export { RESULTS_CHANNEL, TASKS_CHANNEL, TASK_POLL_MS, packResult, streamLeaseNa
 export { runNode, type NodeEvent, type NodeOptions } from './node.js'
 export { CYCLE_LEASE_FILE_NAME, CYCLE_LEASE_NAME, STANDBY_POLL_MS_MAX } from './cycle_lease.js'
 export {
-  INBOX_CHANNEL, INBOX_KEEP_COMMITS, INBOX_SEND_ALL_MAX, ClusterClient, openClusterClient, type InboxStatus,
+  INBOX_KEEP_COMMITS, INBOX_SEND_ALL_MAX, ClusterClient, openClusterClient, type InboxStatus,
 } from './inbox.js'

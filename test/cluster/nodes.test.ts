@@ -5,7 +5,6 @@
  * runs its stream itself); and with a node SIGSTOPped past its term while it holds a result (its late write is
  * refused FENCED, and nothing changes). A message that kills a node's worker fails WORKER_DIED, as on one node.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
 import {
@@ -16,6 +15,7 @@ import { TERM_MS_DEFAULT, TERM_MS_MAX, TERM_MS_MIN } from '../../src/cli/node.js
 import { ExecutionResult, ReplyCode, Runtime, type MessageOutcome } from '../../src/index.js'
 import { GOLDEN, workload } from '../integration/golden_workload.js'
 import { strataFails, strataJson } from '../integration/cli_helpers.js'
+import { useProcesses, type JsonProcess } from './processes.js'
 import { describePostgres, usePostgresServer } from './suite.js'
 
 /** A short term, so that a dead node's stream passes to the coordinator within a second. */
@@ -24,70 +24,11 @@ const MAIN = path.resolve('dist/cli/main.js')
 const CHILD = path.resolve('test/cluster/node_child.mjs')
 
 type Event = NodeEvent | { readonly kind: 'holding'; readonly cycle: number }
-
-interface NodeProcess {
-  readonly child: ChildProcess
-  readonly events: Event[]
-  /** Resolves with the first event (past or future) that `match` accepts. */
-  waitFor(match: (event: Event) => boolean, timeoutMs?: number): Promise<Event>
-  exited: Promise<number | null>
-}
+type NodeProcess = JsonProcess<Event>
 
 describePostgres('a cycle across node processes', () => {
   const ctx = usePostgresServer()
-  const running: NodeProcess[] = []
-
-  afterEach(async () => {
-    for (const node of running.splice(0)) {
-      if (node.child.exitCode === null && node.child.signalCode === null) {
-        node.child.kill('SIGCONT')
-        node.child.kill('SIGKILL')
-        await node.exited
-      }
-    }
-  })
-
-  function start(command: string, args: readonly string[], onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess {
-    const child = spawn(process.execPath, [command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const events: Event[] = []
-    const watchers = new Set<() => void>()
-    let stderr = ''
-    let buffered = ''
-    const node: NodeProcess = {
-      child, events,
-      exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-      waitFor: (match, timeoutMs = 20_000) => new Promise((resolve, reject) => {
-        const look = (): boolean => {
-          const found = events.find(match)
-          if (found === undefined) return false
-          watchers.delete(check)
-          clearTimeout(timer)
-          resolve(found)
-          return true
-        }
-        const check = (): void => { look() }
-        const timer = setTimeout(() => {
-          watchers.delete(check)
-          reject(new Error(`no such event within ${timeoutMs} ms; events: ${JSON.stringify(events)}; stderr: ${stderr}`))
-        }, timeoutMs)
-        if (!look()) watchers.add(check)
-      }),
-    }
-    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const lines = buffered.split('\n')
-      buffered = lines.pop()!
-      for (const line of lines) {
-        const event = JSON.parse(line) as Event
-        events.push(event)
-        onEvent?.(event, node)
-        for (const watcher of [...watchers]) watcher()
-      }
-    })
-    running.push(node)
-    return node
-  }
+  const start = useProcesses<Event>()
 
   /** `strata node` for stream k, with a replica of its own and the short term. */
   const cliNode = (url: string, stream: number, onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess =>
