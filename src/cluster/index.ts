@@ -2,7 +2,7 @@
 // epoch, reads served by a local LMDB replica), its readers, and the leases the multi-node layer will use.
 export { ClusterErrorCode } from './errors.js'
 export {
-  CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
+  CONNECT_TIMEOUT_MS, HOLDER_SIZE_MAX_CHARS, LOG_KEEP_COMMITS_DEFAULT, LOG_REPLAY_ROWS_PER_FETCH, QUERY_TIMEOUT_MS, PostgresStore, openPostgresStore,
   type PostgresStoreDiagnostics, type PostgresStoreOptions, type ReplicaSync,
 } from './postgres_store.js'
 export {

@@ -65,6 +65,12 @@ export const CONNECT_TIMEOUT_MS = 10_000
  * of ~4 MiB, a fraction of a second each here; a minute means the server or the network is gone.
  */
 export const QUERY_TIMEOUT_MS = 60_000
+/**
+ * Commit log rows kept behind the head; older ones are deleted by each commit. A replica (a node's, a reader's,
+ * the next coordinator's) that fell further behind is rebuilt from the tables instead of replayed, so this bounds
+ * the log's size (at one commit every few ms, a minute or more of commits) without losing anything.
+ */
+export const LOG_KEEP_COMMITS_DEFAULT = 10_000
 /** The longest holder name (node id) stored with the epoch. */
 export const HOLDER_SIZE_MAX_CHARS = 200
 /** Replica directory inside the cache directory, and the name a rebuild writes to before it replaces it. */
@@ -90,6 +96,8 @@ export interface PostgresStoreOptions extends StoreOpenOptions {
    * LEASE_HELD at once (false, the default).
    */
   readonly standby?: boolean
+  /** Commit log rows kept behind the head (default LOG_KEEP_COMMITS_DEFAULT, at least 1). */
+  readonly logKeepCommits?: number
 }
 
 /** How the open found the replica, for tests and operators. */
@@ -133,6 +141,7 @@ export class PostgresStore extends ReplicaReads implements Store {
   readonly #replica: LmdbStore
   /** Renews the cycle lease, which every transaction of this store fences. */
   readonly #keeper: LeaseKeeper
+  readonly #logKeepCommits: number
   /** The database's head as of this store's last commit (queue cursors included, which prepareBatch needs). */
   #head: DbHead
   #closed = false
@@ -147,7 +156,7 @@ export class PostgresStore extends ReplicaReads implements Store {
 
   private constructor(init: {
     client: pg.Client; url: DatabaseUrl; epoch: number; cacheDir: string; lock: WriterLock; replica: LmdbStore; head: DbHead
-    mailboxSizeMax: number; diagnostics: OpenDiagnostics; keeper: LeaseKeeper
+    mailboxSizeMax: number; diagnostics: OpenDiagnostics; keeper: LeaseKeeper; logKeepCommits: number
   }) {
     super()
     this.#client = init.client
@@ -160,6 +169,7 @@ export class PostgresStore extends ReplicaReads implements Store {
     this.#mailboxSizeMax = init.mailboxSizeMax
     this.#diagnostics = init.diagnostics
     this.#keeper = init.keeper
+    this.#logKeepCommits = init.logKeepCommits
     init.client.on('error', (error) => { this.#connectionError = error })
   }
 
@@ -177,6 +187,10 @@ export class PostgresStore extends ReplicaReads implements Store {
     }
     if (options.sync !== undefined && typeof options.sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(options.sync)}`)
     if (options.standby !== undefined && typeof options.standby !== 'boolean') throw invalid(`standby must be a boolean, got ${describeValue(options.standby)}`)
+    const logKeepCommits = options.logKeepCommits ?? LOG_KEEP_COMMITS_DEFAULT
+    if (!Number.isSafeInteger(logKeepCommits) || logKeepCommits < 1) {
+      throw invalid(`logKeepCommits must be a positive integer, got ${describeValue(logKeepCommits)}`)
+    }
     const termMs = options.leaseTermMs ?? LEASE_TERM_MS_DEFAULT
     if (!Number.isSafeInteger(termMs) || termMs < LEASE_TERM_MS_MIN || termMs > LEASE_TERM_MS_MAX) {
       throw invalid(`leaseTermMs must be an integer in ${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}, got ${describeValue(termMs)}`)
@@ -237,7 +251,7 @@ export class PostgresStore extends ReplicaReads implements Store {
       const head = synced.head
       client.off('error', early)
       return new PostgresStore({
-        client, url, epoch, cacheDir, lock, replica, head, mailboxSizeMax, keeper,
+        client, url, epoch, cacheDir, lock, replica, head, mailboxSizeMax, keeper, logKeepCommits,
         diagnostics: { replica: synced.how, replayed: synced.replayed, rebuildReason: synced.rebuildReason },
       })
     } catch (error) {
@@ -364,8 +378,10 @@ export class PostgresStore extends ReplicaReads implements Store {
       await recordInbox(this.#client, next.commitCount, settled)
       await this.#client.query(`WITH h AS (
           UPDATE strata_head SET cycle = $1, state_root = $2, commit_count = $3, queue_head = $4, queue_tail = $5 WHERE id = 1
-        ) INSERT INTO strata_log (commit_number, cycle, state_root, batch) VALUES ($3, $1, $2, $6)`,
-      [next.cycle, next.stateRoot, next.commitCount, next.queueHead, next.queueTail, encoded.length <= LOG_BATCH_SIZE_MAX_BYTES ? encoded : null])
+        ), pruned AS (DELETE FROM strata_log WHERE commit_number <= $7)
+        INSERT INTO strata_log (commit_number, cycle, state_root, batch) VALUES ($3, $1, $2, $6)`,
+      [next.cycle, next.stateRoot, next.commitCount, next.queueHead, next.queueTail, encoded.length <= LOG_BATCH_SIZE_MAX_BYTES ? encoded : null,
+        next.commitCount - this.#logKeepCommits])
     })
     this.#head = next
     this.#settled = this.#settled.slice(settled.length)

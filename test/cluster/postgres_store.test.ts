@@ -304,6 +304,32 @@ describePostgres('the PostgreSQL store', () => {
     }
   })
 
+  it('keeps logKeepCommits log rows behind the head; a replica further behind is rebuilt, one within them replayed', async () => {
+    const url = await ctx.server.createDatabase()
+    const [dirA, dirB, dirC] = [cacheDir(), cacheDir(), cacheDir()]
+    const b = await open(url, dirB)
+    await b.close()
+    const a = await open(url, dirA, { logKeepCommits: 3 })
+    for (let cycle = 1; cycle <= 6; cycle += 1) await a.commit({ cycle, stateRoot: rootOf(`keep ${cycle}`), nonces: [[USERS[2]!, cycle]] })
+    await a.close()
+    const c = await open(url, dirC)
+    await c.close()
+    const again = await open(url, dirA, { logKeepCommits: 3 })
+    await again.commit({ cycle: 7, stateRoot: rootOf('keep 7') })
+    await again.close()
+    const log = await ctx.server.query<{ n: number }>('SELECT commit_number::int AS n FROM strata_log ORDER BY 1', [], url)
+    expect(log.rows.map((r) => r.n)).toEqual([5, 6, 7])
+    const behind = await open(url, dirB)
+    expect(behind.diagnostics()).toMatchObject({ replica: 'rebuilt', rebuildReason: 'the commit log has no row 1' })
+    expect(behind.head()).toMatchObject({ cycle: 7, stateRoot: rootOf('keep 7') })
+    expect(behind.nonce(USERS[2]!)).toBe(6)
+    await behind.close()
+    const near = await open(url, dirC)
+    expect(near.diagnostics()).toMatchObject({ replica: 'replayed', replayed: 1 })
+    await near.close()
+    await expectCode(() => open(url, cacheDir(), { logKeepCommits: 0 }), ClusterErrorCode.INVALID_ARGUMENT)
+  })
+
   it('refuses a commit when the database head moved under the replica (CONFLICT), writing nothing', async () => {
     const url = await ctx.server.createDatabase()
     const store = await open(url)
