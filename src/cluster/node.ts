@@ -72,9 +72,15 @@ export interface NodeOptions {
   readonly cacheDir?: string
   /** The stream lease's term in ms (default LEASE_TERM_MS_DEFAULT); renewed at a third of it. */
   readonly termMs?: number
-  /** The watchdog's limit on one message (default MESSAGE_TIMEOUT_MS_DEFAULT), as Runtime.open's messageTimeoutMs. */
+  /**
+   * The watchdog's limit on one message (default MESSAGE_TIMEOUT_MS_DEFAULT), as Runtime.open's messageTimeoutMs,
+   * for tasks that carry none: a task carries its coordinator's, and that one applies.
+   */
   readonly messageTimeoutMs?: number
-  /** The worker's heap limit in MiB (default WORKER_HEAP_MB_DEFAULT), as Runtime.open's workerHeapMb. */
+  /**
+   * The worker's heap limit in MiB (default WORKER_HEAP_MB_DEFAULT), as Runtime.open's workerHeapMb, for tasks
+   * that carry none: a task carries its coordinator's, and that one applies.
+   */
   readonly workerHeapMb?: number
   /** Aborting it stops the node: the lease is released and runNode resolves. */
   readonly signal?: AbortSignal
@@ -178,8 +184,11 @@ export async function runNode(options: NodeOptions): Promise<void> {
       let replica = reader
       // One worker, which reads committed memory from the replica's LMDB directory as a local stream reads the data
       // directory. Tasks run there as its stream 0.
+      // Its heap limit is the coordinator's (the task row's): a message that exhausts the heap must fail alike
+      // wherever it runs. A task of another limit gets a worker of its own limit.
+      let heapMb = workerHeapMb
       const newWorker = (): StreamPool => new StreamPool({
-        streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb, dataDir: replica.dataDir,
+        streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb: heapMb, dataDir: replica.dataDir,
       })
       let worker = pool = newWorker()
       emit({ kind: 'ready', stream, name })
@@ -207,8 +216,8 @@ export async function runNode(options: NodeOptions): Promise<void> {
           emit({ kind: 'lease', epoch: lease.epoch })
         }
         const held = lease
-        const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; epoch: string; task: Buffer }>(
-          `SELECT cycle, commit_count, epoch, task FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
+        const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; epoch: string; task: Buffer; heap_mb: number; timeout_ms: number }>(
+          `SELECT cycle, commit_count, epoch, task, heap_mb, timeout_ms FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
             ORDER BY cycle LIMIT 1`, [stream, replica.head().commitCount])).rows[0])
         if (row === undefined) {
           await sleep(TASK_POLL_MS)
@@ -243,7 +252,14 @@ export async function runNode(options: NodeOptions): Promise<void> {
           ...task, stream: 0, drop: [...new Set(task.records.map((r) => r.id))],
           codes: await codesOf(client, url, replica, task),
         }
-        const outcome = await worker.run(local, messageTimeoutMs)
+        // The coordinator's limits (0: a row of a coordinator that sent none; this node's own then).
+        const taskHeapMb = row.heap_mb > 0 ? row.heap_mb : workerHeapMb
+        if (taskHeapMb !== heapMb) {
+          await worker.close()
+          heapMb = taskHeapMb
+          pool = worker = newWorker()
+        }
+        const outcome = await worker.run(local, row.timeout_ms > 0 ? row.timeout_ms : messageTimeoutMs)
         await beforeResult?.(cycle)
         const packed = 'entries' in outcome ? packResult(encodeResult({ ...outcome, stream })) : null
         const failure = 'entries' in outcome ? null

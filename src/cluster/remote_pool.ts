@@ -140,11 +140,12 @@ export class RemotePool implements StreamRunner {
     const { epoch } = this.#options
     const where = [task.cycle, task.stream, commitCount, epoch] as const
     await step(url, `send cycle ${task.cycle}'s task of stream ${task.stream}`, async () => {
-      const sent = await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, epoch, task, result) VALUES ($1, $2, $3, $4, $5, NULL)
+      const sent = await this.#query(`INSERT INTO strata_tasks (cycle, stream, commit_count, epoch, task, result, heap_mb, timeout_ms)
+        VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)
         ON CONFLICT (cycle, stream) DO UPDATE SET commit_count = EXCLUDED.commit_count, epoch = EXCLUDED.epoch, task = EXCLUDED.task,
-          result = NULL, failure = NULL
+          result = NULL, failure = NULL, heap_mb = EXCLUDED.heap_mb, timeout_ms = EXCLUDED.timeout_ms
         WHERE strata_tasks.epoch <= EXCLUDED.epoch`,
-      [...where, Buffer.from(encodeTask(task))])
+      [...where, Buffer.from(encodeTask(task)), this.#options.workerHeapMb, messageTimeoutMs])
       if (sent.rowCount !== 1) {
         throw new StrataError(ClusterErrorCode.FENCED,
           `a newer coordinator (writer epoch above ${epoch}) runs cycle ${task.cycle} on ${url.where}: this one's task is not sent`, { epoch })

@@ -18,7 +18,8 @@
  *   strata_tasks     (cycle, stream) -> the commit count executed from, the encoded task, the encoded result
  *                    or the failure of the node's worker (JSON: kind, message index, message), and the writer
  *                    epoch of the coordinator that wrote the task (an older coordinator's rows never overwrite,
- *                    answer or delete a newer one's)
+ *                    answer or delete a newer one's), and its stream workers' heap limit and watchdog time, which
+ *                    the node's worker uses (so a message that exhausts the heap fails alike on any process)
  *                    (tasks.ts: a cycle's stream tasks on their way to the nodes and back; transient)
  *   strata_inbox     seq -> a client's send (source, destination, payload, gas limit), and once a commit took it,
  *                    that commit and the message id it became or why it was refused (inbox.ts)
@@ -87,6 +88,8 @@ CREATE TABLE IF NOT EXISTS strata_tasks (
   failure text, epoch bigint NOT NULL DEFAULT 0, PRIMARY KEY (cycle, stream)
 );
 ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS heap_mb integer NOT NULL DEFAULT 0;
+ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS timeout_ms integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS strata_inbox (
   seq bigserial PRIMARY KEY, source bytea NOT NULL, destination bytea NOT NULL, payload bytea NOT NULL, gas_limit bigint NOT NULL,
   accepted_at timestamptz NOT NULL DEFAULT now(), taken_commit bigint, message_id text, refused text

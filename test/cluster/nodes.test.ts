@@ -200,9 +200,10 @@ describePostgres('a cycle across node processes', () => {
 
   it('a message that kills the node\'s worker (heap) fails WORKER_DIED and the stream\'s part runs again without it, as on one node', async () => {
     const url = await database()
-    const node = start(CHILD, [url, '0', path.join(ctx.dir, `${path.basename(url)}-heap`), String(TERM_MS), '0', '64'])
+    // The node's own limit is the default (2 GiB): the coordinator's 64 MiB travels with the task and applies.
+    const node = start(CHILD, [url, '0', path.join(ctx.dir, `${path.basename(url)}-heap`), String(TERM_MS), '0'])
     await node.waitFor((e) => e.kind === 'lease')
-    await hogCycle(coordinator(url, 1))
+    await hogCycle({ ...coordinator(url, 1), workerHeapMb: 64 })
     // The node reported the failure, kept its lease and ran the part again: every answer came from it.
     expect(node.events).toContainEqual(expect.objectContaining({ kind: 'failure', failure: 'crash' }))
     expect(node.events.filter((e) => e.kind === 'result').length).toBeGreaterThan(1)
