@@ -87,8 +87,17 @@ export async function releaseLease(db: Queryable, lease: Lease): Promise<void> {
  * fails FENCED (the transaction must roll back) unless the lease is live and of this tenure.
  */
 export async function fenceLease(db: Queryable, lease: Lease): Promise<void> {
+  await checkLease(db, lease, 'FOR SHARE')
+}
+
+/**
+ * FENCED unless the lease is live and of this tenure now, without locking its row (fenceLease locks it): for a
+ * transaction that is ordered against the next tenure by another lock of its own, and must not hold up the
+ * holder's renewals.
+ */
+export async function checkLease(db: Queryable, lease: Lease, lock: '' | 'FOR SHARE' = ''): Promise<void> {
   const result = await db.query<{ holder: string | null; epoch: string; live: boolean }>(`
-    SELECT holder, epoch, expires_at > clock_timestamp() AS live FROM strata_leases WHERE name = $1 FOR SHARE`, [lease.name])
+    SELECT holder, epoch, expires_at > clock_timestamp() AS live FROM strata_leases WHERE name = $1 ${lock}`, [lease.name])
   const row = result.rows[0]
   if (row === undefined || Number(row.epoch) !== lease.epoch || row.holder !== lease.holder || !row.live) {
     const why = row === undefined ? 'no such lease' : Number(row.epoch) !== lease.epoch ? `epoch ${row.epoch} is another tenure's`

@@ -49,7 +49,7 @@ import { readInbox, recordInbox, type InboxSettlement } from './inbox.js'
 import { LOG_BATCH_SIZE_MAX_BYTES, decodeLogBatch, encodeLogBatch } from './log.js'
 import { materialize } from './materialize.js'
 import {
-  LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, fenceLease, limitIdleTransactions,
+  LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, checkLease, limitIdleTransactions,
 } from './lease.js'
 import { ReplicaReads } from './replica_reads.js'
 import { ensureSchema } from './schema.js'
@@ -402,7 +402,11 @@ export class PostgresStore extends ReplicaReads implements Store {
   async #checkEpoch(): Promise<{ commitCount: number }> {
     const lost = this.#keeper.lost
     if (lost !== undefined) throw lost
-    await fenceLease(this.#client, this.#keeper.lease)
+    // The lease must be live and this store's. Read without a row lock: a lock would hold this store's own
+    // renewals (an UPDATE of that row) until the commit ends, and a long commit would then cost the lease. A
+    // successor cannot commit meanwhile anyway: it must first bump the writer epoch, whose row this transaction
+    // locks next, so it waits for this commit and then reads its head.
+    await checkLease(this.#client, this.#keeper.lease)
     const result = await this.#client.query<{ epoch: string; commit_count: string }>(
       `SELECT w.epoch, h.commit_count FROM strata_writer w, strata_head h WHERE w.id = 1 AND h.id = 1 FOR UPDATE OF w`)
     const row = result.rows[0]!

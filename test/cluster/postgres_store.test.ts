@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { open as openRaw } from 'lmdb'
+import pg from 'pg'
 import { afterAll, expect, it } from 'vitest'
 import { ClusterErrorCode, openPostgresStore, type PostgresStore } from '../../src/cluster/index.js'
 import type { MessageId, UserId } from '../../src/message/ids.js'
@@ -302,6 +303,26 @@ describePostgres('the PostgreSQL store', () => {
       expect(reopened.nonce(USERS[1]!)).toBe(base + 2)
       await reopened.close()
     }
+  })
+
+  it('keeps its lease through a commit longer than the term: renewals are not held up by the commit\'s own transaction', async () => {
+    const url = await ctx.server.createDatabase()
+    const a = await open(url, cacheDir(), { leaseTermMs: 300 })
+    await a.commit({ cycle: 1, stateRoot: rootOf('long 1'), nonces: [[USERS[0]!, 1]] })
+    // Another session holds the nonces table: the next commit waits inside its transaction for 3 terms.
+    const blocker = new pg.Client({ connectionString: url })
+    await blocker.connect()
+    await blocker.query('BEGIN')
+    await blocker.query('LOCK TABLE strata_nonces IN EXCLUSIVE MODE')
+    const long = a.commit({ cycle: 2, stateRoot: rootOf('long 2'), nonces: [[USERS[0]!, 2]] })
+    await new Promise((resolve) => setTimeout(resolve, 900))
+    await blocker.query('COMMIT')
+    await blocker.end()
+    expect(await long).toMatchObject({ cycle: 2 })
+    // The lease was renewed meanwhile: the store goes on committing.
+    await a.commit({ cycle: 3, stateRoot: rootOf('long 3') })
+    expect(a.fenced).toBeUndefined()
+    await a.close()
   })
 
   it('keeps logKeepCommits log rows behind the head; a replica further behind is rebuilt, one within them replayed', async () => {
