@@ -132,14 +132,14 @@ ${MESSAGE_HELP}
   async run(args, out) {
     args.expect(0, 0, 'no positional arguments (the program goes in --to)')
     // Every argument is checked before the data directory is opened.
+    const wait = args.flag('wait')
+    if (wait && args.string('url') === undefined) throw usageError('send: --wait applies to --url (a cluster\'s inbox)')
     const place = await placeOf(args)
     const to = programArg(args.required('to', 'PROGRAM'))
     const bytes = payload(args)
     const gasLimit = args.integer('gas', SEND_GAS_DEFAULT, 0, MESSAGE_GAS_LIMIT_MAX)
     const source = await sender(args)
-    const wait = args.flag('wait')
     if (place.url !== undefined) return sendToInbox(place.url, place.label, { source, destination: to, payload: bytes, gasLimit }, wait, out)
-    if (wait) throw usageError('send: --wait applies to --url (a cluster\'s inbox)')
     return withRuntime(place, 0, async (rt) => {
       const destination = resolveProgram(rt, to, place.label)
       const warning = unavailable(rt.program(destination).record().status)

@@ -269,5 +269,25 @@ describePostgres('a cycle across node processes', () => {
     expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/--nodes N runs N streams/) })
     const stream = await strataFails('node', '--url', 'postgres://x@127.0.0.1:1/x', '--stream', '64')
     expect(stream).toMatchObject({ code: 2, stderr: expect.stringMatching(/--stream must be an integer in 0\.\.63/) })
+    // The coordinator's options: checked before anything connects.
+    for (const [args, message] of [
+      [['coordinator'], /coordinator needs --url/],
+      [['coordinator', '--url', 'postgres://x@127.0.0.1:1/x', '--nodes', '2', '--streams', '2'], /--nodes N runs N streams/],
+      [['coordinator', '--url', 'postgres://x@127.0.0.1:1/x', '--term', '99'], /--term must be an integer in 100\.\.3600000/],
+      [['coordinator', '--url', 'postgres://x@127.0.0.1:1/x', '--poll', '5'], /--poll must be an integer in 10\.\.60000/],
+      [['coordinator', '--url', 'mysql://x@127.0.0.1:1/x'], /postgres/],
+      [['send', '--data', '/nonexistent', '--to', 'abcd', '--text', 'x', '--wait'], /--wait applies to --url/],
+    ] as const) {
+      expect(await strataFails(...args)).toMatchObject({ code: 2, stderr: expect.stringMatching(message) })
+    }
+    for (const [options, name] of [
+      [{ leaseTermMs: 99 }, /leaseTermMs/], [{ standby: 'yes' }, /standby/], [{ node: '' }, /node/], [{ node: 'n'.repeat(181) }, /node/],
+    ] as const) {
+      await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', ...options } as never))
+        .rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(name) })
+    }
+    await expect(Runtime.open({ standby: true })).rejects.toMatchObject({ code: 'INVALID_OPTION', message: expect.stringMatching(/standby/) })
+    await expect(Runtime.open({ store: 'postgres', url: 'postgres://x@127.0.0.1:1/x', readOnly: true, leaseTermMs: 1_000 }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTION' })
   })
 })
