@@ -59,7 +59,13 @@ describePostgres('coordinator failover', () => {
     return { pairs, counters }
   }
 
-  it('replaces a coordinator killed at random points or cut off from the database, with the history of one LMDB node', async () => {
+  // Three nodes take every blow and then the sends during a kill; two and one node a shorter series, to keep the
+  // suite's time (each blow costs up to a term).
+  it.each([
+    [3, ['random', 'after-commit', 'network', 'random', 'after-commit'], true, 14],
+    [2, ['after-commit', 'network'], false, 6],
+    [1, ['random', 'network'], false, 6],
+  ] as const)('with %i node(s): replaces a coordinator killed at random points or cut off from the database (%j), with the history of one LMDB node', async (count, actions, sendsDuringKill, rounds) => {
     const rng = random(SEED)
     const url = await ctx.server.createDatabase()
     const where = (name: string): string => path.join(ctx.dir, `${path.basename(url)}-${name}`)
@@ -78,7 +84,7 @@ describePostgres('coordinator failover', () => {
       // Clients send before any coordinator runs: two games of many rounds (a cycle per ping and per pong) and
       // a few increments. The twin gets the same sends in the same order.
       const sends = [
-        ...pairs.map(([a, b], i) => ({ source: USERS[i]!, destination: a, payload: enc({ op: 'start', peer: b, rounds: 14 + 4 * i }), gasLimit: 200_000_000 })),
+        ...pairs.map(([a, b], i) => ({ source: USERS[i]!, destination: a, payload: enc({ op: 'start', peer: b, rounds: rounds + 4 * i }), gasLimit: 200_000_000 })),
         ...counters.flatMap((c, i) => USERS.map((u) => ({ source: u, destination: c, payload: enc(i % 2 === 0 ? 'inc' : 'add:7'), gasLimit: 2_000_000 }))),
       ]
       const client = await openClusterClient({ url })
@@ -87,17 +93,17 @@ describePostgres('coordinator failover', () => {
       const expected = new Map<number, string>()
       for (const report of await twin.runUntilIdle()) expected.set(report.cycle, report.stateRoot)
       const lastCycle = twin.cycle
-      expect(lastCycle - setupCycle).toBeGreaterThan(30)
+      expect(lastCycle - setupCycle).toBeGreaterThan(2 * rounds)
 
       // Three nodes, and coordinators kept at two live processes (one active, one standing by).
-      const nodes = [0, 1, 2].map((k) => start(MAIN, ['node', '--url', url, '--stream', String(k), '--cache', where(`node-${k}`),
+      const nodes = Array.from({ length: count }, (_, k) => k).map((k) => start(MAIN, ['node', '--url', url, '--stream', String(k), '--cache', where(`node-${k}`),
         '--term', String(TERM_MS), '--name', `node-${k}`, '--json']))
       await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
       let launched = 0
       const coordinators: ReturnType<typeof start>[] = []
       const cacheOf = new Map<ReturnType<typeof start>, string>()
       const launch = (cache = where(`coordinator-${launched}`)): void => {
-        const process = start(MAIN, ['coordinator', '--url', url, '--nodes', '3', '--term', String(TERM_MS), '--poll', '20',
+        const process = start(MAIN, ['coordinator', '--url', url, '--nodes', String(count), '--term', String(TERM_MS), '--poll', '20',
           '--cache', cache, '--name', `coordinator-${launched++}`, '--json'])
         coordinators.push(process)
         cacheOf.set(process, cache)
@@ -133,7 +139,6 @@ describePostgres('coordinator failover', () => {
       }
 
       // The chaos: SIGKILL after a random delay, SIGKILL right after a commit, every connection cut, and again.
-      const actions = ['random', 'after-commit', 'network', 'random', 'after-commit']
       const done: string[] = []
       for (const action of actions) {
         if ((await head()).cycle >= lastCycle) break
@@ -157,7 +162,7 @@ describePostgres('coordinator failover', () => {
         // A successor must take over before the next blow.
         await sleep(50)
       }
-      expect(done.length).toBeGreaterThanOrEqual(3)
+      expect(done.length).toBeGreaterThanOrEqual(Math.min(actions.length, 2))
 
       for (const started = Date.now(); ;) {
         const now = await head()
@@ -176,8 +181,8 @@ describePostgres('coordinator failover', () => {
       const statuses = await Promise.all(seqs.map((seq) => client.status(seq)))
       expect(statuses.map((s) => (s.state === 'taken' ? s.messageId : s.state))).toEqual(ids)
       // Several coordinators committed cycles; the nodes reconnected after the cut and kept serving.
-      const committers = coordinators.filter((c) => c.events.some((e) => e.kind === 'cycle'))
-      expect(committers.length).toBeGreaterThanOrEqual(3)
+      // Every blow hit the active coordinator, and a successor took over each time.
+      expect(coordinators.filter((c) => c.events.some((e) => e.kind === 'coordinator')).length).toBeGreaterThanOrEqual(done.length + 1)
       if (done.includes('network')) {
         for (const node of nodes) {
           const cut = node.events.findIndex((e) => e.kind === 'reconnect')
@@ -194,38 +199,41 @@ describePostgres('coordinator failover', () => {
         await reader.close()
       }
 
-      // Clients go on sending while the active coordinator is killed once more: every acknowledged send is
-      // applied exactly once (each counter ends at its count), whoever took it.
-      const values = new Map(await Promise.all(counters.map(async (c) => [c, Number(dec((await twin.query(c, enc('get'))).payload))] as const)))
-      const blow = (async () => {
-        await sleep(150 + Math.floor(rng() * 300))
-        ;(await active()).child.kill('SIGKILL')
-      })()
-      const later: number[] = []
-      for (let i = 0; i < 40; i += 1) {
-        const counter = counters[i % counters.length]!
-        later.push((await client.send({ source: USERS[i % 3]!, destination: counter, payload: enc('inc'), gasLimit: 2_000_000 })).seq)
-        values.set(counter, values.get(counter)! + 1)
-        await sleep(10)
-      }
-      await blow
-      for (const started = Date.now(); ;) {
-        const pending = (await ctx.server.query<{ n: number }>('SELECT count(*)::int AS n FROM strata_inbox WHERE taken_commit IS NULL', [], url)).rows[0]!.n
-        if (pending === 0 && (await head()).empty) break
-        if (Date.now() - started > 30_000) throw new Error(`${pending} sends were never taken`)
-        await sleep(50)
-      }
-      for (const seq of later) expect(await client.status(seq)).toMatchObject({ state: 'taken' })
-      const after = await Runtime.open({ store: 'postgres', url, readOnly: true, cacheDir: where('reader') })
-      try {
-        for (const counter of counters) expect(Number(dec((await after.query(counter, enc('get'))).payload))).toBe(values.get(counter))
-      } finally {
-        await after.close()
+      if (sendsDuringKill) {
+        // Clients go on sending while the active coordinator is killed once more: every acknowledged send is
+        // applied exactly once (each counter ends at its count), whoever took it.
+        const values = new Map(await Promise.all(counters.map(async (c) => [c, Number(dec((await twin.query(c, enc('get'))).payload))] as const)))
+        const blow = (async () => {
+          await sleep(150 + Math.floor(rng() * 300))
+          ;(await active()).child.kill('SIGKILL')
+        })()
+        const later: number[] = []
+        for (let i = 0; i < 40; i += 1) {
+          const counter = counters[i % counters.length]!
+          later.push((await client.send({ source: USERS[i % 3]!, destination: counter, payload: enc('inc'), gasLimit: 2_000_000 })).seq)
+          values.set(counter, values.get(counter)! + 1)
+          await sleep(10)
+        }
+        await blow
+        for (const started = Date.now(); ;) {
+          const pending = (await ctx.server.query<{ n: number }>('SELECT count(*)::int AS n FROM strata_inbox WHERE taken_commit IS NULL', [], url)).rows[0]!.n
+          if (pending === 0 && (await head()).empty) break
+          if (Date.now() - started > 30_000) throw new Error(`${pending} sends were never taken`)
+          await sleep(50)
+        }
+        for (const seq of later) expect(await client.status(seq)).toMatchObject({ state: 'taken' })
+        const after = await Runtime.open({ store: 'postgres', url, readOnly: true, cacheDir: where('reader') })
+        try {
+          for (const counter of counters) expect(Number(dec((await after.query(counter, enc('get'))).payload))).toBe(values.get(counter))
+        } finally {
+          await after.close()
+        }
       }
       supervising = false
       await supervisor
       await client.close()
-      // A SIGTERMed coordinator and node leave cleanly.
+      // A SIGTERMed coordinator and node leave cleanly (once started: a process still loading has no handler yet).
+      await Promise.all(live().map((c) => c.waitFor((e) => e.kind === 'standby' || e.kind === 'coordinator')))
       for (const process of [...live(), ...nodes]) process.child.kill('SIGTERM')
       for (const process of [...live(), ...nodes]) expect(await process.exited).toBe(0)
     } finally {
