@@ -20,64 +20,25 @@
  * On the 2-core machine of bench/README.md the coordinator, K node processes (each with its stream worker) and
  * PostgreSQL share 2 cores: more nodes are not faster there. Last results: bench/README.md ("The cluster").
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Runtime, type ProgramId } from 'strata-runtime'
 import { PostgresServer, POSTGRES_MISSING, postgresBinDir } from '../test/cluster/postgres_server.js'
 import {
-  COUNTER_INIT_GAS_LIMIT, COUNTER_MSGS_PER_PROGRAM, COUNTER_PATH, COUNTER_PROGRAM_COUNT, PACKAGE_DIR, enqueueCounterInc,
+  COUNTER_INIT_GAS_LIMIT, COUNTER_MSGS_PER_PROGRAM, COUNTER_PATH, COUNTER_PROGRAM_COUNT, enqueueCounterInc,
   median, rateRow, timeRow, type BenchRow,
 } from './harness.js'
+import { killAll, startNode, type NodeProcess } from './cluster_processes.js'
 
 const SUITE = 'cluster'
 const ROUNDS = 3
 const SMALL_PROGRAMS = 100
 const SMALL_CYCLES = 11
-const MAIN = path.join(PACKAGE_DIR, 'dist', 'cli', 'main.js')
 /** The nodes' lease term: the CLI's default. */
 const TERM_MS = 5_000
-const NODE_START_TIMEOUT_MS = 30_000
 
 const salt = (i: number): Uint8Array => new TextEncoder().encode(`p${i}`)
-
-interface NodeProcess {
-  readonly child: ChildProcess
-  readonly exited: Promise<number | null>
-  readonly leased: Promise<void>
-  results(): number
-  stderr(): string
-}
-
-/** `strata node --url URL --stream k --json`, its replica in `cache`. Resolves `leased` at its first lease event. */
-function startNode(url: string, stream: number, cache: string): NodeProcess {
-  const child = spawn(process.execPath, [MAIN, 'node', '--url', url, '--stream', String(stream), '--cache', cache,
-    '--term', String(TERM_MS), '--name', `bench-node-${stream}`, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  let buffered = ''
-  let results = 0
-  let onLease: (() => void) | undefined
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const leased = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${stream}: no lease within ${NODE_START_TIMEOUT_MS} ms; stderr: ${stderr}`)), NODE_START_TIMEOUT_MS)
-    onLease = () => { clearTimeout(timer); resolve() }
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`node ${stream} exited (${code}) before its lease; stderr: ${stderr}`)) })
-  })
-  leased.catch(() => undefined)
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString()
-    const lines = buffered.split('\n')
-    buffered = lines.pop()!
-    for (const line of lines) {
-      const event = JSON.parse(line) as { kind: string }
-      if (event.kind === 'lease') onLease?.()
-      if (event.kind === 'result') results += 1
-    }
-  })
-  return { child, exited, leased, results: () => results, stderr: () => stderr }
-}
 
 interface Measured {
   readonly name: string
@@ -156,7 +117,7 @@ export default async function clusterBench(): Promise<BenchRow[]> {
       const cacheDir = path.join(temp, `cluster-${count}-coordinator`)
       // The schema first (the coordinator creates it), so that the nodes can open their replicas.
       await (await Runtime.open({ store: 'postgres', url, cacheDir, streams: 0 })).close()
-      const started = Array.from({ length: count }, (_, k) => startNode(url, k, path.join(temp, `cluster-${count}-node-${k}`)))
+      const started = Array.from({ length: count }, (_, k) => startNode(url, k, path.join(temp, `cluster-${count}-node-${k}`), TERM_MS))
       nodes.push(...started)
       await Promise.all(started.map((n) => n.leased))
       all.push(await measure(`cluster, ${count} node${count === 1 ? '' : 's'}`, await open({ store: 'postgres', url, cacheDir, nodes: count })))
@@ -199,12 +160,7 @@ export default async function clusterBench(): Promise<BenchRow[]> {
     return rows
   } finally {
     for (const runtime of opened) await runtime.close().catch(() => undefined)
-    for (const n of nodes) {
-      if (n.child.exitCode === null && n.child.signalCode === null) {
-        n.child.kill('SIGKILL')
-        await n.exited
-      }
-    }
+    await killAll(nodes)
     await server.stop()
     rmSync(temp, { recursive: true, force: true })
   }
