@@ -71,6 +71,8 @@ export const QUERY_TIMEOUT_MS = 60_000
  * the log's size (at one commit every few ms, a minute or more of commits) without losing anything.
  */
 export const LOG_KEEP_COMMITS_DEFAULT = 10_000
+/** How often a waiting standby brings its replica to the database's head (see open). */
+export const STANDBY_SYNC_MS = 1_000
 /** The longest holder name (node id) stored with the epoch. */
 export const HOLDER_SIZE_MAX_CHARS = 200
 /** Replica directory inside the cache directory, and the name a rebuild writes to before it replaces it. */
@@ -235,7 +237,18 @@ export class PostgresStore extends ReplicaReads implements Store {
       // fenced by every transaction of this store. A session left idle inside a transaction (a paused process)
       // is ended by the server after the term, so it cannot hold the lease row from a successor.
       await step(url, 'connect', () => renewals.connect())
-      const lease = await takeCycleLease(client, url, { cacheDir, holder, termMs, standby: options.standby ?? false })
+      const sync = options.sync ?? true
+      const openReplica = (dir: string): Promise<LmdbStore> =>
+        LmdbStore.open({ dataDir: dir, verify: options.verify, mailboxSizeMax, sync })
+      // A standby keeps its replica near the database's head while it waits (at most STANDBY_SYNC_MS behind), so
+      // that taking over replays the last few commits, not everything committed since it started.
+      let lastSync = Number.NEGATIVE_INFINITY
+      const whileWaiting = async (): Promise<void> => {
+        if (Date.now() - lastSync < STANDBY_SYNC_MS) return
+        await (await syncReplica(client, url, cacheDir, openReplica)).replica.close()
+        lastSync = Date.now()
+      }
+      const lease = await takeCycleLease(client, url, { cacheDir, holder, termMs, standby: options.standby ?? false, whileWaiting })
       keeper = new LeaseKeeper(renewals, url, lease, termMs)
       await step(url, 'limit idle transactions', () => limitIdleTransactions(client, termMs))
       const epoch = await step(url, 'take the writer epoch', async () => {
@@ -243,9 +256,6 @@ export class PostgresStore extends ReplicaReads implements Store {
           'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
         return Number(result.rows[0]!.epoch)
       })
-      const sync = options.sync ?? true
-      const openReplica = (dir: string): Promise<LmdbStore> =>
-        LmdbStore.open({ dataDir: dir, verify: options.verify, mailboxSizeMax, sync })
       const synced = await syncReplica(client, url, cacheDir, openReplica)
       replica = synced.replica
       const head = synced.head

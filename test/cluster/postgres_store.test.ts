@@ -219,12 +219,15 @@ describePostgres('the PostgreSQL store', () => {
     const standby = open(url, cacheDir(), { standby: true }).then((store) => { opened = true; return store })
     await new Promise((resolve) => setTimeout(resolve, 600))
     expect(opened).toBe(false)
+    // While it waits, the standby keeps its replica at the head: taking over replays only what came since.
+    await a.commit({ cycle: 3, stateRoot: rootOf(3) })
     await a.close()
     const b = await standby
     expect(b.epoch).toBe(a.epoch + 1)
     expect(b.diagnostics().leaseEpoch).toBe(a.diagnostics().leaseEpoch + 1)
-    expect(b.head()).toMatchObject({ cycle: 2, commitCount: 2 })
-    await b.commit({ cycle: 3, stateRoot: rootOf(3) })
+    expect(b.diagnostics()).toMatchObject({ replica: 'replayed', replayed: 1 })
+    expect(b.head()).toMatchObject({ cycle: 3, commitCount: 3 })
+    await b.commit({ cycle: 4, stateRoot: rootOf(4) })
   })
 
   it('fences: once the first writer\'s cycle lease expired (it was paused), it commits nothing (FENCED) and its successor goes on', async () => {
