@@ -7,6 +7,17 @@ import { StrataError, describeValue } from './errors.js'
  */
 const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!
 
+/**
+ * %TypedArray%.prototype.length's getter: the internal length (0 for a detached buffer), which a subclass's or a
+ * caller's own `length` property cannot change.
+ */
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!.get!
+
+/** The length of a Uint8Array (checked by isBytes) as its internal slot gives it: a `length` getter cannot lie. */
+export function bytesLength(value: Uint8Array): number {
+  return typedArrayLength.call(value) as number
+}
+
 /** A Uint8Array from any realm (programs run in their own vm context, whose Uint8Array is another class). */
 export function isBytes(value: unknown): value is Uint8Array {
   return ArrayBuffer.isView(value) && typedArrayName.call(value) === 'Uint8Array'
@@ -38,4 +49,13 @@ export function toBytes(value: unknown, name: string, code: string): Uint8Array 
 export function utf8Truncated(text: string, maxBytes: number): Uint8Array {
   const bytes = encoder.encode(text)
   return bytes.length <= maxBytes ? bytes : bytes.subarray(0, maxBytes)
+}
+
+/**
+ * A name another process prints (a coordinator's, in LEASE_HELD and in a standby's output) and PostgreSQL stores
+ * as text: no control characters (NUL is refused by the database; others would reach a terminal) and no lone
+ * surrogates (not UTF-8).
+ */
+export function printableName(name: string): boolean {
+  return !/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(name)
 }

@@ -38,7 +38,17 @@ export function assert(condition: unknown, message: string): asserts condition {
 
 /** Renders a user-supplied value for an error message without dumping huge inputs. */
 export function describeValue(value: unknown): string {
-  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`
+  // Total: it names a caller's bad value in an error, and a Proxy (revoked, or with throwing traps) or a getter
+  // must not turn that error into another.
+  try {
+    return describeReadable(value)
+  } catch {
+    return 'an unreadable value'
+  }
+}
+
+function describeReadable(value: unknown): string {
+  if (value instanceof Uint8Array) return `Uint8Array(${String(value.length)})`
   if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value)
   if (typeof value === 'bigint') return `${value}n`
   if (value === null || typeof value !== 'object') return String(value)

@@ -131,6 +131,8 @@ a fault (the lease or the database lost) exits ${EXIT_FAULTED}.
         while (!stopping) {
           const taken = await rt.intake()
           if (rt.idle) {
+            // Sends it took and refused change no state, but their refusals are recorded now (`send --wait`).
+            if (taken > 0) await rt.flush()
             await new Promise<void>((resolve) => {
               const timer = setTimeout(done, pollMs)
               function done(): void {

@@ -159,10 +159,14 @@ export class ClusterClient {
       if (typeof input !== 'object' || input === null) {
         throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `send expects { source, destination, payload, gasLimit }, got ${describeValue(input)}`)
       }
-      const source = toId<UserId>(input.source, 'source')
-      const destination = toId<ProgramId>(input.destination, 'destination')
-      checkPayloadAndGas(input.payload, input.gasLimit)
-      return { source, destination, payload: input.payload, gasLimit: input.gasLimit }
+      // Each field read once: a getter cannot pass the checks with one value and be sent with another.
+      const { source: rawSource, destination: rawDestination, payload, gasLimit } = input
+      const source = toId<UserId>(rawSource, 'source')
+      const destination = toId<ProgramId>(rawDestination, 'destination')
+      checkPayloadAndGas(payload, gasLimit)
+      // A copy, made with the check: the caller's buffer may change, grow (a resizable ArrayBuffer) or be
+      // detached while this call awaits the database, and what is sent must be what was checked.
+      return { source, destination, payload: new Uint8Array(payload), gasLimit }
     })
     const bytes = checked.reduce((sum, c) => sum + c.payload.length, 0)
     if (bytes > INBOX_SEND_ALL_BYTES_MAX) {

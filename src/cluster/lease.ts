@@ -26,6 +26,7 @@ import type pg from 'pg'
 import { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { ClusterErrorCode } from './errors.js'
+import { printableName } from '../bytes.js'
 
 export { LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN }
 /** Lease names and holders are short labels; these bounds keep a row small and refuse garbage. */
@@ -141,8 +142,8 @@ function checkArguments(name: unknown, holder: unknown, termMs: unknown): void {
   if (typeof name !== 'string' || name.length === 0 || name.length > LEASE_NAME_SIZE_MAX_CHARS) {
     throw invalid(`a lease name must be a string of 1..${LEASE_NAME_SIZE_MAX_CHARS} characters, got ${describeValue(name)}`)
   }
-  if (typeof holder !== 'string' || holder.length === 0 || holder.length > LEASE_HOLDER_SIZE_MAX_CHARS) {
-    throw invalid(`a lease holder must be a string of 1..${LEASE_HOLDER_SIZE_MAX_CHARS} characters, got ${describeValue(holder)}`)
+  if (typeof holder !== 'string' || holder.length === 0 || holder.length > LEASE_HOLDER_SIZE_MAX_CHARS || !printableName(holder)) {
+    throw invalid(`a lease holder must be a string of 1..${LEASE_HOLDER_SIZE_MAX_CHARS} printable characters, got ${describeValue(holder)}`)
   }
   if (typeof termMs !== 'number' || !Number.isSafeInteger(termMs) || termMs < LEASE_TERM_MS_MIN || termMs > LEASE_TERM_MS_MAX) {
     throw invalid(`a lease term must be an integer number of ms in ${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}, got ${describeValue(termMs)}`)

@@ -26,6 +26,7 @@
  */
 import os from 'node:os'
 import type pg from 'pg'
+import { printableName } from '../bytes.js'
 import { MESSAGE_TIMEOUT_MS_DEFAULT, PROGRAM_PLANES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT } from '../constants.js'
 import { StrataError, describeValue } from '../errors.js'
 import { GAS_SCHEDULE } from '../gas/index.js'
@@ -111,8 +112,8 @@ export async function runNode(options: NodeOptions): Promise<void> {
     throw invalid(`termMs must be an integer in ${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}, got ${describeValue(termMs)}`)
   }
   const name = options.name ?? `${os.hostname()}:${process.pid}`
-  if (typeof name !== 'string' || name.length === 0 || name.length > LEASE_HOLDER_SIZE_MAX_CHARS) {
-    throw invalid(`name must be a string of 1..${LEASE_HOLDER_SIZE_MAX_CHARS} characters, got ${describeValue(name)}`)
+  if (typeof name !== 'string' || name.length === 0 || name.length > LEASE_HOLDER_SIZE_MAX_CHARS || !printableName(name)) {
+    throw invalid(`name must be a string of 1..${LEASE_HOLDER_SIZE_MAX_CHARS} printable characters (no control characters), got ${describeValue(name)}`)
   }
   const messageTimeoutMs = options.messageTimeoutMs ?? MESSAGE_TIMEOUT_MS_DEFAULT
   const workerHeapMb = options.workerHeapMb ?? WORKER_HEAP_MB_DEFAULT

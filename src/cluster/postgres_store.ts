@@ -36,6 +36,7 @@ import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
+import { printableName } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import type { CodeId } from '../message/index.js'
 import {
@@ -184,8 +185,8 @@ export class PostgresStore extends ReplicaReads implements Store {
       throw invalid(`cacheDir must be a non-empty path, got ${describeValue(options.cacheDir)}`)
     }
     const holder = options.holder ?? `${os.hostname()}:${process.pid}`
-    if (typeof holder !== 'string' || holder.length === 0 || holder.length > HOLDER_SIZE_MAX_CHARS) {
-      throw invalid(`holder must be a string of 1..${HOLDER_SIZE_MAX_CHARS} characters, got ${describeValue(holder)}`)
+    if (typeof holder !== 'string' || holder.length === 0 || holder.length > HOLDER_SIZE_MAX_CHARS || !printableName(holder)) {
+      throw invalid(`holder must be a string of 1..${HOLDER_SIZE_MAX_CHARS} printable characters, got ${describeValue(holder)}`)
     }
     if (options.sync !== undefined && typeof options.sync !== 'boolean') throw invalid(`sync must be a boolean, got ${describeValue(options.sync)}`)
     if (options.standby !== undefined && typeof options.standby !== 'boolean') throw invalid(`standby must be a boolean, got ${describeValue(options.standby)}`)

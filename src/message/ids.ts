@@ -10,7 +10,7 @@
  *                message that waits runs again in a later cycle, so its children never reuse an id)
  */
 import { createHash, hash as oneShot } from 'node:crypto'
-import { isBytes } from '../bytes.js'
+import { bytesLength, isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 
 declare const idBrand: unique symbol
@@ -37,8 +37,9 @@ export function toId<T extends string>(value: unknown, name = 'id'): T {
   if (typeof value === 'string') {
     const hex = (value.startsWith('0x') ? value.slice(2) : value).toLowerCase()
     if (HEX_ID.test(hex)) return hex as T
-  } else if (isBytes(value) && value.length === ID_SIZE_BYTES) {
-    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') as T
+  } else if (isBytes(value) && bytesLength(value) === ID_SIZE_BYTES) {
+    // A copy by the internal slots: a subclass's length, byteOffset or byteLength getter cannot widen the id.
+    return Buffer.from(new Uint8Array(value)).toString('hex') as T
   }
   throw new StrataError(IdErrorCode.INVALID_ID,
     `${name} must be 32 bytes as 64 hex characters, got ${describeValue(value)}`, { [name]: describeValue(value) })

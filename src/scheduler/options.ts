@@ -3,6 +3,7 @@
  * what a caller passed into settled values before anything touches the disk.
  */
 import path from 'node:path'
+import { printableName } from '../bytes.js'
 import {
   CYCLE_GAS_BUDGET_DEFAULT, DATA_DIR_DEFAULT, LEASE_TERM_MS_MAX, LEASE_TERM_MS_MIN, MESSAGE_TIMEOUT_MS_DEFAULT, NODES_MAX, PROGRAM_PLANES_MAX_DEFAULT,
   QUEUE_LENGTH_MAX_DEFAULT, RESIDENT_BYTES_MAX_DEFAULT, STREAMS_MAX, WORKER_HEAP_MB_DEFAULT,
@@ -219,8 +220,9 @@ function settleCoordinator(options: RuntimeOptions, store: SettledOptions['store
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
       `node, leaseTermMs and standby apply to a writer on store: 'postgres' (the cluster's coordinator), not to ${readOnly ? 'a read-only runtime' : `store: '${store}'`}`)
   }
-  if (node !== undefined && (typeof node !== 'string' || node.length === 0 || node.length > NODE_NAME_SIZE_MAX_CHARS)) {
-    throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `node must be a name of 1..${NODE_NAME_SIZE_MAX_CHARS} characters, got ${describeValue(node)}`)
+  if (node !== undefined && (typeof node !== 'string' || node.length === 0 || node.length > NODE_NAME_SIZE_MAX_CHARS || !printableName(node))) {
+    throw new StrataError(RuntimeErrorCode.INVALID_OPTION,
+      `node must be a name of 1..${NODE_NAME_SIZE_MAX_CHARS} printable characters (no control characters or lone surrogates), got ${describeValue(node)}`)
   }
   if (standby !== undefined && typeof standby !== 'boolean') {
     throw new StrataError(RuntimeErrorCode.INVALID_OPTION, `standby must be a boolean, got ${describeValue(standby)}`)

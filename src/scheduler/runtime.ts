@@ -7,7 +7,7 @@ import { EventEmitter } from 'eventemitter3'
 import {
   CYCLE_MESSAGES_MAX, MESSAGE_GAS_LIMIT_MAX, PAYLOAD_SIZE_MAX_BYTES, QUERY_GAS_LIMIT_DEFAULT, SALT_SIZE_MAX_BYTES,
 } from '../constants.js'
-import { isBytes } from '../bytes.js'
+import { bytesLength, isBytes } from '../bytes.js'
 import { StrataError, describeValue } from '../errors.js'
 import type { MemoryStats } from '../memory/index.js'
 import type { AllocationRecord } from '../memory/index.js'
@@ -76,9 +76,11 @@ export function checkPayloadAndGas(payload: unknown, gasLimit: unknown): asserts
   if (!isBytes(payload)) {
     throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `payload must be a Uint8Array, got ${describeValue(payload)}`)
   }
-  if (payload.length > PAYLOAD_SIZE_MAX_BYTES) {
+  // The internal length: a subclass's `length` getter could otherwise pass the check and be copied in full.
+  const length = bytesLength(payload)
+  if (length > PAYLOAD_SIZE_MAX_BYTES) {
     throw new StrataError(RuntimeErrorCode.PAYLOAD_TOO_LARGE,
-      `payload is ${payload.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
+      `payload is ${length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length })
   }
   if (typeof gasLimit !== 'number' || !Number.isSafeInteger(gasLimit) || gasLimit < 0 || gasLimit > MESSAGE_GAS_LIMIT_MAX) {
     throw new StrataError(RuntimeErrorCode.INVALID_GAS,
@@ -180,7 +182,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Commits, one at a time (a cycle's, or an intake flush). */
   #committing: Promise<unknown> = Promise.resolve()
   #closed = false
-  #running: Promise<CycleReport> | undefined
+  #running: Promise<unknown> | undefined
+  /** Inbox requests settled (by intake) since the last commit began: flush and close commit them. */
+  #inboxSettled = false
   /** Set when a system error stopped the runtime: no further cycles run. */
   #fault: Error | undefined
 
@@ -352,7 +356,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#writable('flush')
     await this.#running?.catch(() => undefined)
     this.#notFaulted()
-    if (!this.#state.changed) return
+    if (!this.#state.changed && !this.#inboxSettled) return
     await this.#commit(this.#state.cycle, [])
   }
 
@@ -360,14 +364,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * A cluster's coordinator (store: 'postgres'): takes the client sends waiting in the database's inbox
    * (`ClusterClient.send`) into the queue, in the order they were accepted, as `send` would; resolves to how many
    * it took. Each becomes durable with the next commit, which records its message id (or why it was refused: an
-   * unknown program, a program as sender) in the same transaction. `runCycle` and `runUntilIdle` do this first;
-   * other runtimes have no inbox and take 0.
+   * unknown program, a program as sender) in the same transaction; `flush`, `close` and an idle `runUntilIdle`
+   * commit refusals that changed nothing else. `runCycle` and `runUntilIdle` do this first; other runtimes have no
+   * inbox and take 0. One intake or cycle runs at a time (BUSY otherwise: two would take the same requests). A
+   * queue filled meanwhile by this process's own sends leaves the rest in the inbox, untaken.
    */
   async intake(): Promise<number> {
     this.#writable('intake')
-    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is running')
+    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle or an intake is running')
     this.#notFaulted()
-    return this.#intake()
+    // Held as running: a second intake (or a cycle's) started before this one settles would take the same
+    // requests again.
+    const running = this.#intake()
+    this.#running = running
+    try {
+      return await running
+    } finally {
+      this.#running = undefined
+    }
   }
 
   async #intake(): Promise<number> {
@@ -382,9 +396,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         outcome = { messageId: this.send(request) }
       } catch (error) {
         if (!(error instanceof StrataError)) throw error
+        // A full queue is no fault of the send (this process's own sends filled it while the inbox was read):
+        // the rest stay in the inbox for a later intake, as they would on a queue full at its start.
+        if (error.code === RuntimeErrorCode.QUEUE_FULL) break
         outcome = { refused: `${error.code}: ${error.message}` }
       }
       store.settleInbox(request.seq, outcome)
+      this.#inboxSettled = true
       taken += 1
     }
     return taken
@@ -393,11 +411,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Runs one cycle (a cluster's coordinator takes its inbox first: `intake`). */
   async runCycle(): Promise<CycleReport> {
     this.#writable('runCycle')
-    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle is already running')
+    if (this.#running !== undefined) throw new StrataError(RuntimeErrorCode.BUSY, 'a cycle or an intake is already running')
     this.#notFaulted()
-    this.#running = this.#intake().then(() => this.#runCycle())
+    const running = this.#intake().then(() => this.#runCycle())
+    this.#running = running
     try {
-      return await this.#running
+      return await running
     } finally {
       this.#running = undefined
     }
@@ -410,7 +429,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const reports: CycleReport[] = []
     while (reports.length < maxCycles) {
       await this.intake()
-      if (this.idle) break
+      if (this.idle) {
+        // Refusals alone change no state, and are still recorded (a client's `status` waits for them).
+        if (this.#inboxSettled) await this.flush()
+        break
+      }
       reports.push(await this.runCycle())
     }
     return reports
@@ -554,6 +577,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         cycle, stateRoot, ...this.#state.takeChanges(), memory, merkle: this.#commitment.drainNodes(),
         ...(counts !== undefined ? { counts } : {}),
       }
+      // The store records every settlement made so far with this commit.
+      this.#inboxSettled = false
       try {
         await this.#store.commit(batch)
       } catch (error) {
@@ -596,7 +621,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     await this.#refreshing
     // What was accepted since the last cycle is committed before the store closes.
     let flushError: unknown
-    if (this.#fault === undefined && (this.#state.changed)) {
+    if (this.#fault === undefined && (this.#state.changed || this.#inboxSettled)) {
       await this.#commit(this.#state.cycle, []).catch((error: unknown) => { flushError = error })
     }
     this.#closed = true
@@ -699,9 +724,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw new StrataError(RuntimeErrorCode.INVALID_PAYLOAD, `payload must be a Uint8Array, got ${describeValue(payload)}`)
     }
     // Bounded like a send: a query is a message that is not kept.
-    if (payload.length > PAYLOAD_SIZE_MAX_BYTES) {
+    if (bytesLength(payload) > PAYLOAD_SIZE_MAX_BYTES) {
       throw new StrataError(RuntimeErrorCode.PAYLOAD_TOO_LARGE,
-        `payload is ${payload.length} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
+        `payload is ${bytesLength(payload)} bytes, over the ${PAYLOAD_SIZE_MAX_BYTES}-byte limit`, { length: payload.length })
     }
     const id = externalMessageId(source, Number.MAX_SAFE_INTEGER)
     return { id, kind: MessageKind.HANDLE, source, destination, payload, gasLimit, origin: id }
