@@ -42,6 +42,11 @@ export const ClusterErrorCode = {
    * rebuilds the replica from the tables.
    */
   REPLAY: 'REPLAY',
+  /**
+   * The replica's cache directory belongs to another user or may be written by others: a local user could plant
+   * a forged replica there. Nothing was opened.
+   */
+  UNSAFE_CACHE: 'UNSAFE_CACHE',
   /** A malformed option or argument; nothing was written. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
 } as const

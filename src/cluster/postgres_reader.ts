@@ -17,18 +17,18 @@
  * holds a reader of its own) gets a slot of its own and a later one reuses it. An explicit cacheDir is locked
  * the same way (a second process on it fails LOCKED).
  */
-import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { StrataError, describeValue } from '../errors.js'
 import type { CodeId } from '../message/index.js'
 import {
-  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, ioError, type CommitBatch,
+  LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, type CommitBatch,
   type Store, type StoreHead, type StoreOpenOptions, type WriterLock,
 } from '../store/index.js'
 import { ClusterErrorCode } from './errors.js'
 import {
-  CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, readHead, replay, sameRoot, step, syncCodes, syncReplica, type ReplicaSync,
+  CONNECT_TIMEOUT_MS, QUERY_TIMEOUT_MS, dbError, lockCacheDir as lockOwnCacheDir, readHead, replay, sameRoot, step, syncCodes, syncReplica,
+  type ReplicaSync,
 } from './postgres_store.js'
 import { ReplicaReads } from './replica_reads.js'
 import { checkSchema } from './schema.js'
@@ -258,15 +258,9 @@ export function openPostgresReader(options: PostgresReaderOptions): Promise<Post
   return PostgresReader.open(options)
 }
 
-/** Creates `cacheDir` if absent and takes its lock (LOCKED if a live process holds it). */
+/** Creates `cacheDir` if absent and takes its lock (postgres_store.ts: lockCacheDir). */
 function lockCacheDir(cacheDir: string): { cacheDir: string; lock: WriterLock } {
-  try {
-    mkdirSync(cacheDir, { recursive: true })
-    if (!statSync(cacheDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
-  } catch (error) {
-    throw ioError(cacheDir, 'create the replica cache directory', error)
-  }
-  return { cacheDir, lock: acquireWriterLock(cacheDir) }
+  return { cacheDir, lock: lockOwnCacheDir(cacheDir) }
 }
 
 /** The first free reader slot beside the writer's default cache directory `base`. */

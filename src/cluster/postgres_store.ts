@@ -224,16 +224,10 @@ export class PostgresStore extends ReplicaReads implements Store {
         throw dbError(url, 'connect', error)
       }
       const info = await step(url, 'create or check the schema', () => ensureSchema(client))
+      // The cache directory's lock before the lease and the epoch: a second process on this machine's cache fails
+      // LOCKED without fencing the first.
       const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(url, info.systemId, info.databaseId))
-      try {
-        mkdirSync(cacheDir, { recursive: true })
-        if (!statSync(cacheDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
-      } catch (error) {
-        throw ioError(cacheDir, 'create the replica cache directory', error)
-      }
-      // The cache directory's lock before the epoch: a second process on this machine's cache fails LOCKED
-      // without fencing the first.
-      lock = acquireWriterLock(cacheDir)
+      lock = lockCacheDir(cacheDir)
       // The coordinator's role: the cycle lease (waited for by a standby), renewed on a connection of its own and
       // fenced by every transaction of this store. A session left idle inside a transaction (a paused process)
       // is ended by the server after the term, so it cannot hold the lease row from a successor.
@@ -479,6 +473,32 @@ export class PostgresStore extends ReplicaReads implements Store {
   #writable(): void {
     this.#open()
   }
+}
+
+/**
+ * Creates `cacheDir` if absent (only its owner may enter it) and takes its lock (LOCKED if a live process holds
+ * it). UNSAFE_CACHE if another user owns it or others may write to it: the default lies in the shared temp
+ * directory under a predictable name, and a local user who planted it could feed this process a forged replica
+ * or a forged record of the last coordinator (the restart shortcut of the cycle lease).
+ */
+export function lockCacheDir(cacheDir: string): WriterLock {
+  let owner: { uid: number; mode: number }
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
+    const stat = statSync(cacheDir)
+    if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+    owner = { uid: stat.uid, mode: stat.mode }
+  } catch (error) {
+    throw ioError(cacheDir, 'create the replica cache directory', error)
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined
+  if (uid !== undefined && (owner.uid !== uid || (owner.mode & 0o022) !== 0)) {
+    throw new StrataError(ClusterErrorCode.UNSAFE_CACHE,
+      `the replica cache directory ${cacheDir} ${owner.uid !== uid ? `belongs to user ${owner.uid}, not to this process's user ${uid}` : 'may be written by other users (mode ' + (owner.mode & 0o777).toString(8) + ')'}; `
+      + 'another user could plant a replica there. Use a directory of your own (cacheDir, --cache), or chmod go-w it',
+      { cacheDir })
+  }
+  return acquireWriterLock(cacheDir)
 }
 
 /** Opens the PostgreSQL store. See PostgresStore.open. */

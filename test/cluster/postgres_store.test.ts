@@ -5,7 +5,7 @@
  * makes the first one's commits fail FENCED, writing nothing); CONFLICT; schema versions, dropped connections and
  * unreachable databases. (Runtime options of store: 'postgres' are checked in test/unit/scheduler/options.test.ts.)
  */
-import { existsSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { open as openRaw } from 'lmdb'
 import pg from 'pg'
@@ -326,6 +326,29 @@ describePostgres('the PostgreSQL store', () => {
     await a.commit({ cycle: 3, stateRoot: rootOf('long 3') })
     expect(a.fenced).toBeUndefined()
     await a.close()
+  })
+
+  it('refuses a cache directory others may write or another user owns (UNSAFE_CACHE), for writers and readers', async () => {
+    const url = await ctx.server.createDatabase()
+    const fresh = cacheDir()
+    const first = await openPostgresStore({ url, cacheDir: fresh, verify })
+    await first.close()
+    // A directory it creates is its owner's alone.
+    expect(statSync(fresh).mode & 0o077).toBe(0)
+    const shared = cacheDir()
+    mkdirSync(shared)
+    chmodSync(shared, 0o777)
+    await expectCode(() => openPostgresStore({ url, cacheDir: shared, verify }), ClusterErrorCode.UNSAFE_CACHE)
+    await expect(Runtime.open({ store: 'postgres', url, readOnly: true, cacheDir: shared })).rejects.toMatchObject({ code: ClusterErrorCode.UNSAFE_CACHE })
+    chmodSync(shared, 0o755)
+    if (process.getuid?.() === 0) {
+      chownSync(shared, 65534, 65534) // another user's (nobody's)
+      await expectCode(() => openPostgresStore({ url, cacheDir: shared, verify }), ClusterErrorCode.UNSAFE_CACHE)
+      chownSync(shared, 0, 0)
+    }
+    // Its own, not writable by others: fine.
+    const store = await openPostgresStore({ url, cacheDir: shared, verify })
+    await store.close()
   })
 
   it('keeps logKeepCommits log rows behind the head; a replica further behind is rebuilt, one within them replayed', async () => {
