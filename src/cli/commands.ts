@@ -134,6 +134,9 @@ ${MESSAGE_HELP}
     // Every argument is checked before the data directory is opened.
     const wait = args.flag('wait')
     if (wait && args.string('url') === undefined) throw usageError('send: --wait applies to --url (a cluster\'s inbox)')
+    if (args.string('url') !== undefined && args.string('cache') !== undefined) {
+      throw usageError('send: --cache does not apply: with --url the message goes into the cluster\'s inbox, and send keeps no replica')
+    }
     const place = await placeOf(args)
     const to = programArg(args.required('to', 'PROGRAM'))
     const bytes = payload(args)

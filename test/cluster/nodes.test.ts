@@ -277,6 +277,7 @@ describePostgres('a cycle across node processes', () => {
       [['coordinator', '--url', 'postgres://x@127.0.0.1:1/x', '--poll', '5'], /--poll must be an integer in 10\.\.60000/],
       [['coordinator', '--url', 'mysql://x@127.0.0.1:1/x'], /postgres/],
       [['send', '--data', '/nonexistent', '--to', 'abcd', '--text', 'x', '--wait'], /--wait applies to --url/],
+      [['send', '--url', 'postgres://x@127.0.0.1:1/x', '--cache', '/tmp/x', '--to', 'abcd', '--text', 'x'], /--cache does not apply/],
     ] as const) {
       expect(await strataFails(...args)).toMatchObject({ code: 2, stderr: expect.stringMatching(message) })
     }
