@@ -11,10 +11,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Worker pools and LMDB environments are real in integration tests; forks isolate native handles.
     pool: 'forks',
-    // Two files at once. Vitest's default is one fork fewer than the CPUs, which on a 2-core CI machine means one:
-    // the files then run strictly one after another while much of each file's time is spent waiting on child
-    // processes, workers, PostgreSQL and Chromium.
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
