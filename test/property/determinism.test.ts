@@ -170,9 +170,11 @@ describe('determinism on disk', () => {
       (dataDir) => ({ dataDir, residentBytesMax: 0 }), 2],
     ['LMDB on the calling thread with a resident budget of 0 bytes', (dataDir) => ({ dataDir, residentBytesMax: 0 }), 0],
   ]
+  // The in-memory reference is the same computation (seed 7, streams 0) for every case: run it once and share it.
+  let inMemory: Promise<Run> | undefined
   it.each(cases)('%s: the same roots, log, gas, memory and mailboxes as in memory', async (_name, persisted, streams) => {
     const seed = 7
-    const reference = await run(0, seed)
+    const reference = await (inMemory ??= run(0, seed))
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'strata-determinism-'))
     try {
       const other = await run(streams, seed, persisted(dataDir))
