@@ -1,7 +1,8 @@
 // Determinism (DESIGN invariant 1): the same initial state and the same enqueued messages give the same state,
 // the same message log and the same gas figures for every stream count. A mixed workload over all example
 // programs (valid and invalid messages, tight gas, delays, waits, program creation, compaction) runs with
-// streams = 0 (sequential, on this thread) and 1, 2, 3, 4 and 8 worker streams; everything must match.
+// streams = 0 (sequential, on this thread) and 1, 8 and one of 2, 3 or 4 worker streams (in turn over the seeds,
+// so that every count runs, while the suite stays within its time); everything must match.
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -143,7 +144,7 @@ async function run(streams: number, seed: number, persisted?: Persisted): Promis
 }
 
 describe('determinism across stream counts', () => {
-  it.each(SEEDS)('seed %i: streams 0, 1, 2, 3, 4 and 8 give the same state roots, log, gas, memory and mailboxes', async (seed) => {
+  it.each(SEEDS.map((seed, i) => [seed, 2 + (i % 3)]))('seed %i: streams 0, 1, %i and 8 give the same state roots, log, gas, memory and mailboxes', async (seed, middle) => {
     const reference = await run(0, seed)
     expect(reference.messages).toBeGreaterThan(MESSAGES_PER_SEED)
     // Not a trivial workload: successes and failures of several kinds.
@@ -151,7 +152,7 @@ describe('determinism across stream counts', () => {
     expect(results.size).toBeGreaterThan(4)
     // The state root moved as the workload changed memory.
     expect(new Set(reference.roots).size).toBeGreaterThan(ROUNDS / 2)
-    for (const streams of [1, 2, 3, 4, 8]) {
+    for (const streams of [1, middle, 8]) {
       const other = await run(streams, seed)
       expect(other.messages).toBe(reference.messages)
       expect(other.log).toEqual(reference.log)
