@@ -12,8 +12,8 @@ export { LEASE_TERM_MS_DEFAULT as TERM_MS_DEFAULT, LEASE_TERM_MS_MAX as TERM_MS_
 
 export const node: Command = {
   name: 'node',
-  usage: 'strata node --url URL --stream K [--name NAME] [--cache DIR] [--term MS]',
-  about: 'a cluster node: runs stream K of every cycle for the coordinator on a PostgreSQL database',
+  usage: 'strata node --url URL [--stream K] [--name NAME] [--cache DIR] [--term MS]',
+  about: 'a cluster node: runs one stream of every cycle for the coordinator on a PostgreSQL database',
   help: `Runs one node of a Strata cluster on the PostgreSQL database at --url. It takes the lease stream/K
 (waiting while another live node holds it), renews it at a third of its term, and runs stream K's task of each
 cycle the coordinator (a writer opened with nodes: N, N > K) hands out, against a local replica of the
@@ -22,7 +22,9 @@ still its own. A coordinator runs the stream itself whenever no live node holds 
 and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) releases the lease and exits 0.
 
   --url URL            the database (postgres://...); its password is never printed
-  --stream K           the stream this node runs (0..${STREAMS_MAX - 1})
+  --stream K           the stream this node runs (0..${STREAMS_MAX - 1}). Without it, the node takes the lowest stream
+                       of the coordinator's N that no live node holds, and waits as a spare while all are held:
+                       it takes over a dead node's stream once that node's term has passed
   --name NAME          the lease holder's name (default HOST:PID)
   --cache DIR          the directory of this node's replica (default: a reader slot under the temp directory)
   --term MS            the lease term in milliseconds (${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}; default ${LEASE_TERM_MS_DEFAULT}): a dead
@@ -33,7 +35,6 @@ and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) r
     args.expect(0, 0, 'no positional arguments')
     const url = args.required('url', 'URL (the PostgreSQL database)')
     const stream = args.integer('stream', undefined, 0, STREAMS_MAX - 1)
-    if (stream === undefined) throw usageError('node needs --stream K')
     const termMs = args.integer('term', LEASE_TERM_MS_DEFAULT, LEASE_TERM_MS_MIN, LEASE_TERM_MS_MAX)
     const name = args.string('name')
     const cache = args.string('cache')
@@ -51,7 +52,7 @@ and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) r
     process.once('SIGTERM', stop)
     try {
       await runNode({
-        url, stream, termMs, signal: controller.signal,
+        url, termMs, signal: controller.signal, ...(stream !== undefined ? { stream } : {}),
         ...(name !== undefined ? { name } : {}), ...(cache !== undefined ? { cacheDir: path.resolve(cache) } : {}),
         onEvent: (event) => {
           if (args.json) {
@@ -60,7 +61,7 @@ and go at any time; the state roots are those of one node. Ctrl-C (or SIGTERM) r
           }
           const { kind, ...rest } = event
           const detail = Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')
-          process.stdout.write(`strata node: ${where} stream ${stream}: ${kind}${detail === '' ? '' : ` (${detail})`}\n`)
+          process.stdout.write(`strata node: ${where}${stream !== undefined ? ` stream ${stream}` : ''}: ${kind}${detail === '' ? '' : ` (${detail})`}\n`)
         },
       })
     } finally {

@@ -46,8 +46,9 @@ import { checkedDatabaseUrl } from './url.js'
 
 /** What a node reports as it goes (the CLI prints them, tests read them). */
 export type NodeEvent =
-  | { readonly kind: 'ready'; readonly stream: number; readonly name: string }
-  | { readonly kind: 'lease'; readonly epoch: number }
+  /** Started; `stream` is null for a node that chooses its stream (none given). */
+  | { readonly kind: 'ready'; readonly stream: number | null; readonly name: string }
+  | { readonly kind: 'lease'; readonly epoch: number; readonly stream: number }
   | { readonly kind: 'lost'; readonly epoch: number; readonly message: string }
   | { readonly kind: 'task'; readonly cycle: number; readonly commitCount: number }
   | { readonly kind: 'result'; readonly cycle: number; readonly messages: number }
@@ -65,8 +66,13 @@ export type NodeEvent =
 
 export interface NodeOptions {
   readonly url: string
-  /** The stream this node runs: 0..STREAMS_MAX-1 (a coordinator with `nodes: K` uses 0..K-1). */
-  readonly stream: number
+  /**
+   * The stream this node runs: 0..STREAMS_MAX-1 (a coordinator with `nodes: K` uses 0..K-1). Without it, the node
+   * takes the lowest stream of the last coordinator's K that no live node holds, waiting as a spare while all are
+   * held, and chooses again whenever it loses its lease: a spare takes over a dead node's stream once its term
+   * has passed.
+   */
+  readonly stream?: number
   /** The lease holder's name (default `<hostname>:<pid>`). */
   readonly name?: string
   /** The replica's cache directory (default: a reader slot under the temp directory, as for readers). */
@@ -103,10 +109,13 @@ export async function runNode(options: NodeOptions): Promise<void> {
   const invalid = (message: string): StrataError => new StrataError(ClusterErrorCode.INVALID_ARGUMENT, message)
   if (typeof options !== 'object' || options === null) throw invalid(`options must be an object, got ${describeValue(options)}`)
   const url = checkedDatabaseUrl(options.url)
-  const { stream, signal, onEvent, beforeResult } = options
-  if (!Number.isSafeInteger(stream) || stream < 0 || stream >= STREAMS_MAX) {
-    throw invalid(`stream must be an integer in 0..${STREAMS_MAX - 1}, got ${describeValue(stream)}`)
+  const { signal, onEvent, beforeResult } = options
+  const fixed = options.stream
+  if (fixed !== undefined && (!Number.isSafeInteger(fixed) || fixed < 0 || fixed >= STREAMS_MAX)) {
+    throw invalid(`stream must be an integer in 0..${STREAMS_MAX - 1}, got ${describeValue(fixed)}`)
   }
+  /** The stream of the lease held now (fixed, or chosen when the lease was taken). */
+  let stream: number | undefined = fixed
   const termMs = options.termMs ?? LEASE_TERM_MS_DEFAULT
   if (!Number.isSafeInteger(termMs) || termMs < LEASE_TERM_MS_MIN || termMs > LEASE_TERM_MS_MAX) {
     throw invalid(`termMs must be an integer in ${LEASE_TERM_MS_MIN}..${LEASE_TERM_MS_MAX}, got ${describeValue(termMs)}`)
@@ -120,8 +129,23 @@ export async function runNode(options: NodeOptions): Promise<void> {
   if (!Number.isSafeInteger(messageTimeoutMs) || messageTimeoutMs < 1) throw invalid(`messageTimeoutMs must be a positive integer, got ${describeValue(messageTimeoutMs)}`)
   if (!Number.isSafeInteger(workerHeapMb) || workerHeapMb < 16) throw invalid(`workerHeapMb must be an integer of at least 16, got ${describeValue(workerHeapMb)}`)
   const emit = (event: NodeEvent): void => onEvent?.(event)
-  const leaseName = streamLeaseName(stream)
   const stopped = (): boolean => signal?.aborted === true
+
+  /**
+   * The lease of the fixed stream, or of the lowest stream of the coordinator's K whose lease no live node holds
+   * (tried in order: another node may take one first). Undefined while none can be had.
+   */
+  const takeStreamLease = async (db: pg.Client): Promise<[Lease, number] | undefined> => {
+    const candidates = fixed !== undefined ? [fixed] : await step(url, 'look for a free stream', async () => (await db.query<{ k: number }>(`
+      SELECT k FROM strata_cluster c, generate_series(0, c.nodes - 1) AS k
+        LEFT JOIN strata_leases l ON l.name = 'stream/' || k
+      WHERE l.name IS NULL OR l.holder IS NULL OR l.expires_at <= clock_timestamp() ORDER BY k`)).rows.map((r) => r.k))
+    for (const k of candidates) {
+      const taken = await step(url, `take lease ${streamLeaseName(k)}`, () => acquireLease(db, streamLeaseName(k), name, termMs))
+      if (taken !== undefined) return [taken, k]
+    }
+    return undefined
+  }
 
   let wake: (() => void) | undefined
   /** Waits `ms`, or less: a NOTIFY for this stream or the signal ends it. */
@@ -192,7 +216,7 @@ export async function runNode(options: NodeOptions): Promise<void> {
         streams: 1, schedule: GAS_SCHEDULE, planesMax: PROGRAM_PLANES_MAX_DEFAULT, workerHeapMb: heapMb, dataDir: replica.dataDir,
       })
       let worker = pool = newWorker()
-      emit({ kind: 'ready', stream, name })
+      emit({ kind: 'ready', stream: fixed ?? null, name })
 
       let renewing = false
       renewal = setInterval(() => {
@@ -200,22 +224,24 @@ export async function runNode(options: NodeOptions): Promise<void> {
         if (held === undefined || renewing) return
         renewing = true
         renewLease(leaseClient, held, termMs).then((renewed) => {
-          if (lease?.epoch === renewed.epoch) lease = renewed
+          if (lease?.name === renewed.name && lease.epoch === renewed.epoch) lease = renewed
         }, (error: Error) => {
-          if (lease?.epoch === held.epoch) lease = undefined
+          if (lease?.name === held.name && lease.epoch === held.epoch) lease = undefined
           emit({ kind: 'lost', epoch: held.epoch, message: error.message })
         }).finally(() => { renewing = false })
       }, Math.floor(termMs / 3))
 
       while (!stopped()) {
         if (lease === undefined) {
-          lease = await step(url, `take lease ${leaseName}`, () => acquireLease(leaseClient, leaseName, name, termMs))
-          if (lease === undefined) {
+          const taken = await takeStreamLease(leaseClient)
+          if (taken === undefined) {
             await sleep(Math.min(TASK_POLL_MS, termMs))
             continue
           }
-          emit({ kind: 'lease', epoch: lease.epoch })
+          ;[lease, stream] = taken
+          emit({ kind: 'lease', epoch: lease.epoch, stream })
         }
+        if (stream === undefined) continue
         const held = lease
         const row = await step(url, 'look for a task', async () => (await client.query<{ cycle: string; commit_count: string; epoch: string; task: Buffer; heap_mb: number; timeout_ms: number }>(
           `SELECT cycle, commit_count, epoch, task, heap_mb, timeout_ms FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2

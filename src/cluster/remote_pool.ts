@@ -110,6 +110,9 @@ export class RemotePool implements StreamRunner {
       listener = await connect()
       await step(url, 'listen for results', () => listener!.query(`LISTEN ${RESULTS_CHANNEL}`))
       await step(url, 'clear earlier task rows', () => client.query('DELETE FROM strata_tasks WHERE epoch < $1', [options.epoch]))
+      // Nodes started without a stream choose among 0..streams-1.
+      await step(url, 'publish the node count', () => client.query(
+        'INSERT INTO strata_cluster (id, nodes) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET nodes = EXCLUDED.nodes', [options.streams]))
       return new RemotePool(client, listener, url, options)
     } catch (error) {
       await listener?.end().catch(() => undefined)

@@ -21,6 +21,8 @@
  *                    answer or delete a newer one's), and its stream workers' heap limit and watchdog time, which
  *                    the node's worker uses (so a message that exhausts the heap fails alike on any process)
  *                    (tasks.ts: a cycle's stream tasks on their way to the nodes and back; transient)
+ *   strata_cluster   one row: the node count (streams) of the last coordinator opened with `nodes`, which nodes
+ *                    started without a stream read to choose one
  *   strata_inbox     seq -> a client's send (source, destination, payload, gas limit), and once a commit took it,
  *                    that commit and the message id it became or why it was refused (inbox.ts)
  *
@@ -90,6 +92,7 @@ CREATE TABLE IF NOT EXISTS strata_tasks (
 ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
 ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS heap_mb integer NOT NULL DEFAULT 0;
 ALTER TABLE strata_tasks ADD COLUMN IF NOT EXISTS timeout_ms integer NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS strata_cluster (id smallint PRIMARY KEY CHECK (id = 1), nodes integer NOT NULL);
 CREATE TABLE IF NOT EXISTS strata_inbox (
   seq bigserial PRIMARY KEY, source bytea NOT NULL, destination bytea NOT NULL, payload bytea NOT NULL, gas_limit bigint NOT NULL,
   accepted_at timestamptz NOT NULL DEFAULT now(), taken_commit bigint, message_id text, refused text

@@ -115,6 +115,36 @@ describePostgres('a cycle across node processes', () => {
     }
   })
 
+  it('nodes started without a stream share the streams out, and a spare takes over the stream of a SIGKILLed node', async () => {
+    const url = await database()
+    // The coordinator publishes its node count when it opens; nodes without --stream wait for it.
+    const any = (name: string, onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess =>
+      start(MAIN, ['node', '--url', url, '--cache', path.join(ctx.dir, `${path.basename(url)}-${name}`), '--term', String(TERM_MS), '--name', name, '--json'], onEvent)
+    let killed: number | undefined
+    const nodes = ['a', 'b', 'c'].map((name) => any(`any-${name}`, (event, node) => {
+      // The node that got stream 1 dies on its second task.
+      const held = node.events.find((e) => e.kind === 'lease')
+      if (event.kind === 'task' && held?.kind === 'lease' && held.stream === 1 && node.events.filter((e) => e.kind === 'task').length === 2) {
+        killed = event.cycle
+        node.child.kill('SIGKILL')
+      }
+    }))
+    const run = workload(coordinator(url, 3))
+    const leases = await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
+    expect(leases.map((e) => (e.kind === 'lease' ? e.stream : -1)).sort()).toEqual([0, 1, 2])
+    // A spare, started once the three hold every stream, waits.
+    const spare = any('any-spare')
+    await spare.waitFor((e) => e.kind === 'ready')
+    expect(await run).toEqual(GOLDEN)
+    expect(killed).toBeDefined()
+    // Once the dead node's term passed, the spare holds stream 1, and serves it in the next round.
+    expect(await spare.waitFor((e) => e.kind === 'lease')).toMatchObject({ kind: 'lease', stream: 1 })
+    const before = results(spare)
+    await extraRound(url)
+    expect(results(spare)).toBeGreaterThan(before)
+    await Promise.all([...nodes.filter((n) => n.child.signalCode === null), spare].map(stop))
+  })
+
   it('takes over the stream of a node SIGKILLed while it holds a task, with the pinned roots', async () => {
     const url = await database()
     let killedAt: number | undefined
