@@ -11,6 +11,7 @@ import path from 'node:path'
 import { expect, it } from 'vitest'
 import { openClusterClient } from '../../src/cluster/index.js'
 import { Runtime } from '../../src/index.js'
+import { prng } from '../helpers/prng.js'
 import { useProcesses } from './processes.js'
 import { describePostgres, tempDir, usePostgresServer } from './suite.js'
 
@@ -23,18 +24,6 @@ const dec = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 const SEED = Number(process.env['STRATA_FAILOVER_SEED'] ?? 20261202)
 
 type Event = { readonly kind: string; readonly cycle?: number; readonly [key: string]: unknown }
-
-/** A small deterministic generator (mulberry32), so that a failing run can be replayed with its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -66,7 +55,7 @@ describePostgres('coordinator failover', () => {
     [2, ['after-commit', 'network'], false, 6],
     [1, ['random', 'network'], false, 6],
   ] as const)('with %i node(s): replaces a coordinator killed at random points or cut off from the database (%j), with the history of one LMDB node', async (count, actions, sendsDuringKill, rounds) => {
-    const rng = random(SEED)
+    const rng = prng(SEED)
     const url = await ctx.server.createDatabase()
     const where = (name: string): string => path.join(ctx.dir, `${path.basename(url)}-${name}`)
 
