@@ -28,6 +28,16 @@ function workerFile(name = 'worker.js'): string {
     : path.join(path.dirname(here), name)
 }
 
+/**
+ * Workers load their (ES module) entry through import(), never require(): Piscina tries require() first, and
+ * Node 20.19+ then loads the module with require(esm), which under load was seen to abort the process
+ * ("FATAL ERROR: v8::Module::IsGraphAsync must be used on an instantiated module", a Node bug around
+ * require(esm) and a concurrent import of the same graph). With require(esm) off in the worker, require() fails
+ * at once and Piscina falls back to import(), the path of older Nodes. Only where Node knows the flag.
+ */
+export const WORKER_EXEC_ARGV: readonly string[] = process.allowedNodeEnvironmentFlags.has('--experimental-require-module')
+  ? [...process.execArgv, '--no-experimental-require-module'] : process.execArgv
+
 /** The watchdog looks at a stream's progress at least every 250 ms and at most every 5 ms (a quarter of the limit). */
 const WATCHDOG_TICK_MAX_MS = 250
 const WATCHDOG_TICK_MIN_MS = 5
@@ -74,7 +84,7 @@ export class StreamPool implements StreamRunner {
       }
       this.#pools.push(new Piscina({
         filename: workerFile(), minThreads: 1, maxThreads: 1, idleTimeout: Infinity, concurrentTasksPerWorker: 1,
-        workerData, resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb },
+        workerData, execArgv: [...WORKER_EXEC_ARGV], resourceLimits: { maxOldGenerationSizeMb: options.workerHeapMb },
       }))
     }
   }
@@ -151,7 +161,7 @@ export class QueryPool {
   async run(request: QueryRequest): Promise<JournalEntry> {
     const { dataDir, planesMax, schedule, workerHeapMb, messageTimeoutMs } = this.#options
     this.#pool ??= new Piscina({
-      filename: workerFile('query_worker.js'), minThreads: 1, maxThreads: 1, idleTimeout: Infinity,
+      filename: workerFile('query_worker.js'), minThreads: 1, maxThreads: 1, idleTimeout: Infinity, execArgv: [...WORKER_EXEC_ARGV],
       workerData: { dataDir, planesMax, schedule } satisfies QueryWorkerConfig, resourceLimits: { maxOldGenerationSizeMb: workerHeapMb },
     })
     const controller = new AbortController()
