@@ -534,34 +534,50 @@ export async function syncReplica(
   }
   let replayed = 0
   if (replica !== undefined) {
-    const local = replica.head()
-    if (local.commitCount > head.commitCount) {
-      reason = `the replica is at commit ${local.commitCount}, ahead of the database's ${head.commitCount}`
-    } else {
-      const rootThere = local.commitCount === head.commitCount ? head.stateRoot
-        : local.commitCount === 0 ? null : await step(url, 'read the commit log', () => logRoot(client, local.commitCount))
-      if (!sameRoot(rootThere, local.stateRoot)) {
-        reason = `the replica's root at commit ${local.commitCount} is not the database's`
-      } else if (local.commitCount < head.commitCount) {
-        const result = await replay(client, url, replica, local.commitCount, head.commitCount)
-        replayed = result.replayed
-        reason = result.failure
-      }
+    // A failure from here on (the database lost mid-replay) must not leave the replica open: its LMDB lock would
+    // make every later open of this cache directory in this process fail LOCKED (a standby that reconnects).
+    const opened = replica
+    try {
+      const synced = await bringUp(client, url, opened, head)
+      if (synced.reason === undefined) return { replica: opened, head, how: synced.replayed > 0 ? 'replayed' : 'current', replayed: synced.replayed, rebuildReason: undefined }
+      replayed = synced.replayed
+      reason = synced.reason
+    } catch (error) {
+      await opened.close().catch(() => undefined)
+      throw error
     }
-    if (reason === undefined) {
-      const now = replica.head()
-      if (now.commitCount !== head.commitCount || now.cycle !== head.cycle || !sameRoot(now.stateRoot, head.stateRoot)) {
-        reason = `the replica reached commit ${now.commitCount}, cycle ${now.cycle} with another root than the database's`
-      }
-    }
-    if (reason === undefined) {
-      await syncCodes(client, url, replica)
-      return { replica, head, how: replayed > 0 ? 'replayed' : 'current', replayed, rebuildReason: undefined }
-    }
-    await replica.close()
+    await opened.close()
   }
   const rebuilt = await rebuild(client, url, cacheDir, openReplica)
   return { replica: rebuilt.replica, head: rebuilt.head, how: 'rebuilt', replayed, rebuildReason: reason }
+}
+
+/** Replays the log into an opened replica up to `head`; `reason` says why it must be rebuilt instead. */
+async function bringUp(client: pg.Client, url: DatabaseUrl, replica: LmdbStore, head: DbHead): Promise<{ replayed: number; reason: string | undefined }> {
+  let replayed = 0
+  let reason: string | undefined
+  const local = replica.head()
+  if (local.commitCount > head.commitCount) {
+    reason = `the replica is at commit ${local.commitCount}, ahead of the database's ${head.commitCount}`
+  } else {
+    const rootThere = local.commitCount === head.commitCount ? head.stateRoot
+      : local.commitCount === 0 ? null : await step(url, 'read the commit log', () => logRoot(client, local.commitCount))
+    if (!sameRoot(rootThere, local.stateRoot)) {
+      reason = `the replica's root at commit ${local.commitCount} is not the database's`
+    } else if (local.commitCount < head.commitCount) {
+      const result = await replay(client, url, replica, local.commitCount, head.commitCount)
+      replayed = result.replayed
+      reason = result.failure
+    }
+  }
+  if (reason === undefined) {
+    const now = replica.head()
+    if (now.commitCount !== head.commitCount || now.cycle !== head.cycle || !sameRoot(now.stateRoot, head.stateRoot)) {
+      reason = `the replica reached commit ${now.commitCount}, cycle ${now.cycle} with another root than the database's`
+    }
+  }
+  if (reason === undefined) await syncCodes(client, url, replica)
+  return { replayed, reason }
 }
 
 /** Replays log rows after `from` up to `to` into the replica; a missing or unreadable row stops it (the replica is then rebuilt). */
