@@ -8,14 +8,16 @@
  *     holder name of the last coordinator that used it (CYCLE_LEASE_FILE_NAME). If the live lease is held under
  *     that name, its holder is dead, because it held this directory's lock, which is now ours (the lock is taken
  *     only from a dead process): the lease is taken over at once instead of after its term. A coordinator
- *     restarted on the same machine therefore resumes without waiting.
+ *     restarted on the same machine therefore resumes without waiting. The record names the directory's device and
+ *     inode too and counts only there: a copy of the directory (without its lock) beside a live coordinator must
+ *     not push that coordinator out.
  *   - keep: renewed at a third of its term on a connection of its own (a long commit statement on the store's
  *     connection must not hold a renewal up). A renewal that fails LEASE_LOST, or none that succeeded for a
  *     whole term (the database unreachable), marks the lease lost: commits are refused FENCED from then on.
  *   - release: at close, so a standby takes over at its next look instead of after the term.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { StrataError } from '../errors.js'
@@ -52,7 +54,8 @@ export async function takeCycleLease(client: pg.Client, url: DatabaseUrl, option
   const { cacheDir, termMs } = options
   const holder = `${options.holder.slice(0, LEASE_HOLDER_SIZE_MAX_CHARS - HOLDER_TOKEN_CHARS - 1)}/${randomBytes(HOLDER_TOKEN_CHARS / 2).toString('hex')}`
   const file = path.join(cacheDir, CYCLE_LEASE_FILE_NAME)
-  const previous = readPrevious(file)
+  const identity = directoryIdentity(cacheDir)
+  const previous = identity === undefined ? undefined : readPrevious(file, identity)
   for (;;) {
     const lease = await step(url, 'take the cycle lease', async () => {
       if (previous !== undefined) {
@@ -67,7 +70,7 @@ export async function takeCycleLease(client: pg.Client, url: DatabaseUrl, option
     })
     if (lease !== undefined) {
       try {
-        writeFileSync(file, lease.holder)
+        if (identity !== undefined) writeFileSync(file, `${lease.holder}\n${identity}\n`)
       } catch {
         // Only the restart shortcut depends on it: without the file, a restart waits out the term.
       }
@@ -88,10 +91,26 @@ export async function takeCycleLease(client: pg.Client, url: DatabaseUrl, option
   }
 }
 
-function readPrevious(file: string): string | undefined {
+/**
+ * The cache directory's identity (device and inode): the record of the last coordinator counts only in the
+ * directory it was written in. A copy of the directory (cp, rsync, tar) elsewhere, on this machine or another,
+ * while that coordinator lives, has another lock and another identity: without this, its first open would take
+ * the live lease at once and push the live coordinator out (FENCED).
+ */
+function directoryIdentity(dir: string): string | undefined {
   try {
-    const text = readFileSync(file, 'utf8')
-    return text.length > 0 && text.length <= LEASE_HOLDER_SIZE_MAX_CHARS ? text : undefined
+    const stat = statSync(dir, { bigint: true })
+    return `${stat.dev}:${stat.ino}`
+  } catch {
+    return undefined
+  }
+}
+
+/** The holder named by the record (`holder`, then the directory's identity), if written in this very directory. */
+function readPrevious(file: string, identity: string): string | undefined {
+  try {
+    const [holder, writtenIn] = readFileSync(file, 'utf8').split('\n')
+    return holder !== undefined && holder.length > 0 && holder.length <= LEASE_HOLDER_SIZE_MAX_CHARS && writtenIn === identity ? holder : undefined
   } catch {
     return undefined
   }

@@ -247,6 +247,18 @@ export async function runNode(options: NodeOptions): Promise<void> {
           `SELECT cycle, commit_count, epoch, task, heap_mb, timeout_ms FROM strata_tasks WHERE stream = $1 AND result IS NULL AND failure IS NULL AND commit_count >= $2
             ORDER BY cycle LIMIT 1`, [stream, replica.head().commitCount])).rows[0])
         if (row === undefined) {
+          if (fixed === undefined) {
+            // A chosen stream the coordinator no longer runs (it reopened with a smaller K) gets no more tasks:
+            // leave it and choose again, rather than hold it idle while a stream of the new K has no node.
+            const nodes = await step(url, 'read the node count', async () => (await client.query<{ nodes: number }>(
+              'SELECT nodes FROM strata_cluster WHERE id = 1')).rows[0]?.nodes)
+            if (nodes !== undefined && stream >= nodes && lease?.epoch === held.epoch && lease.name === held.name) {
+              lease = undefined
+              await step(url, `release lease ${held.name}`, () => releaseLease(leaseClient, held))
+              emit({ kind: 'lost', epoch: held.epoch, message: `stream ${stream} is outside the coordinator's ${nodes} streams: choosing again` })
+              continue
+            }
+          }
           await sleep(TASK_POLL_MS)
           continue
         }

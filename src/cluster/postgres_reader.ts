@@ -260,7 +260,7 @@ export function openPostgresReader(options: PostgresReaderOptions): Promise<Post
 
 /** Creates `cacheDir` if absent and takes its lock (postgres_store.ts: lockCacheDir). */
 function lockCacheDir(cacheDir: string): { cacheDir: string; lock: WriterLock } {
-  return { cacheDir, lock: lockOwnCacheDir(cacheDir) }
+  return lockOwnCacheDir(cacheDir)
 }
 
 /** The first free reader slot beside the writer's default cache directory `base`. */

@@ -32,7 +32,7 @@
  * The cache directory holds the replica (`replica/`, with LMDB's own writer lock) and a writer lock of its own
  * (a second process on the same cache directory fails LOCKED before touching anything).
  */
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
@@ -43,7 +43,7 @@ import {
   LmdbStore, STORE_MAILBOX_SIZE_MAX_DEFAULT, type InboxRequest, STORE_MAILBOX_SIZE_MAX_LIMIT, StoreErrorCode, acquireWriterLock, checkedCode, ioError, prepareBatch, type CommitBatch,
   type PlaneVerifier, type Store, type StoreHead, type StoreImageHead, type StoreOpenOptions, type WriterLock,
 } from '../store/index.js'
-import { LeaseKeeper, takeCycleLease } from './cycle_lease.js'
+import { CYCLE_LEASE_FILE_NAME, LeaseKeeper, takeCycleLease } from './cycle_lease.js'
 import { ClusterErrorCode } from './errors.js'
 import { imagePages } from './image.js'
 import { readInbox, recordInbox, type InboxSettlement } from './inbox.js'
@@ -226,8 +226,9 @@ export class PostgresStore extends ReplicaReads implements Store {
       const info = await step(url, 'create or check the schema', () => ensureSchema(client))
       // The cache directory's lock before the lease and the epoch: a second process on this machine's cache fails
       // LOCKED without fencing the first.
-      const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir(url, info.systemId, info.databaseId))
-      lock = lockCacheDir(cacheDir)
+      const locked = lockCacheDir(path.resolve(options.cacheDir ?? defaultCacheDir(url, info.systemId, info.databaseId)))
+      lock = locked.lock
+      const { cacheDir } = locked
       // The coordinator's role: the cycle lease (waited for by a standby), renewed on a connection of its own and
       // fenced by every transaction of this store. A session left idle inside a transaction (a paused process)
       // is ended by the server after the term, so it cannot hold the lease row from a successor.
@@ -477,28 +478,73 @@ export class PostgresStore extends ReplicaReads implements Store {
 
 /**
  * Creates `cacheDir` if absent (only its owner may enter it) and takes its lock (LOCKED if a live process holds
- * it). UNSAFE_CACHE if another user owns it or others may write to it: the default lies in the shared temp
- * directory under a predictable name, and a local user who planted it could feed this process a forged replica
- * or a forged record of the last coordinator (the restart shortcut of the cycle lease).
+ * it); returns the directory's real path, which every later use of it must take (never the given path again).
+ * UNSAFE_CACHE if another user could change what lies there, now or after this check: the default lies in the
+ * shared temp directory under a predictable name, and a local user who planted it could feed this process a forged
+ * replica or a forged record of the last coordinator (the restart shortcut of the cycle lease). So:
+ *
+ *   - the directory must be this user's and not writable by group or others;
+ *   - no component of the given path may be a symlink of another user (root's aside): they could point it
+ *     elsewhere once checked;
+ *   - every directory above the real path must be this user's or root's, and not writable by group or others
+ *     unless sticky (as /tmp): otherwise another user may rename the cache directory away and put theirs there;
+ *   - what lies inside (the replica, its files, the `cycle-lease` record) must be this user's: created while the
+ *     directory was still open to others, it could be theirs.
  */
-export function lockCacheDir(cacheDir: string): WriterLock {
-  let owner: { uid: number; mode: number }
+export function lockCacheDir(cacheDir: string): { readonly cacheDir: string; readonly lock: WriterLock } {
+  let real: string
   try {
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
-    const stat = statSync(cacheDir)
-    if (!stat.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
-    owner = { uid: stat.uid, mode: stat.mode }
+    real = realpathSync(cacheDir)
+    if (!statSync(real).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
   } catch (error) {
     throw ioError(cacheDir, 'create the replica cache directory', error)
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined
-  if (uid !== undefined && (owner.uid !== uid || (owner.mode & 0o022) !== 0)) {
-    throw new StrataError(ClusterErrorCode.UNSAFE_CACHE,
-      `the replica cache directory ${cacheDir} ${owner.uid !== uid ? `belongs to user ${owner.uid}, not to this process's user ${uid}` : 'may be written by other users (mode ' + (owner.mode & 0o777).toString(8) + ')'}; `
-      + 'another user could plant a replica there. Use a directory of your own (cacheDir, --cache), or chmod go-w it',
-      { cacheDir })
+  if (uid !== undefined) {
+    const why = unsafeCacheDir(path.resolve(cacheDir), real, uid)
+    if (why !== undefined) {
+      throw new StrataError(ClusterErrorCode.UNSAFE_CACHE,
+        `the replica cache directory ${cacheDir} is unsafe: ${why}; another user could plant a replica there. `
+        + 'Use a directory of your own (cacheDir, --cache) in directories only you or root may change, or chmod go-w it',
+        { cacheDir })
+    }
   }
-  return acquireWriterLock(cacheDir)
+  return { cacheDir: real, lock: acquireWriterLock(real) }
+}
+
+/** Why another user than `uid` could change the cache directory (see lockCacheDir), or undefined. */
+function unsafeCacheDir(given: string, real: string, uid: number): string | undefined {
+  const writable = (mode: number): boolean => (mode & 0o022) !== 0
+  const parts = given.split(path.sep).filter((part) => part.length > 0)
+  for (let i = 1; i <= parts.length; i += 1) {
+    const prefix = path.join(path.parse(given).root, ...parts.slice(0, i))
+    const stat = lstatSync(prefix, { throwIfNoEntry: false })
+    if (stat?.isSymbolicLink() === true && stat.uid !== uid && stat.uid !== 0) return `${prefix} is a symlink of user ${stat.uid}`
+  }
+  const own = statSync(real)
+  if (own.uid !== uid) return `${real} belongs to user ${own.uid}, not to this process's user ${uid}`
+  if (writable(own.mode)) return `${real} may be written by other users (mode ${(own.mode & 0o777).toString(8)})`
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    const stat = statSync(dir)
+    if (stat.uid !== uid && stat.uid !== 0) return `its parent ${dir} belongs to user ${stat.uid}`
+    if (writable(stat.mode) && (stat.mode & 0o1000) === 0) return `its parent ${dir} may be written by other users and is not sticky (mode ${(stat.mode & 0o7777).toString(8)})`
+    if (path.dirname(dir) === dir) break
+  }
+  const replicaDir = path.join(real, REPLICA_DIR_NAME)
+  const inside = [path.join(real, CYCLE_LEASE_FILE_NAME), replicaDir]
+  try {
+    if (lstatSync(replicaDir, { throwIfNoEntry: false })?.isDirectory() === true) inside.push(...readdirSync(replicaDir).map((name) => path.join(replicaDir, name)))
+  } catch {
+    // unreadable: the replica's open reports it
+  }
+  for (const entry of inside) {
+    const stat = lstatSync(entry, { throwIfNoEntry: false })
+    if (stat === undefined) continue
+    // Behind this directory, which others cannot enter, only who owns them matters (LMDB's files follow the umask).
+    if (stat.uid !== uid) return `${entry} belongs to user ${stat.uid}`
+  }
+  return undefined
 }
 
 /** Opens the PostgreSQL store. See PostgresStore.open. */
@@ -534,34 +580,50 @@ export async function syncReplica(
   }
   let replayed = 0
   if (replica !== undefined) {
-    const local = replica.head()
-    if (local.commitCount > head.commitCount) {
-      reason = `the replica is at commit ${local.commitCount}, ahead of the database's ${head.commitCount}`
-    } else {
-      const rootThere = local.commitCount === head.commitCount ? head.stateRoot
-        : local.commitCount === 0 ? null : await step(url, 'read the commit log', () => logRoot(client, local.commitCount))
-      if (!sameRoot(rootThere, local.stateRoot)) {
-        reason = `the replica's root at commit ${local.commitCount} is not the database's`
-      } else if (local.commitCount < head.commitCount) {
-        const result = await replay(client, url, replica, local.commitCount, head.commitCount)
-        replayed = result.replayed
-        reason = result.failure
-      }
+    // A failure from here on (the database lost mid-replay) must not leave the replica open: its LMDB lock would
+    // make every later open of this cache directory in this process fail LOCKED (a standby that reconnects).
+    const opened = replica
+    try {
+      const synced = await bringUp(client, url, opened, head)
+      if (synced.reason === undefined) return { replica: opened, head, how: synced.replayed > 0 ? 'replayed' : 'current', replayed: synced.replayed, rebuildReason: undefined }
+      replayed = synced.replayed
+      reason = synced.reason
+    } catch (error) {
+      await opened.close().catch(() => undefined)
+      throw error
     }
-    if (reason === undefined) {
-      const now = replica.head()
-      if (now.commitCount !== head.commitCount || now.cycle !== head.cycle || !sameRoot(now.stateRoot, head.stateRoot)) {
-        reason = `the replica reached commit ${now.commitCount}, cycle ${now.cycle} with another root than the database's`
-      }
-    }
-    if (reason === undefined) {
-      await syncCodes(client, url, replica)
-      return { replica, head, how: replayed > 0 ? 'replayed' : 'current', replayed, rebuildReason: undefined }
-    }
-    await replica.close()
+    await opened.close()
   }
   const rebuilt = await rebuild(client, url, cacheDir, openReplica)
   return { replica: rebuilt.replica, head: rebuilt.head, how: 'rebuilt', replayed, rebuildReason: reason }
+}
+
+/** Replays the log into an opened replica up to `head`; `reason` says why it must be rebuilt instead. */
+async function bringUp(client: pg.Client, url: DatabaseUrl, replica: LmdbStore, head: DbHead): Promise<{ replayed: number; reason: string | undefined }> {
+  let replayed = 0
+  let reason: string | undefined
+  const local = replica.head()
+  if (local.commitCount > head.commitCount) {
+    reason = `the replica is at commit ${local.commitCount}, ahead of the database's ${head.commitCount}`
+  } else {
+    const rootThere = local.commitCount === head.commitCount ? head.stateRoot
+      : local.commitCount === 0 ? null : await step(url, 'read the commit log', () => logRoot(client, local.commitCount))
+    if (!sameRoot(rootThere, local.stateRoot)) {
+      reason = `the replica's root at commit ${local.commitCount} is not the database's`
+    } else if (local.commitCount < head.commitCount) {
+      const result = await replay(client, url, replica, local.commitCount, head.commitCount)
+      replayed = result.replayed
+      reason = result.failure
+    }
+  }
+  if (reason === undefined) {
+    const now = replica.head()
+    if (now.commitCount !== head.commitCount || now.cycle !== head.cycle || !sameRoot(now.stateRoot, head.stateRoot)) {
+      reason = `the replica reached commit ${now.commitCount}, cycle ${now.cycle} with another root than the database's`
+    }
+  }
+  if (reason === undefined) await syncCodes(client, url, replica)
+  return { replayed, reason }
 }
 
 /** Replays log rows after `from` up to `to` into the replica; a missing or unreadable row stops it (the replica is then rebuilt). */
