@@ -248,9 +248,22 @@ export class PostgresStore extends ReplicaReads implements Store {
       keeper = new LeaseKeeper(renewals, url, lease, termMs)
       await step(url, 'limit idle transactions', () => limitIdleTransactions(client, termMs))
       const epoch = await step(url, 'take the writer epoch', async () => {
-        const result = await client.query<{ epoch: string }>(
-          'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
-        return Number(result.rows[0]!.epoch)
+        const session = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+        // The writer row is locked by a predecessor's commit in flight. That commit checked a lease which has
+        // expired since (this store holds it now), so it may finish or fail, but not wait forever: a predecessor
+        // paused while the server still reads its statement is not idle (idle_in_transaction_session_timeout
+        // does not fire) and would hold the row for as long as it stays paused. So every term the bump still
+        // waits, the sessions it waits for are ended.
+        const unblock = setInterval(() => {
+          renewals.query('SELECT pg_terminate_backend(b) FROM unnest(pg_blocking_pids($1)) AS b', [session]).catch(() => undefined)
+        }, termMs)
+        try {
+          const result = await client.query<{ epoch: string }>(
+            'UPDATE strata_writer SET epoch = epoch + 1, holder = $1, taken_at = now() WHERE id = 1 RETURNING epoch', [holder])
+          return Number(result.rows[0]!.epoch)
+        } finally {
+          clearInterval(unblock)
+        }
       })
       const synced = await syncReplica(client, url, cacheDir, openReplica)
       replica = synced.replica

@@ -351,6 +351,27 @@ describePostgres('the PostgreSQL store', () => {
     await store.close()
   })
 
+  it('ends a predecessor\'s session that holds the writer row past a term (paused inside its commit), and opens', async () => {
+    const url = await ctx.server.createDatabase()
+    const first = await open(url, cacheDir())
+    await first.close()
+    // A predecessor paused inside its commit transaction, holding the writer row, where the server's idle
+    // timeout cannot end it (here: a session without one).
+    const paused = new pg.Client({ connectionString: url })
+    paused.on('error', () => undefined)
+    await paused.connect()
+    await paused.query('BEGIN')
+    await paused.query('SELECT epoch FROM strata_writer WHERE id = 1 FOR UPDATE')
+    const started = Date.now()
+    const next = await open(url, cacheDir(), { leaseTermMs: 300 })
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(next.epoch).toBe(first.epoch + 1)
+    await expect(paused.query('COMMIT')).rejects.toThrow()
+    await paused.end().catch(() => undefined)
+    await next.commit({ cycle: 1, stateRoot: rootOf('after the pause') })
+    await next.close()
+  }, 20_000)
+
   it('keeps logKeepCommits log rows behind the head; a replica further behind is rebuilt, one within them replayed', async () => {
     const url = await ctx.server.createDatabase()
     const [dirA, dirB, dirC] = [cacheDir(), cacheDir(), cacheDir()]
