@@ -1,7 +1,7 @@
 // The adversarial workload: every attack program next to its victims, driven through the public API only.
 // It runs in this process (tests pass the Runtime class from src/) and in a child process with another time zone
 // and locale (child.ts, which gets the Runtime from the built package): every run must give the same result.
-import type { Runtime as RuntimeClass, RuntimeOptions } from '../../src/index.js'
+import type { ClusterClient, Runtime as RuntimeClass, RuntimeOptions } from '../../src/index.js'
 import { COMMANDS as RUNAWAY, COVERED } from '../fixtures/programs/attacks/runaway.js'
 
 export const ATTACKER = 'a7'.repeat(32)
@@ -114,6 +114,11 @@ export interface WorkloadResult {
 export interface WorkloadOptions {
   /** Close and reopen the runtime (LMDB) before every round, with these options. */
   readonly reopen?: boolean
+  /**
+   * Send every round's messages through a cluster's inbox (a ClusterClient of the runtime's database) instead of
+   * `Runtime.send`: the coordinator takes them at its next cycle, and their ids come from `status`.
+   */
+  readonly inbox?: Pick<ClusterClient, 'sendAll' | 'status'>
 }
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -135,14 +140,12 @@ export async function runWorkload(
     const byId = new Map<string, { tag: string; source: string }>()
     const outcomes = new Map<string, Omit<Observed, 'reply' | 'sent'>>()
     const listen = (): void => {
+      // By id: a send through the inbox learns its id only after the cycle that ran it.
       rt.on('message', (o) => {
-        const step = byId.get(o.messageId)
-        if (step !== undefined) {
-          outcomes.set(step.tag, {
-            result: o.result, replyCode: o.replyCode, gasBurned: o.gasBurned, gasRefunded: o.gasRefunded,
-            ...(o.error !== undefined ? { error: o.error } : {}), logs: [...o.logs],
-          })
-        }
+        outcomes.set(o.messageId, {
+          result: o.result, replyCode: o.replyCode, gasBurned: o.gasBurned, gasRefunded: o.gasRefunded,
+          ...(o.error !== undefined ? { error: o.error } : {}), logs: [...o.logs],
+        })
       })
     }
     listen()
@@ -154,12 +157,19 @@ export async function runWorkload(
         if (rt.stateRoot() !== root) throw new Error('reopening changed the state root')
         listen()
       }
-      for (const step of round) {
-        const source = step.source ?? ATTACKER
-        const id = rt.send({ source, destination: ids[step.program]!, payload: encode(step.text), gasLimit: step.gas })
-        byId.set(id, { tag: step.tag, source })
+      const inputs = round.map((step) => ({ source: step.source ?? ATTACKER, destination: ids[step.program]!, payload: encode(step.text), gasLimit: step.gas }))
+      if (workload.inbox === undefined) {
+        round.forEach((step, i) => byId.set(rt.send(inputs[i]!), { tag: step.tag, source: inputs[i]!.source }))
+        await rt.runCycle()
+      } else {
+        const seqs = await workload.inbox.sendAll(inputs)
+        await rt.runCycle()
+        for (const [i, step] of round.entries()) {
+          const status = await workload.inbox.status(seqs[i]!)
+          if (status.state !== 'taken') throw new Error(`inbox entry ${seqs[i]} (${step.tag}) is ${JSON.stringify(status)} after the cycle`)
+          byId.set(status.messageId, { tag: step.tag, source: inputs[i]!.source })
+        }
       }
-      await rt.runCycle()
       roots.push(rt.stateRoot())
     }
     // Waiting messages time out, delayed ones arrive: run until nothing is left.
@@ -167,7 +177,7 @@ export async function runWorkload(
     const observed: Record<string, Observed> = {}
     const mailboxes = [ATTACKER, VICTIM_USER, 'ab'.repeat(32)].map((user) => rt.mailbox(user))
     for (const [id, { tag }] of byId) {
-      const outcome = outcomes.get(tag)
+      const outcome = outcomes.get(id)
       const replies = mailboxes.flat().filter((e) => e.message.replyTo === id)
       const sent = mailboxes.flat().filter((e) => e.message.kind === 'handle' && e.message.origin === id).map((e) => decode(e.message.payload))
       observed[tag] = {

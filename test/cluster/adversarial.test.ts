@@ -2,8 +2,9 @@
  * The adversarial workload (test/adversarial/workload.ts: every attack program with its victims: host objects,
  * getters, lying lengths, promise jobs, module state, time zone, recursion, huge inputs, codec attacks that fill
  * a journal entry and 1 MiB replies) on the paths this layer added for program-made data and program execution:
- *   - the PostgreSQL store (program bytes through the materialized tables, the commit log and the replica),
- *     reopened before every round, at streams 0, 1, 2 and 4;
+ *   - the PostgreSQL store (program bytes through the materialized tables, the commit log and the replica), at
+ *     streams 0, 1, 2 and 4, with every message sent by a client through the inbox (the payload bytes through
+ *     strata_inbox, the ids assigned at intake) and a new coordinator (close, then open) before every round;
  *   - node processes (tasks and results through strata_tasks, execution on another process's replica), with 1, 2
  *     and 4 nodes, each node in another time zone and locale than the coordinator and than each other.
  * Every run must give the roots, outcomes, gas and replies of the memory store at streams 0.
@@ -11,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { beforeAll, expect, it } from 'vitest'
-import { Runtime } from '../../src/index.js'
+import { Runtime, openClusterClient } from '../../src/index.js'
 import { runWorkload, type WorkloadResult } from '../adversarial/workload.js'
 import { describePostgres, usePostgresServer } from './suite.js'
 
@@ -33,12 +34,21 @@ beforeAll(async () => {
 describePostgres('the adversarial workload on PostgreSQL and across nodes', () => {
   const ctx = usePostgresServer()
 
-  it.each([0, 1, 2, 4])('the PostgreSQL store at streams %i, reopened before every round, gives the reference', async (streams) => {
+  // Every attack's messages come from a client through the inbox, and a new coordinator (a close, then an open:
+  // the handover of `strata coordinator`) takes over before every round.
+  it.each([0, 1, 2, 4])('the PostgreSQL store at streams %i, sent through the inbox, a new coordinator every round, gives the reference', async (streams) => {
     const url = await ctx.server.createDatabase('adversarial')
     const cacheDir = path.join(ctx.dir, `${path.basename(url)}-cache`)
-    const result = await runWorkload(Runtime, { store: 'postgres', url, cacheDir, streams }, { reopen: true })
-    expect(result.observed).toEqual(reference.observed)
-    expect(result.roots).toEqual(reference.roots)
+    // The schema first: a client needs the inbox table.
+    await (await Runtime.open({ store: 'postgres', url, cacheDir, streams: 0 })).close()
+    const inbox = await openClusterClient({ url })
+    try {
+      const result = await runWorkload(Runtime, { store: 'postgres', url, cacheDir, streams }, { reopen: true, inbox })
+      expect(result.observed).toEqual(reference.observed)
+      expect(result.roots).toEqual(reference.roots)
+    } finally {
+      await inbox.close()
+    }
   }, 120_000)
 
   it.each([1, 2, 4])('%i node processes, each in its own time zone and locale, give the reference', async (nodeCount) => {
