@@ -117,7 +117,9 @@ describePostgres('a cycle across node processes', () => {
 
   it('nodes started without a stream share the streams out, and a spare takes over the stream of a SIGKILLed node', async () => {
     const url = await database()
-    // The coordinator publishes its node count when it opens; nodes without --stream wait for it.
+    // The coordinator publishes its node count when it opens; nodes without --stream wait for it. Published first
+    // here, so that the three hold every stream before the first cycle (stream 1's node must see two tasks).
+    await (await Runtime.open(coordinator(url, 3))).close()
     const any = (name: string, onEvent?: (event: Event, node: NodeProcess) => void): NodeProcess =>
       start(MAIN, ['node', '--url', url, '--cache', path.join(ctx.dir, `${path.basename(url)}-${name}`), '--term', String(TERM_MS), '--name', name, '--json'], onEvent)
     let killed: number | undefined
@@ -129,8 +131,8 @@ describePostgres('a cycle across node processes', () => {
         node.child.kill('SIGKILL')
       }
     }))
-    const run = workload(coordinator(url, 3))
     const leases = await Promise.all(nodes.map((n) => n.waitFor((e) => e.kind === 'lease')))
+    const run = workload(coordinator(url, 3))
     expect(leases.map((e) => (e.kind === 'lease' ? e.stream : -1)).sort()).toEqual([0, 1, 2])
     // A spare, started once the three hold every stream, waits.
     const spare = any('any-spare')
